@@ -1,0 +1,201 @@
+/* init.c - our pid 1.  Like tini and bubblewrap's do_init: the app is a
+ * child, not pid 1 itself, because pid 1 of a pid namespace gets no default
+ * signal actions (a Python app would ignore SIGTERM) and must reap orphans.
+ * Signals arrive through a signalfd; the app gets a clean signal mask and
+ * default dispositions before exec, no capabilities, and no_new_privs. */
+#include "init.h"
+
+#include "msg.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+                                SIGUSR2, SIGWINCH};
+
+void uva_init_signal_set(sigset_t *set) {
+  sigemptyset(set);
+  for (size_t i = 0; i < G_N_ELEMENTS(forwarded); i++)
+    sigaddset(set, forwarded[i]);
+  sigaddset(set, SIGCHLD);
+}
+
+char **uva_init_app_env(const UvaContainerSpec *c) {
+  GStrvBuilder *b = g_strv_builder_new();
+  g_strv_builder_add(b, "PATH=" UVA_APP_PATH);
+  g_strv_builder_add(b, "HOME=/tmp");
+  g_strv_builder_add(b, "LANG=C.UTF-8");
+  /* Lines reach the terminal as they are printed, not when a 4 KiB stdio
+   * buffer fills: the app's stdout is a pipe, not a tty. */
+  g_strv_builder_add(b, "PYTHONUNBUFFERED=1");
+  g_strv_builder_add(b, "container=uva_container");
+  g_autofree char *host = g_strdup_printf("HOSTNAME=%s", c->name);
+  g_strv_builder_add(b, host);
+  char **env = g_strv_builder_end(b);
+  g_strv_builder_unref(b);
+  return env;
+}
+
+/* No capabilities at all in the app: bounding set, ambient, then the three
+ * sets (capabilities(7)).  Our uid inside is not 0, so execve would clear
+ * them anyway; doing it here keeps that true for any mapping. */
+static int drop_capabilities(void) {
+  for (int cap = 0; cap <= 63; cap++)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return -1;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+    return -1;
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  return (int)syscall(SYS_capset, &hdr, data);
+}
+
+static void exec_app(const UvaContainerSpec *c, char **env) {
+  const char *cmd = c->argv[0];
+  if (strchr(cmd, '/')) {
+    execve(cmd, c->argv, env);
+    return;
+  }
+  int err = ENOENT;
+  g_auto(GStrv) dirs = g_strsplit(UVA_APP_PATH, ":", -1);
+  for (char **d = dirs; *d; d++) {
+    g_autofree char *path = g_build_filename(*d, cmd, NULL);
+    execve(path, c->argv, env);
+    if (errno != ENOENT)
+      err = errno;
+  }
+  errno = err;
+}
+
+/* The forked app, before exec.  Failures go to status_fd as an errno. */
+G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
+                                      int out_fd, int err_fd) {
+  int err = 0;
+  g_auto(GStrv) env = uva_init_app_env(c);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
+      dup2(err_fd, 2) < 0)
+    goto fail;
+  /* Nothing but stdio survives exec: whatever else init holds is marked
+   * close-on-exec (close_range(2), Linux 5.11). */
+  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int sig = 1; sig < NSIG; sig++)
+    (void)signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    goto fail;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities() < 0)
+    goto fail;
+  exec_app(c, env);
+fail:
+  err = errno;
+  (void)!write(status_fd, &err, sizeof err);
+  _exit(127);
+}
+
+static int wait_status_to_exit_code(int st) {
+  if (WIFEXITED(st))
+    return WEXITSTATUS(st);
+  if (WIFSIGNALED(st))
+    return 128 + WTERMSIG(st);
+  return 1;
+}
+
+void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
+                  int err_fd) {
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) < 0) {
+    uva_msg_send_error(sync_fd, errno, "init: pipe2 failed");
+    _exit(1);
+  }
+  pid_t app = fork();
+  if (app < 0) {
+    int err = errno;
+    g_autofree char *m = g_strdup_printf("init: fork: %s", g_strerror(err));
+    uva_msg_send_error(sync_fd, err, m);
+    _exit(1);
+  }
+  if (app == 0) {
+    close(status_pipe[0]);
+    app_child(c, status_pipe[1], out_fd, err_fd);
+  }
+  close(status_pipe[1]);
+  close(out_fd);
+  close(err_fd);
+
+  /* EOF on the close-on-exec pipe means execve succeeded (nsjail's trick). */
+  int exec_err = 0;
+  ssize_t n;
+  do
+    n = read(status_pipe[0], &exec_err, sizeof exec_err);
+  while (n < 0 && errno == EINTR);
+  close(status_pipe[0]);
+  if (n == sizeof exec_err) {
+    const char *hint = exec_err == ENOENT
+                           ? " (the file, or the interpreter named on its "
+                             "#! line, does not exist in the container)"
+                           : "";
+    g_autofree char *m = g_strdup_printf("cannot execute %s: %s%s",
+                                         c->argv[0], g_strerror(exec_err),
+                                         hint);
+    uva_msg_send_error(sync_fd, exec_err, m);
+    _exit(127);
+  }
+  UvaMsg ready = {.type = UVA_MSG_READY, .value = app};
+  (void)uva_msg_send(sync_fd, &ready, -1, NULL);
+
+  sigset_t set;
+  uva_init_signal_set(&set);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (sfd < 0) {
+    kill(app, SIGKILL);
+    _exit(1);
+  }
+  for (;;) {
+    struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
+    if (poll(pfd, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      kill(app, SIGKILL);
+      _exit(1);
+    }
+    if (pfd[1].revents) {
+      /* The manager is gone (EOF or hangup) or sent something we do not
+       * expect yet: either way nothing may outlive it.  kill(-1) from pid 1
+       * reaches every other process of the namespace (kill(2)). */
+      char buf[sizeof(UvaMsg)];
+      ssize_t r = recv(sync_fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        kill(-1, SIGKILL);
+        _exit(137);
+      }
+    }
+    if (!(pfd[0].revents & POLLIN))
+      continue;
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof si) != sizeof si)
+      continue;
+    if (si.ssi_signo != SIGCHLD) {
+      kill(app, (int)si.ssi_signo);
+      continue;
+    }
+    int st;
+    pid_t p;
+    while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (p == app) {
+        /* Returning from pid 1 kills everything left in the namespace. */
+        _exit(wait_status_to_exit_code(st));
+      }
+    }
+  }
+}

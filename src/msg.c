@@ -1,0 +1,78 @@
+/* msg.c - one message at a time over the sync socket.  SOCK_SEQPACKET keeps
+ * message boundaries, so a message is read whole or not at all; received fds
+ * are checked (level, type, MSG_CTRUNC) before they are trusted. */
+#include "msg.h"
+
+#include "util.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error) {
+  struct iovec iov = {(void *)msg, sizeof *msg};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    memset(&u, 0, sizeof u);
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  ssize_t n;
+  do
+    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return uva_fail_errno(error, errno, "sendmsg on the sync socket");
+  return TRUE;
+}
+
+void uva_msg_send_error(int sock, int err, const char *text) {
+  UvaMsg m = {.type = UVA_MSG_ERROR, .err = err};
+  g_strlcpy(m.text, text, sizeof m.text);
+  (void)uva_msg_send(sock, &m, -1, NULL);
+}
+
+gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
+                      GError **error) {
+  struct iovec iov = {msg, sizeof *msg};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov,
+                      .msg_iovlen = 1,
+                      .msg_control = u.buf,
+                      .msg_controllen = sizeof u.buf};
+  *fd = -1;
+  *eof = FALSE;
+  ssize_t n;
+  do
+    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return uva_fail_errno(error, errno, "recvmsg on the sync socket");
+  if (n == 0) {
+    *eof = TRUE;
+    return FALSE;
+  }
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
+      memcpy(fd, CMSG_DATA(c), sizeof *fd);
+  }
+  if ((mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || n != sizeof *msg) {
+    uva_close_fdp(fd);
+    *fd = -1;
+    return uva_fail(error, "the sync socket carried a malformed message");
+  }
+  msg->text[sizeof msg->text - 1] = '\0';
+  return TRUE;
+}

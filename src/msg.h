@@ -1,0 +1,31 @@
+/* msg.h - the sync socket between the manager and a container's init: fixed
+ * size messages on a SOCK_SEQPACKET socketpair, an fd riding along with
+ * SCM_RIGHTS where one changes hands. */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef enum {
+  UVA_MSG_GO = 1, /* manager -> init: uid/gid maps written, go on */
+  UVA_MSG_TAP,    /* init -> manager: the tap fd (SCM_RIGHTS) */
+  UVA_MSG_READY,  /* init -> manager: the app was exec'd; value = its pid */
+  UVA_MSG_ERROR,  /* init -> manager: setup failed: err = errno, text = what */
+} UvaMsgType;
+
+typedef struct {
+  uint32_t type;
+  int32_t err;
+  int32_t value;
+  char text[500];
+} UvaMsg;
+
+/* Sends msg, with fd attached unless fd < 0.  Blocking. */
+gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error);
+/* Sends an UVA_MSG_ERROR; used by the forked side, which cannot print. */
+void uva_msg_send_error(int sock, int err, const char *text);
+/* Receives one message.  *fd gets an attached fd (O_CLOEXEC) or -1.
+ * Returns FALSE with *error on failure; on EOF returns FALSE with
+ * *eof = TRUE and no error. */
+gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
+                      GError **error);

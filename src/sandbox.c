@@ -1,0 +1,212 @@
+/* sandbox.c - clone() into user, mount, network, pid, uts and ipc namespaces.
+ *
+ * The parent writes "deny" to setgroups before gid_map (required for an
+ * unprivileged gid_map since Linux 3.19, user_namespaces(7)) and maps only
+ * its own uid and gid, which needs no newuidmap helper.  The child waits on
+ * the sync socket until the maps are written, as bubblewrap does: before
+ * that it has no uid inside and its mounts and tap would fail.  From then on
+ * the child reports every failure back as a message, never on stderr. */
+#include "sandbox.h"
+
+#include "init.h"
+#include "msg.h"
+#include "rootfs.h"
+#include "tap.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static int read_sysctl_int(const char *path) {
+  g_autofree char *text = uva_read_small_file(path, NULL);
+  return text ? atoi(text) : -1;
+}
+
+char *uva_sandbox_userns_hint(int err) {
+  int apparmor =
+      read_sysctl_int("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+  if (apparmor == 1 && (err == EPERM || err == EACCES))
+    return g_strdup(
+        "AppArmor restricts unprivileged user namespaces "
+        "(kernel.apparmor_restrict_unprivileged_userns=1, the Ubuntu 24.04 "
+        "default): run 'sudo sysctl -w "
+        "kernel.apparmor_restrict_unprivileged_userns=0', or install an "
+        "AppArmor profile that allows 'userns' for uva_container");
+  switch (err) {
+  case EPERM:
+    if (read_sysctl_int("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+      return g_strdup("unprivileged user namespaces are disabled "
+                      "(kernel.unprivileged_userns_clone=0): run 'sudo sysctl "
+                      "-w kernel.unprivileged_userns_clone=1'");
+    return g_strdup("user namespaces are refused here, most likely by a "
+                    "seccomp filter or security module of an enclosing "
+                    "container");
+  case ENOSPC: {
+    int max = read_sysctl_int("/proc/sys/user/max_user_namespaces");
+    if (max == 0)
+      return g_strdup("user namespaces are disabled (user.max_user_namespaces"
+                      "=0): run 'sudo sysctl -w user.max_user_namespaces=15000'");
+    return g_strdup_printf("the limit of namespaces is reached "
+                           "(user.max_user_namespaces=%d, or a max_*_namespaces "
+                           "sysctl of another type)",
+                           max);
+  }
+  case EINVAL:
+    return g_strdup("this kernel has no user namespace support "
+                    "(CONFIG_USER_NS)");
+  case EUSERS:
+    return g_strdup("user namespaces are nested 32 deep already");
+  default:
+    return NULL;
+  }
+}
+
+static gboolean fail_userns(GError **error, int err, const char *what) {
+  g_autofree char *hint = uva_sandbox_userns_hint(err);
+  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED, "%s: %s%s%s", what,
+              g_strerror(err), hint ? "; " : "", hint ? hint : "");
+  return FALSE;
+}
+
+static gboolean write_maps(pid_t pid, GError **error) {
+  g_autofree char *dir = g_strdup_printf("/proc/%d", (int)pid);
+  g_autofree char *setgroups = g_build_filename(dir, "setgroups", NULL);
+  g_autofree char *uid_map = g_build_filename(dir, "uid_map", NULL);
+  g_autofree char *gid_map = g_build_filename(dir, "gid_map", NULL);
+  g_autofree char *uid_text = uva_id_map_text(getuid());
+  g_autofree char *gid_text = uva_id_map_text(getgid());
+  const struct {
+    const char *path, *text;
+  } steps[] = {{setgroups, "deny"}, {uid_map, uid_text}, {gid_map, gid_text}};
+  for (size_t i = 0; i < G_N_ELEMENTS(steps); i++) {
+    g_autoptr(GError) local = NULL;
+    if (!uva_write_file(steps[i].path, steps[i].text, FALSE, &local)) {
+      /* The message of a failed write carries no errno we can classify;
+       * redo the one call to get it.  Cheap, and only on failure. */
+      uva_autofd fd = open(steps[i].path, O_WRONLY | O_CLOEXEC);
+      int err = fd < 0 ? errno : 0;
+      if (!err && write(fd, steps[i].text, strlen(steps[i].text)) < 0)
+        err = errno;
+      g_autofree char *what = g_strdup_printf("writing %s", steps[i].path);
+      return fail_userns(error, err ? err : EPERM, what);
+    }
+  }
+  return TRUE;
+}
+
+/* Closes every fd but keep[] (sorted ascending): a container must not hold
+ * the other containers' pipes or the manager's listening sockets. */
+static void close_fds_except(const int *keep, size_t n) {
+  unsigned from = 3;
+  for (size_t i = 0; i < n; i++) {
+    if ((unsigned)keep[i] > from)
+      (void)syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+    if ((unsigned)keep[i] + 1 > from)
+      from = (unsigned)keep[i] + 1;
+  }
+  (void)syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int cmp_int(const void *a, const void *b) {
+  return *(const int *)a - *(const int *)b;
+}
+
+G_GNUC_NORETURN static void child_fail(int sync_fd, GError *error) {
+  uva_msg_send_error(sync_fd, 0, error->message);
+  _exit(1);
+}
+
+G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
+                                       gboolean with_tap, int sync_fd,
+                                       int out_fd, int err_fd) {
+  g_autoptr(GError) error = NULL;
+  int keep[] = {sync_fd, out_fd, err_fd};
+  qsort(keep, G_N_ELEMENTS(keep), sizeof keep[0], cmp_int);
+  close_fds_except(keep, G_N_ELEMENTS(keep));
+  /* Nothing outlives the manager: if it dies, the kernel kills us, and
+   * everything in our pid namespace dies with its init. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    _exit(1);
+
+  UvaMsg msg;
+  int fd;
+  gboolean eof;
+  if (!uva_msg_recv(sync_fd, &msg, &fd, &eof, NULL) || msg.type != UVA_MSG_GO)
+    _exit(1); /* the manager died or failed before writing our maps */
+  uva_close_fdp(&fd);
+
+  /* Our own session: Ctrl-C on the terminal reaches only the manager, which
+   * then stops the containers in order. */
+  (void)setsid();
+  if (sethostname(c->name, strlen(c->name)) < 0) {
+    uva_fail_errno(&error, errno, "sethostname %s", c->name);
+    child_fail(sync_fd, error);
+  }
+  uva_autofd tap = -1;
+  if (!uva_tap_setup(with_tap, UVA_DEFAULT_MTU, &tap, &error)) {
+    g_prefix_error(&error, "network setup: ");
+    child_fail(sync_fd, error);
+  }
+  if (tap >= 0) {
+    UvaMsg m = {.type = UVA_MSG_TAP};
+    if (!uva_msg_send(sync_fd, &m, tap, &error))
+      child_fail(sync_fd, error);
+  }
+  uva_close_fdp(&tap);
+  tap = -1;
+  if (!uva_rootfs_setup(c, &error)) {
+    g_prefix_error(&error, "root filesystem: ");
+    child_fail(sync_fd, error);
+  }
+  uva_init_run(c, sync_fd, out_fd, err_fd);
+}
+
+gboolean uva_sandbox_start(const UvaContainerSpec *c, gboolean with_tap,
+                           int out_fd, int err_fd, UvaSandbox *out,
+                           GError **error) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return uva_fail_errno(error, errno, "socketpair");
+  uva_autofd parent_end = sv[0];
+  uva_autofd child_end = sv[1];
+
+  /* Signals init forwards stay blocked across clone so none is lost before
+   * init's signalfd exists; the manager's own mask is restored at once. */
+  sigset_t block, old;
+  uva_init_signal_set(&block);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  /* The raw syscall, fork-like (no new stack): glibc's clone() wrapper wants
+   * a function and a stack, and the manager is single-threaded here. */
+  long pid = syscall(SYS_clone,
+                     CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID |
+                         CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+                     NULL, NULL, NULL, NULL);
+  int clone_err = errno;
+  if (pid == 0)
+    child_main(c, with_tap, child_end, out_fd, err_fd);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (pid < 0)
+    return fail_userns(error, clone_err, "creating user namespace (clone)");
+
+  if (!write_maps((pid_t)pid, error)) {
+    kill((pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, NULL, 0);
+    return FALSE;
+  }
+  UvaMsg go = {.type = UVA_MSG_GO};
+  if (!uva_msg_send(parent_end, &go, -1, error)) {
+    kill((pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, NULL, 0);
+    return FALSE;
+  }
+  out->pid = (pid_t)pid;
+  out->sync_fd = uva_steal_fd(&parent_end);
+  return TRUE;
+}

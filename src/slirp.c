@@ -1,0 +1,372 @@
+/* slirp.c - libslirp glue.
+ *
+ * libslirp is poll-driven: before sleeping we ask it for the fds and events
+ * it wants (slirp_pollfds_fill) and a timeout, after waking we hand it the
+ * results (slirp_pollfds_poll).  A custom GSource does exactly that in its
+ * prepare/check/dispatch, so the stack lives in the same GLib main loop as
+ * everything else and never blocks it.  The tap fd is a separate unix-fd
+ * source; each wakeup drains up to TAP_BATCH frames into slirp_input().
+ *
+ * Config (SlirpConfig version 4): 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3,
+ * MTU/MRU 65520 like slirp4netns --mtu=65520 (fewer, larger frames), and
+ * disable_host_loopback: a container must not reach services bound to the
+ * host's 127.0.0.1 through 10.0.2.2. */
+#include "slirp.h"
+
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <glib-unix.h>
+#include <libslirp.h>
+#include <string.h>
+
+#define TAP_BATCH 64
+
+typedef struct {
+  SlirpTimerId id;
+  void *cb_opaque;
+  gint64 expire_ms; /* -1: not armed */
+} NetTimer;
+
+typedef struct {
+  GSource source;
+  UvaNet *net;
+} NetSource;
+
+struct UvaNet {
+  char *name;
+  Slirp *slirp;
+  NetSource *source;
+  GArray *pollfds; /* of GPollFD, registered with the source */
+  GArray *fresh;   /* of GPollFD, what slirp_pollfds_fill asks for now */
+  GPtrArray *timers;
+  int tap_fd;
+  guint tap_watch;
+  guint8 *frame; /* one receive buffer: MTU + Ethernet header */
+  gsize frame_len;
+  guint64 dropped_tx;
+  gint64 deadline_ms; /* when libslirp wants slirp_pollfds_poll; -1: never */
+};
+
+static gint64 now_ms(void) { return g_get_monotonic_time() / 1000; }
+
+/* libslirp callbacks -------------------------------------------------- */
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque) {
+  UvaNet *net = opaque;
+  if (net->tap_fd < 0)
+    return (ssize_t)len;
+  ssize_t n;
+  do
+    n = write(net->tap_fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  /* A full tap queue drops the frame, as libslirp's API allows: TCP
+   * retransmits.  Reporting an error would only make libslirp log it. */
+  if (n < 0)
+    net->dropped_tx++;
+  return (ssize_t)len;
+}
+
+static void cb_guest_error(const char *msg, void *opaque) {
+  UvaNet *net = opaque;
+  g_printerr("uva_container: %s: network: %s\n", net->name, msg);
+}
+
+static int64_t cb_clock_get_ns(void *opaque) {
+  (void)opaque;
+  return g_get_monotonic_time() * 1000;
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque,
+                                 void *opaque) {
+  UvaNet *net = opaque;
+  NetTimer *t = g_new0(NetTimer, 1);
+  t->id = id;
+  t->cb_opaque = cb_opaque;
+  t->expire_ms = -1;
+  g_ptr_array_add(net->timers, t);
+  return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque) {
+  UvaNet *net = opaque;
+  g_ptr_array_remove_fast(net->timers, timer);
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque) {
+  (void)opaque;
+  ((NetTimer *)timer)->expire_ms = expire_ms;
+}
+
+static void cb_register_poll_fd(int fd, void *opaque) {
+  (void)fd;
+  (void)opaque;
+}
+
+static void cb_notify(void *opaque) {
+  (void)opaque;
+  g_main_context_wakeup(NULL);
+}
+
+static const SlirpCb callbacks = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_register_poll_fd,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* The GSource ---------------------------------------------------------- */
+
+static int add_poll(int fd, int events, void *opaque) {
+  UvaNet *net = opaque;
+  GPollFD p = {.fd = fd};
+  if (events & SLIRP_POLL_IN)
+    p.events |= G_IO_IN;
+  if (events & SLIRP_POLL_OUT)
+    p.events |= G_IO_OUT;
+  if (events & SLIRP_POLL_PRI)
+    p.events |= G_IO_PRI;
+  if (events & SLIRP_POLL_ERR)
+    p.events |= G_IO_ERR;
+  if (events & SLIRP_POLL_HUP)
+    p.events |= G_IO_HUP;
+  g_array_append_val(net->fresh, p);
+  return (int)net->fresh->len - 1;
+}
+
+static int get_revents(int idx, void *opaque) {
+  UvaNet *net = opaque;
+  if (idx < 0 || (guint)idx >= net->pollfds->len)
+    return 0;
+  gushort r = g_array_index(net->pollfds, GPollFD, idx).revents;
+  int ev = 0;
+  if (r & G_IO_IN)
+    ev |= SLIRP_POLL_IN;
+  if (r & G_IO_OUT)
+    ev |= SLIRP_POLL_OUT;
+  if (r & G_IO_PRI)
+    ev |= SLIRP_POLL_PRI;
+  if (r & G_IO_ERR)
+    ev |= SLIRP_POLL_ERR;
+  if (r & G_IO_HUP)
+    ev |= SLIRP_POLL_HUP;
+  return ev;
+}
+
+static void unregister_polls(UvaNet *net) {
+  for (guint i = 0; i < net->pollfds->len; i++)
+    g_source_remove_poll(&net->source->source,
+                         &g_array_index(net->pollfds, GPollFD, i));
+  g_array_set_size(net->pollfds, 0);
+}
+
+static gint64 next_timer_ms(UvaNet *net) {
+  gint64 next = -1;
+  for (guint i = 0; i < net->timers->len; i++) {
+    NetTimer *t = net->timers->pdata[i];
+    if (t->expire_ms >= 0 && (next < 0 || t->expire_ms < next))
+      next = t->expire_ms;
+  }
+  return next;
+}
+
+static gboolean same_polls(GArray *a, GArray *b) {
+  if (a->len != b->len)
+    return FALSE;
+  for (guint i = 0; i < a->len; i++) {
+    GPollFD *x = &g_array_index(a, GPollFD, i);
+    GPollFD *y = &g_array_index(b, GPollFD, i);
+    if (x->fd != y->fd || x->events != y->events)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean source_prepare(GSource *source, gint *timeout) {
+  UvaNet *net = ((NetSource *)source)->net;
+  uint32_t t = UINT32_MAX;
+  g_array_set_size(net->fresh, 0);
+  slirp_pollfds_fill(net->slirp, &t, add_poll, net);
+  /* g_source_add_poll() and g_source_remove_poll() wake the main context
+   * up, so re-registering every iteration would spin: only a changed set
+   * (a socket opened or closed, or a new interest in POLLOUT) is
+   * re-registered.  libslirp walks its sockets in a stable order, so equal
+   * sets keep their indices.  GLib keeps pointers to the GPollFDs, hence
+   * registration only after the array stopped growing. */
+  if (!same_polls(net->pollfds, net->fresh)) {
+    unregister_polls(net);
+    GArray *tmp = net->pollfds;
+    net->pollfds = net->fresh;
+    net->fresh = tmp;
+    for (guint i = 0; i < net->pollfds->len; i++)
+      g_source_add_poll(source, &g_array_index(net->pollfds, GPollFD, i));
+  }
+  gint64 next = next_timer_ms(net);
+  if (next >= 0) {
+    gint64 wait = MAX(0, next - now_ms());
+    if (wait < (gint64)t)
+      t = (uint32_t)wait;
+  }
+  net->deadline_ms = t == UINT32_MAX ? -1 : now_ms() + t;
+  *timeout = t == UINT32_MAX ? -1 : (gint)MIN(t, (uint32_t)G_MAXINT);
+  return t == 0;
+}
+
+static gboolean source_check(GSource *source) {
+  UvaNet *net = ((NetSource *)source)->net;
+  for (guint i = 0; i < net->pollfds->len; i++)
+    if (g_array_index(net->pollfds, GPollFD, i).revents)
+      return TRUE;
+  /* libslirp's TCP timers run inside slirp_pollfds_poll, which the fill
+   * timeout asks us to call even when no fd is ready.  Nothing else may
+   * make this TRUE: GLib wakes its loop up after every dispatch of a source
+   * with fds (it blocks and unblocks them), so a check that always says
+   * yes turns the loop into a busy spin. */
+  return net->deadline_ms >= 0 && net->deadline_ms <= now_ms();
+}
+
+static gboolean source_dispatch(GSource *source, GSourceFunc cb,
+                                gpointer data) {
+  (void)cb;
+  (void)data;
+  UvaNet *net = ((NetSource *)source)->net;
+  slirp_pollfds_poll(net->slirp, 0, get_revents, net);
+  gint64 now = now_ms();
+  for (guint i = 0; i < net->timers->len; i++) {
+    NetTimer *t = net->timers->pdata[i];
+    if (t->expire_ms >= 0 && t->expire_ms <= now) {
+      t->expire_ms = -1;
+      slirp_handle_timer(net->slirp, t->id, t->cb_opaque);
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs source_funcs = {
+    .prepare = source_prepare,
+    .check = source_check,
+    .dispatch = source_dispatch,
+};
+
+/* Tap -------------------------------------------------------------------- */
+
+static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
+  UvaNet *net = data;
+  (void)cond;
+  for (int i = 0; i < TAP_BATCH; i++) {
+    ssize_t n = read(fd, net->frame, net->frame_len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN)
+        return G_SOURCE_CONTINUE;
+      /* EBADFD and friends: the container's namespace is gone. */
+      net->tap_watch = 0;
+      return G_SOURCE_REMOVE;
+    }
+    if (n == 0) {
+      net->tap_watch = 0;
+      return G_SOURCE_REMOVE;
+    }
+    slirp_input(net->slirp, net->frame, (int)n);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* API -------------------------------------------------------------------- */
+
+UvaNet *uva_net_new(const char *name, GError **error) {
+  SlirpConfig cfg = {.version = 4};
+  cfg.in_enabled = true;
+  inet_pton(AF_INET, UVA_NETWORK, &cfg.vnetwork);
+  inet_pton(AF_INET, UVA_NETMASK, &cfg.vnetmask);
+  inet_pton(AF_INET, UVA_GATEWAY_ADDR, &cfg.vhost);
+  inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
+  inet_pton(AF_INET, UVA_DNS_ADDR, &cfg.vnameserver);
+  cfg.if_mtu = UVA_DEFAULT_MTU;
+  cfg.if_mru = UVA_DEFAULT_MTU;
+  cfg.disable_host_loopback = true;
+  cfg.vhostname = name;
+
+  UvaNet *net = g_new0(UvaNet, 1);
+  net->name = g_strdup(name);
+  net->tap_fd = -1;
+  net->pollfds = g_array_new(FALSE, TRUE, sizeof(GPollFD));
+  net->fresh = g_array_new(FALSE, TRUE, sizeof(GPollFD));
+  net->timers = g_ptr_array_new_with_free_func(g_free);
+  net->frame_len = UVA_DEFAULT_MTU + 14; /* + Ethernet header */
+  net->frame = g_malloc(net->frame_len);
+  net->slirp = slirp_new(&cfg, &callbacks, net);
+  if (!net->slirp) {
+    uva_net_free(net);
+    uva_fail(error, "%s: libslirp refused its configuration", name);
+    return NULL;
+  }
+  net->source =
+      (NetSource *)g_source_new(&source_funcs, sizeof(NetSource));
+  net->source->net = net;
+  g_source_set_name(&net->source->source, "libslirp");
+  g_source_attach(&net->source->source, NULL);
+  return net;
+}
+
+gboolean uva_net_publish(UvaNet *net, const UvaPublish *p, GError **error) {
+  struct sockaddr_in guest = {.sin_family = AF_INET,
+                              .sin_port = htons(p->container_port)};
+  inet_pton(AF_INET, UVA_GUEST_ADDR, &guest.sin_addr);
+  int flags = (p->udp ? SLIRP_HOSTFWD_UDP : 0) |
+              (p->host.ss_family == AF_INET6 ? SLIRP_HOSTFWD_V6ONLY : 0);
+  errno = 0;
+  if (slirp_add_hostxfwd(net->slirp, (const struct sockaddr *)&p->host,
+                         p->host_len, (const struct sockaddr *)&guest,
+                         sizeof guest, flags) < 0) {
+    int err = errno ? errno : EADDRINUSE;
+    g_autofree char *where = uva_publish_host_string(p);
+    if (err == EADDRINUSE)
+      return uva_fail(error,
+                      "%s: cannot publish host port %s: it is already in use "
+                      "by another program (find it with 'ss -ltnp "
+                      "sport = :%u'), stop it or publish another port",
+                      net->name, where, uva_publish_host_port(p));
+    return uva_fail_errno(error, err, "%s: cannot publish host port %s",
+                          net->name, where);
+  }
+  return TRUE;
+}
+
+gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error) {
+  uva_autofd fd = tap_fd;
+  if (net->tap_fd >= 0)
+    return uva_fail(error, "%s: the container sent a second tap", net->name);
+  if (!uva_set_nonblock(fd, TRUE, error))
+    return FALSE;
+  net->tap_fd = uva_steal_fd(&fd);
+  net->tap_watch = g_unix_fd_add(net->tap_fd, G_IO_IN, on_tap_readable, net);
+  return TRUE;
+}
+
+void uva_net_free(UvaNet *net) {
+  if (!net)
+    return;
+  if (net->tap_watch)
+    g_source_remove(net->tap_watch);
+  if (net->source) {
+    unregister_polls(net);
+    g_source_destroy(&net->source->source);
+    g_source_unref(&net->source->source);
+  }
+  if (net->slirp)
+    slirp_cleanup(net->slirp);
+  uva_close_fdp(&net->tap_fd);
+  g_array_unref(net->pollfds);
+  g_array_unref(net->fresh);
+  g_ptr_array_unref(net->timers);
+  g_free(net->frame);
+  g_free(net->name);
+  g_free(net);
+}

@@ -1,0 +1,262 @@
+/* spec.c - containers as data: the default spec, the publish parser and the
+ * validation every spec goes through before anything is started. */
+#include "spec.h"
+
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+UvaSpec *uva_spec_new(void) {
+  UvaSpec *spec = g_new0(UvaSpec, 1);
+  spec->containers = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)uva_container_spec_free);
+  return spec;
+}
+
+void uva_spec_free(UvaSpec *spec) {
+  if (!spec)
+    return;
+  g_ptr_array_unref(spec->containers);
+  g_free(spec);
+}
+
+static void mount_clear(gpointer p) {
+  UvaMount *m = p;
+  g_free(m->source);
+  g_free(m->target);
+}
+
+UvaContainerSpec *uva_container_spec_new(const char *name) {
+  UvaContainerSpec *c = g_new0(UvaContainerSpec, 1);
+  c->name = g_strdup(name);
+  c->publish = g_array_new(FALSE, TRUE, sizeof(UvaPublish));
+  c->mounts = g_array_new(FALSE, TRUE, sizeof(UvaMount));
+  g_array_set_clear_func(c->mounts, mount_clear);
+  return c;
+}
+
+void uva_container_spec_free(UvaContainerSpec *c) {
+  if (!c)
+    return;
+  g_free(c->name);
+  g_strfreev(c->argv);
+  g_free(c->workdir);
+  g_free(c->tmpdir);
+  g_free(c->seed_file);
+  g_free(c->tmp_log);
+  g_array_unref(c->publish);
+  g_array_unref(c->mounts);
+  g_free(c);
+}
+
+static gboolean parse_port(const char *text, const char *what, guint16 *out,
+                           GError **error) {
+  guint64 v = 0;
+  if (!g_ascii_string_to_unsigned(text, 10, 1, 65535, &v, NULL)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "%s \"%s\" is not a port number from 1 to 65535", what, text);
+    return FALSE;
+  }
+  *out = (guint16)v;
+  return TRUE;
+}
+
+gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error) {
+  memset(out, 0, sizeof *out);
+  g_autofree char *s = g_strdup(text);
+
+  char *proto = strrchr(s, '/');
+  if (proto) {
+    *proto++ = '\0';
+    if (g_str_equal(proto, "udp"))
+      out->udp = TRUE;
+    else if (!g_str_equal(proto, "tcp")) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "publish \"%s\": unknown protocol \"%s\" (use tcp or udp)",
+                  text, proto);
+      return FALSE;
+    }
+  }
+
+  /* Split off an optional address: bracketed IPv6, or IPv4 before the first
+   * of two colons. */
+  const char *addr = "127.0.0.1";
+  char *ports = s;
+  if (s[0] == '[') {
+    char *end = strchr(s, ']');
+    if (!end || end[1] != ':') {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "publish \"%s\": expected [IPV6]:HOST_PORT:CONTAINER_PORT",
+                  text);
+      return FALSE;
+    }
+    *end = '\0';
+    addr = s + 1;
+    ports = end + 2;
+  } else {
+    char *first = strchr(s, ':');
+    if (first && strchr(first + 1, ':')) {
+      *first = '\0';
+      addr = s;
+      ports = first + 1;
+    }
+  }
+  char *colon = strchr(ports, ':');
+  if (!colon || strchr(colon + 1, ':')) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "publish \"%s\": expected [HOST_IP:]HOST_PORT:CONTAINER_PORT"
+                "[/tcp|/udp]",
+                text);
+    return FALSE;
+  }
+  *colon = '\0';
+  guint16 host_port, container_port;
+  if (!parse_port(ports, "host port", &host_port, error) ||
+      !parse_port(colon + 1, "container port", &container_port, error)) {
+    g_prefix_error(error, "publish \"%s\": ", text);
+    return FALSE;
+  }
+  out->container_port = container_port;
+
+  struct sockaddr_in *sin = (struct sockaddr_in *)&out->host;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->host;
+  if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(host_port);
+    out->host_len = sizeof *sin;
+  } else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(host_port);
+    out->host_len = sizeof *sin6;
+  } else {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "publish \"%s\": \"%s\" is not an IPv4 or IPv6 address "
+                "(write IPv6 in brackets: [::1]:18080:8080)",
+                text, addr);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+guint16 uva_publish_host_port(const UvaPublish *p) {
+  if (p->host.ss_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *)&p->host)->sin6_port);
+  return ntohs(((const struct sockaddr_in *)&p->host)->sin_port);
+}
+
+char *uva_publish_host_string(const UvaPublish *p) {
+  char buf[INET6_ADDRSTRLEN];
+  const char *proto = p->udp ? "/udp" : "";
+  if (p->host.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&p->host)->sin6_addr,
+              buf, sizeof buf);
+    return g_strdup_printf("[%s]:%u%s", buf, uva_publish_host_port(p), proto);
+  }
+  inet_ntop(AF_INET, &((const struct sockaddr_in *)&p->host)->sin_addr, buf,
+            sizeof buf);
+  return g_strdup_printf("%s:%u%s", buf, uva_publish_host_port(p), proto);
+}
+
+gboolean uva_name_valid(const char *name, GError **error) {
+  size_t len = strlen(name);
+  /* 63: the longest hostname label (RFC 1035), which the name becomes. */
+  gboolean ok = len > 0 && len <= 63 && name[0] != '-';
+  for (size_t i = 0; ok && i < len; i++)
+    ok = g_ascii_islower(name[i]) || g_ascii_isdigit(name[i]) ||
+         name[i] == '-';
+  if (!ok)
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "container name \"%s\" is not valid: use 1 to 63 of a-z, 0-9 "
+                "and '-', not starting with '-'",
+                name);
+  return ok;
+}
+
+static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
+  if (a->udp != b->udp || uva_publish_host_port(a) != uva_publish_host_port(b))
+    return FALSE;
+  /* The same port on two different specific addresses can coexist, but a
+   * wildcard conflicts with everything of its family; keep it simple and
+   * strict: one host port, one owner, per protocol. */
+  return TRUE;
+}
+
+gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
+  if (spec->containers->len == 0)
+    return uva_fail(error, "the spec describes no container");
+  for (guint i = 0; i < spec->containers->len; i++) {
+    const UvaContainerSpec *c = spec->containers->pdata[i];
+    if (!uva_name_valid(c->name, error))
+      return FALSE;
+    if (!c->argv || !c->argv[0] || !*c->argv[0]) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "container %s: the command is empty", c->name);
+      return FALSE;
+    }
+    for (guint j = 0; j < i; j++) {
+      const UvaContainerSpec *o = spec->containers->pdata[j];
+      if (g_str_equal(o->name, c->name)) {
+        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                    "container name \"%s\" is used twice", c->name);
+        return FALSE;
+      }
+    }
+    for (guint k = 0; k < c->publish->len; k++) {
+      const UvaPublish *p = &g_array_index(c->publish, UvaPublish, k);
+      for (guint j = 0; j <= i; j++) {
+        const UvaContainerSpec *o = spec->containers->pdata[j];
+        guint limit = j == i ? k : o->publish->len;
+        for (guint l = 0; l < limit; l++) {
+          const UvaPublish *q = &g_array_index(o->publish, UvaPublish, l);
+          if (same_host_endpoint(p, q)) {
+            g_autofree char *where = uva_publish_host_string(p);
+            g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                        "host port %s is published twice (containers %s and "
+                        "%s)",
+                        where, o->name, c->name);
+            return FALSE;
+          }
+        }
+      }
+    }
+  }
+  return TRUE;
+}
+
+static UvaContainerSpec *recorder(const char *name, const char *publish,
+                                  const char *recorder_path,
+                                  const char *state_dir) {
+  UvaContainerSpec *c = uva_container_spec_new(name);
+  /* The program is bind-mounted read-only at a fixed path and executed by
+   * its shebang: the exact file of the checkout, not a copy. */
+  const char *target = "/opt/uva/http_recorder.py";
+  c->argv = g_new0(char *, 2);
+  c->argv[0] = g_strdup(target);
+  c->workdir = g_build_filename(state_dir, name, "www", NULL);
+  c->tmpdir = g_build_filename(state_dir, name, "tmp", NULL);
+  c->seed_file = g_strdup_printf("hello-from-%s.txt", name);
+  c->tmp_log = g_strdup("http_recorder.log");
+  UvaPublish p;
+  gboolean ok = uva_publish_parse(publish, &p, NULL);
+  g_assert(ok);
+  g_array_append_val(c->publish, p);
+  UvaMount m = {g_strdup(recorder_path), g_strdup(target), TRUE};
+  g_array_append_val(c->mounts, m);
+  return c;
+}
+
+UvaSpec *uva_spec_default(const char *recorder_path, const char *state_dir) {
+  UvaSpec *spec = uva_spec_new();
+  g_ptr_array_add(spec->containers,
+                  recorder("a", "127.0.0.1:18080:8080", recorder_path,
+                           state_dir));
+  g_ptr_array_add(spec->containers,
+                  recorder("b", "127.0.0.1:28080:8080", recorder_path,
+                           state_dir));
+  return spec;
+}
+
+char *uva_id_map_text(unsigned id) {
+  return g_strdup_printf("%u %u 1\n", id, id);
+}

@@ -1,0 +1,80 @@
+/* spec.h - what a container is: a name, a command, the host directories
+ * behind its working directory and /tmp, and the ports it publishes.  Pure
+ * data and parsers; nothing here touches the system, so it is unit tested. */
+#pragma once
+
+#include <glib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Inside every container (documented in README):
+ *   10.0.2.100/24 on tap0, gateway (and host, via libslirp) 10.0.2.2,
+ *   DNS 10.0.2.3, working directory /app, the app's /tmp backed by a host dir. */
+#define UVA_GUEST_ADDR "10.0.2.100"
+#define UVA_GATEWAY_ADDR "10.0.2.2"
+#define UVA_DNS_ADDR "10.0.2.3"
+#define UVA_NETWORK "10.0.2.0"
+#define UVA_NETMASK "255.255.255.0"
+#define UVA_DEFAULT_MTU 65520
+#define UVA_APP_DIR "/app"
+#define UVA_TAP_NAME "tap0"
+/* The PATH of every app: the host's system directories, seen read-only. */
+#define UVA_APP_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct {
+  struct sockaddr_storage host; /* address and port the manager listens on */
+  socklen_t host_len;
+  guint16 container_port;
+  gboolean udp;
+} UvaPublish;
+
+typedef struct {
+  char *source; /* host path */
+  char *target; /* absolute path inside the container */
+  gboolean read_only;
+} UvaMount;
+
+typedef struct {
+  char *name;     /* also the hostname; [a-z0-9][a-z0-9-]* */
+  char **argv;    /* command run inside, argv[0] resolved inside */
+  char *workdir;  /* host directory mounted at /app */
+  char *tmpdir;   /* host directory mounted at /tmp */
+  char *seed_file; /* if set, created in workdir when missing: names the container */
+  char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
+  GArray *publish; /* of UvaPublish */
+  GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
+} UvaContainerSpec;
+
+typedef struct {
+  GPtrArray *containers; /* of UvaContainerSpec*, owned */
+} UvaSpec;
+
+UvaSpec *uva_spec_new(void);
+void uva_spec_free(UvaSpec *spec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UvaSpec, uva_spec_free)
+
+UvaContainerSpec *uva_container_spec_new(const char *name);
+void uva_container_spec_free(UvaContainerSpec *c);
+
+/* "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"; HOST_IP defaults to
+ * 127.0.0.1; IPv6 host addresses in brackets: "[::1]:18080:8080". */
+gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error);
+/* "127.0.0.1:18080" or "[::1]:18080" (with "/udp" for UDP). */
+char *uva_publish_host_string(const UvaPublish *p);
+guint16 uva_publish_host_port(const UvaPublish *p);
+
+/* A container name is used as hostname and directory name. */
+gboolean uva_name_valid(const char *name, GError **error);
+
+/* Checks a whole spec: names unique and valid, command not empty, no host
+ * port published twice. */
+gboolean uva_spec_validate(const UvaSpec *spec, GError **error);
+
+/* The built-in default: two copies of recorder_path, "a" on 127.0.0.1:18080
+ * and "b" on 127.0.0.1:28080, each with its workdir and /tmp under
+ * state_dir/<name>/. */
+UvaSpec *uva_spec_default(const char *recorder_path, const char *state_dir);
+
+/* The text of /proc/PID/uid_map (or gid_map) that maps exactly one id to
+ * itself: "ID ID 1\n".  One id needs no newuidmap (user_namespaces(7)). */
+char *uva_id_map_text(unsigned id);

@@ -1,0 +1,589 @@
+/* supervisor.c - everything the manager does after the spec is known, in one
+ * GLib main loop and one thread:
+ *
+ *   prepare dirs -> one libslirp per container, ports published (a taken
+ *   port fails here, before any process exists) -> clone each container ->
+ *   TAP and READY messages on the sync sockets -> HTTP readiness probe on
+ *   every published TCP port -> banner -> output lines until a signal ->
+ *   SIGTERM to each init, SIGKILL after STOP_GRACE_MS -> reap, drain every
+ *   output pipe to EOF -> exit.
+ *
+ * Signals come through a signalfd (blocked in main before anything else),
+ * so no GLib worker thread exists when we clone: the clone is fork-like and
+ * a second thread could leave a lock held in the child. */
+#include "supervisor.h"
+
+#include "msg.h"
+#include "sandbox.h"
+#include "slirp.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define STOP_GRACE_MS 3000
+#define PROBE_INTERVAL_MS 100
+#define PROBE_ATTEMPT_MS 2000
+#define MAX_LINE 65536
+
+typedef struct Supervisor Supervisor;
+
+typedef struct {
+  struct Container *owner;
+  int fd;
+  guint watch;
+  GString *partial;
+  FILE *dest;
+} Stream;
+
+typedef struct Container {
+  Supervisor *sup;
+  UvaContainerSpec *spec;
+  UvaNet *net;
+  UvaSandbox sb;
+  guint sync_watch;
+  Stream out, err;
+  gboolean app_started, reaped, ready;
+  int wait_status;
+  /* readiness probe */
+  int probe_fd;
+  guint probe_watch, probe_timer;
+  GString *probe_reply;
+} Container;
+
+struct Supervisor {
+  UvaSpec *spec;
+  GPtrArray *containers; /* of Container* */
+  GMainLoop *loop;
+  int signal_fd;
+  guint signal_watch, kill_timer;
+  gboolean stopping, announced;
+  int exit_code;
+  GError *failure; /* first start-up failure */
+  int prefix_width;
+};
+
+static void stop_all(Supervisor *sup);
+
+/* Output ----------------------------------------------------------------- */
+
+static void emit_line(Stream *s, const char *line, gsize len) {
+  fprintf(s->dest, "%-*s | %.*s\n", s->owner->sup->prefix_width,
+          s->owner->spec->name, (int)len, line);
+}
+
+static void stream_flush_lines(Stream *s, gboolean at_eof) {
+  gsize start = 0;
+  for (gsize i = 0; i < s->partial->len; i++) {
+    if (s->partial->str[i] == '\n') {
+      emit_line(s, s->partial->str + start, i - start);
+      start = i + 1;
+    }
+  }
+  g_string_erase(s->partial, 0, (gssize)start);
+  if (s->partial->len > 0 && (at_eof || s->partial->len >= MAX_LINE)) {
+    emit_line(s, s->partial->str, s->partial->len);
+    g_string_truncate(s->partial, 0);
+  }
+  fflush(s->dest);
+}
+
+static void maybe_quit(Supervisor *sup) {
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    if (!c->reaped || c->out.fd >= 0 || c->err.fd >= 0)
+      return;
+  }
+  g_main_loop_quit(sup->loop);
+}
+
+static void stream_close(Stream *s) {
+  if (s->watch)
+    g_source_remove(s->watch);
+  s->watch = 0;
+  uva_close_fdp(&s->fd);
+  s->fd = -1;
+}
+
+static gboolean on_stream(int fd, GIOCondition cond, gpointer data) {
+  Stream *s = data;
+  (void)cond;
+  char buf[16384];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0) {
+    stream_flush_lines(s, TRUE);
+    s->watch = 0;
+    uva_close_fdp(&s->fd);
+    s->fd = -1;
+    maybe_quit(s->owner->sup);
+    return G_SOURCE_REMOVE;
+  }
+  g_string_append_len(s->partial, buf, n);
+  stream_flush_lines(s, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Readiness -------------------------------------------------------------- */
+
+static const UvaPublish *first_tcp_publish(Container *c) {
+  for (guint i = 0; i < c->spec->publish->len; i++) {
+    const UvaPublish *p = &g_array_index(c->spec->publish, UvaPublish, i);
+    if (!p->udp)
+      return p;
+  }
+  return NULL;
+}
+
+static void announce_if_all_ready(Supervisor *sup) {
+  if (sup->announced || sup->stopping)
+    return;
+  for (guint i = 0; i < sup->containers->len; i++)
+    if (!((Container *)sup->containers->pdata[i])->ready)
+      return;
+  sup->announced = TRUE;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    const UvaPublish *p = first_tcp_publish(c);
+    g_autofree char *where = p ? uva_publish_host_string(p) : NULL;
+    g_autofree char *url = where ? g_strdup_printf("http://%s/", where)
+                                 : g_strdup("(no published port)");
+    printf("uva_container: %s ready at %s  workdir %s  /tmp %s\n",
+           c->spec->name, url, c->spec->workdir, c->spec->tmpdir);
+    if (c->spec->tmp_log)
+      printf("uva_container: %s log %s/%s\n", c->spec->name, c->spec->tmpdir,
+             c->spec->tmp_log);
+  }
+  printf("uva_container: press Ctrl-C to stop\n");
+  fflush(stdout);
+}
+
+static void probe_schedule(Container *c, guint delay_ms);
+
+static void probe_reset(Container *c) {
+  if (c->probe_watch)
+    g_source_remove(c->probe_watch);
+  if (c->probe_timer)
+    g_source_remove(c->probe_timer);
+  c->probe_watch = c->probe_timer = 0;
+  uva_close_fdp(&c->probe_fd);
+  c->probe_fd = -1;
+  if (c->probe_reply)
+    g_string_truncate(c->probe_reply, 0);
+}
+
+static void probe_retry(Container *c) {
+  probe_reset(c);
+  if (!c->reaped && !c->sup->stopping)
+    probe_schedule(c, PROBE_INTERVAL_MS);
+}
+
+static gboolean on_probe_io(int fd, GIOCondition cond, gpointer data) {
+  Container *c = data;
+  if (cond & G_IO_OUT) {
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (soerr) {
+      c->probe_watch = 0;
+      probe_retry(c);
+      return G_SOURCE_REMOVE;
+    }
+    /* HEAD, not GET: the recorder logs every GET to its log file, and the
+     * user's log should hold only the user's requests. */
+    const UvaPublish *p = first_tcp_publish(c);
+    g_autofree char *host = uva_publish_host_string(p);
+    g_autofree char *req = g_strdup_printf(
+        "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: uva_container-readiness"
+        "\r\n\r\n",
+        host);
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+      c->probe_watch = 0;
+      probe_retry(c);
+      return G_SOURCE_REMOVE;
+    }
+    c->probe_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                   on_probe_io, c);
+    return G_SOURCE_REMOVE;
+  }
+  char buf[512];
+  ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0 && errno == EAGAIN)
+    return G_SOURCE_CONTINUE;
+  if (n > 0) {
+    g_string_append_len(c->probe_reply, buf, n);
+    if (c->probe_reply->len < 9)
+      return G_SOURCE_CONTINUE;
+  }
+  /* A TCP connect alone proves nothing (the forwarder accepts before the
+   * app listens); an HTTP status line does. */
+  gboolean ok = g_str_has_prefix(c->probe_reply->str, "HTTP/1.");
+  c->probe_watch = 0;
+  if (!ok) {
+    probe_retry(c);
+    return G_SOURCE_REMOVE;
+  }
+  probe_reset(c);
+  c->ready = TRUE;
+  announce_if_all_ready(c->sup);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_probe_timer(gpointer data) {
+  Container *c = data;
+  c->probe_timer = 0;
+  if (c->probe_fd >= 0) { /* attempt took too long */
+    probe_retry(c);
+    return G_SOURCE_REMOVE;
+  }
+  const UvaPublish *p = first_tcp_publish(c);
+  c->probe_fd = socket(p->host.ss_family,
+                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->probe_fd < 0 ||
+      (connect(c->probe_fd, (const struct sockaddr *)&p->host, p->host_len) <
+           0 &&
+       errno != EINPROGRESS)) {
+    probe_retry(c);
+    return G_SOURCE_REMOVE;
+  }
+  c->probe_watch = g_unix_fd_add(c->probe_fd, G_IO_OUT, on_probe_io, c);
+  c->probe_timer = g_timeout_add(PROBE_ATTEMPT_MS, on_probe_timer, c);
+  return G_SOURCE_REMOVE;
+}
+
+static void probe_schedule(Container *c, guint delay_ms) {
+  c->probe_timer = g_timeout_add(delay_ms, on_probe_timer, c);
+}
+
+/* Container events ------------------------------------------------------- */
+
+static void fail_startup(Supervisor *sup, GError *error) {
+  if (!sup->failure)
+    sup->failure = error;
+  else
+    g_error_free(error);
+  sup->exit_code = 1;
+  stop_all(sup);
+}
+
+static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
+  Container *c = data;
+  (void)cond;
+  UvaMsg msg;
+  int passed_fd = -1;
+  gboolean eof = FALSE;
+  GError *error = NULL;
+  if (!uva_msg_recv(fd, &msg, &passed_fd, &eof, &error)) {
+    c->sync_watch = 0;
+    if (error) /* eof: init exited; SIGCHLD tells how */
+      fail_startup(c->sup, error);
+    return G_SOURCE_REMOVE;
+  }
+  switch (msg.type) {
+  case UVA_MSG_TAP:
+    if (passed_fd < 0) {
+      fail_startup(c->sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                       "%s: TAP message without an fd",
+                                       c->spec->name));
+      break;
+    }
+    if (!uva_net_attach_tap(c->net, passed_fd, &error))
+      fail_startup(c->sup, error);
+    break;
+  case UVA_MSG_READY:
+    c->app_started = TRUE;
+    if (first_tcp_publish(c))
+      probe_schedule(c, 0);
+    else
+      c->ready = TRUE;
+    announce_if_all_ready(c->sup);
+    break;
+  case UVA_MSG_ERROR:
+    fail_startup(c->sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                     "container %s: %s", c->spec->name,
+                                     msg.text));
+    break;
+  default:
+    uva_close_fdp(&passed_fd);
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void container_reaped(Container *c, int status) {
+  Supervisor *sup = c->sup;
+  c->reaped = TRUE;
+  c->wait_status = status;
+  probe_reset(c);
+  if (c->sync_watch)
+    g_source_remove(c->sync_watch);
+  c->sync_watch = 0;
+  uva_close_fdp(&c->sb.sync_fd);
+  c->sb.sync_fd = -1;
+  /* Its ports are free again at once. */
+  g_clear_pointer(&c->net, uva_net_free);
+
+  if (!sup->stopping && c->app_started) {
+    if (WIFEXITED(status))
+      fprintf(stderr, "uva_container: %s: %s exited with status %d\n",
+              c->spec->name, c->spec->argv[0], WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+      fprintf(stderr, "uva_container: %s: its init was killed by signal %d "
+              "(%s)\n", c->spec->name, WTERMSIG(status),
+              strsignal(WTERMSIG(status)));
+    gboolean any_left = FALSE;
+    for (guint i = 0; i < sup->containers->len; i++)
+      any_left |= !((Container *)sup->containers->pdata[i])->reaped;
+    if (!any_left) {
+      fprintf(stderr, "uva_container: no container is left running\n");
+      sup->exit_code = 1;
+    }
+  } else if (!sup->stopping) {
+    /* Died before its app started, without a message: say so. */
+    fail_startup(sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                  "container %s: init ended during set-up "
+                                  "(wait status 0x%x)",
+                                  c->spec->name, (unsigned)status));
+  }
+}
+
+static void reap_children(Supervisor *sup) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (guint i = 0; i < sup->containers->len; i++) {
+      Container *c = sup->containers->pdata[i];
+      if (c->sb.pid == pid && !c->reaped)
+        container_reaped(c, status);
+    }
+  }
+  maybe_quit(sup);
+}
+
+static gboolean on_kill_timer(gpointer data) {
+  Supervisor *sup = data;
+  sup->kill_timer = 0;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    if (!c->reaped) {
+      fprintf(stderr, "uva_container: %s did not stop in %d ms: killing it\n",
+              c->spec->name, STOP_GRACE_MS);
+      kill(c->sb.pid, SIGKILL);
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void stop_all(Supervisor *sup) {
+  if (sup->stopping)
+    return;
+  sup->stopping = TRUE;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    probe_reset(c);
+    /* init forwards SIGTERM to the app and exits with its status. */
+    if (!c->reaped)
+      kill(c->sb.pid, SIGTERM);
+  }
+  sup->kill_timer = g_timeout_add(STOP_GRACE_MS, on_kill_timer, sup);
+  maybe_quit(sup);
+}
+
+static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
+  Supervisor *sup = data;
+  (void)cond;
+  struct signalfd_siginfo si;
+  while (read(fd, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGCHLD) {
+      reap_children(sup);
+    } else if (sup->stopping) {
+      on_kill_timer(sup); /* a second Ctrl-C: no more waiting */
+    } else {
+      fprintf(stderr, "\nuva_container: %s: stopping all containers\n",
+              strsignal((int)si.ssi_signo));
+      stop_all(sup);
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Start-up --------------------------------------------------------------- */
+
+static gboolean prepare_dirs(UvaContainerSpec *c, GError **error) {
+  /* 0700: another user must not read a container's files or logs. */
+  for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
+    if (g_mkdir_with_parents(*dir, 0700) < 0)
+      return uva_fail_errno(error, errno, "%s: creating %s", c->name, *dir);
+  }
+  if (c->seed_file) {
+    g_autofree char *path = g_build_filename(c->workdir, c->seed_file, NULL);
+    g_autofree char *text = g_strdup_printf(
+        "This file lives in the working directory of container %s.\n",
+        c->name);
+    if (!g_file_test(path, G_FILE_TEST_EXISTS) &&
+        !uva_write_file(path, text, TRUE, error))
+      return FALSE;
+  }
+  /* Bind sources are named by canonical host path below /oldroot. */
+  for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
+    g_autofree char *canon = realpath(*dir, NULL);
+    if (!canon)
+      return uva_fail_errno(error, errno, "%s: %s", c->name, *dir);
+    if (*dir == c->workdir) {
+      g_free(c->workdir);
+      c->workdir = g_steal_pointer(&canon);
+    } else {
+      g_free(c->tmpdir);
+      c->tmpdir = g_steal_pointer(&canon);
+    }
+  }
+  for (guint i = 0; i < c->mounts->len; i++) {
+    UvaMount *m = &g_array_index(c->mounts, UvaMount, i);
+    char *canon = realpath(m->source, NULL);
+    if (!canon)
+      return uva_fail_errno(error, errno, "%s: %s", c->name, m->source);
+    g_free(m->source);
+    m->source = canon;
+  }
+  return TRUE;
+}
+
+static gboolean start_container(Supervisor *sup, Container *c,
+                                GError **error) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) < 0)
+    return uva_fail_errno(error, errno, "pipe2");
+  if (pipe2(err, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(out[0]);
+    close(out[1]);
+    return uva_fail_errno(error, e, "pipe2");
+  }
+  c->out.fd = out[0];
+  c->err.fd = err[0];
+  uva_autofd out_w = out[1];
+  uva_autofd err_w = err[1];
+  if (!uva_sandbox_start(c->spec, TRUE, out_w, err_w, &c->sb, error)) {
+    g_prefix_error(error, "container %s: ", c->spec->name);
+    return FALSE;
+  }
+  Stream *streams[] = {&c->out, &c->err};
+  for (int i = 0; i < 2; i++) {
+    uva_set_nonblock(streams[i]->fd, TRUE, NULL);
+    streams[i]->watch =
+        g_unix_fd_add(streams[i]->fd, G_IO_IN | G_IO_HUP, on_stream,
+                      streams[i]);
+  }
+  c->sync_watch =
+      g_unix_fd_add(c->sb.sync_fd, G_IO_IN | G_IO_HUP, on_sync, c);
+  (void)sup;
+  return TRUE;
+}
+
+static void container_free(gpointer p) {
+  Container *c = p;
+  probe_reset(c);
+  if (c->probe_reply)
+    g_string_free(c->probe_reply, TRUE);
+  stream_close(&c->out);
+  stream_close(&c->err);
+  g_string_free(c->out.partial, TRUE);
+  g_string_free(c->err.partial, TRUE);
+  if (c->sync_watch)
+    g_source_remove(c->sync_watch);
+  uva_close_fdp(&c->sb.sync_fd);
+  uva_net_free(c->net);
+  g_free(c);
+}
+
+int uva_supervisor_run(UvaSpec *spec, GError **error) {
+  Supervisor sup = {.spec = spec, .signal_fd = -1};
+  sup.containers = g_ptr_array_new_with_free_func(container_free);
+  sup.loop = g_main_loop_new(NULL, FALSE);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  sup.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sup.signal_fd < 0) {
+    uva_fail_errno(error, errno, "signalfd");
+    goto out;
+  }
+  sup.signal_watch = g_unix_fd_add(sup.signal_fd, G_IO_IN, on_signal, &sup);
+
+  for (guint i = 0; i < spec->containers->len; i++) {
+    Container *c = g_new0(Container, 1);
+    c->sup = &sup;
+    c->spec = spec->containers->pdata[i];
+    c->sb.pid = -1;
+    c->sb.sync_fd = -1;
+    c->probe_fd = -1;
+    c->probe_reply = g_string_new(NULL);
+    c->out = (Stream){c, -1, 0, g_string_new(NULL), stdout};
+    c->err = (Stream){c, -1, 0, g_string_new(NULL), stderr};
+    g_ptr_array_add(sup.containers, c);
+    sup.prefix_width = MAX(sup.prefix_width, (int)strlen(c->spec->name));
+  }
+  /* Everything that can fail without a process is done first, so a taken
+   * port or a bad directory starts nothing. */
+  for (guint i = 0; i < sup.containers->len; i++) {
+    Container *c = sup.containers->pdata[i];
+    if (!prepare_dirs(c->spec, error))
+      goto out;
+    c->net = uva_net_new(c->spec->name, error);
+    if (!c->net)
+      goto out;
+    for (guint j = 0; j < c->spec->publish->len; j++)
+      if (!uva_net_publish(c->net,
+                           &g_array_index(c->spec->publish, UvaPublish, j),
+                           error))
+        goto out;
+  }
+  for (guint i = 0; i < sup.containers->len; i++) {
+    Container *c = sup.containers->pdata[i];
+    GError *local = NULL;
+    if (!start_container(&sup, c, &local)) {
+      c->reaped = TRUE; /* never started */
+      fail_startup(&sup, local);
+      break;
+    }
+  }
+  g_main_loop_run(sup.loop);
+
+  if (sup.failure) {
+    g_propagate_error(error, sup.failure);
+    sup.failure = NULL;
+  }
+out:
+  if (sup.kill_timer)
+    g_source_remove(sup.kill_timer);
+  if (sup.signal_watch)
+    g_source_remove(sup.signal_watch);
+  uva_close_fdp(&sup.signal_fd);
+  /* Any container still alive here (an early goto) is killed and reaped:
+   * nothing outlives the manager, not even on an error path. */
+  for (guint i = 0; i < sup.containers->len; i++) {
+    Container *c = sup.containers->pdata[i];
+    if (c->sb.pid > 0 && !c->reaped) {
+      kill(c->sb.pid, SIGKILL);
+      waitpid(c->sb.pid, NULL, 0);
+    }
+  }
+  g_ptr_array_unref(sup.containers);
+  g_main_loop_unref(sup.loop);
+  if (error && *error)
+    return 1;
+  return sup.exit_code;
+}

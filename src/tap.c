@@ -1,0 +1,115 @@
+/* tap.c - network setup inside the container's namespaces with plain ioctls
+ * (netdevice(7), route(4)): four addresses and one route do not need netlink.
+ * The calls need CAP_NET_ADMIN in the user namespace that owns the network
+ * namespace, which the first process of a new user namespace has. */
+#include "tap.h"
+
+#include "spec.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+const char *uva_tap_open_hint(int err) {
+  switch (err) {
+  case ENOENT:
+  case ENODEV:
+  case ENXIO:
+    return "the tun driver is not loaded or the device node is missing: run "
+           "'sudo modprobe tun' (it creates /dev/net/tun)";
+  case EACCES:
+  case EPERM:
+    return "/dev/net/tun must be readable and writable by every user, as "
+           "Debian and Ubuntu ship it (mode 0666): run 'sudo chmod 0666 "
+           "/dev/net/tun'";
+  default:
+    return NULL;
+  }
+}
+
+static gboolean set_flags_up(int sock, const char *ifname, GError **error) {
+  struct ifreq ifr = {0};
+  g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+    return uva_fail_errno(error, errno, "SIOCGIFFLAGS %s", ifname);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
+    return uva_fail_errno(error, errno, "bringing %s up", ifname);
+  return TRUE;
+}
+
+static void set_sin(struct sockaddr *sa, const char *addr) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+  memset(sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
+  inet_pton(AF_INET, addr, &sin->sin_addr);
+}
+
+static gboolean open_tap(int *tap_fd, GError **error) {
+  uva_autofd fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    const char *hint = uva_tap_open_hint(err);
+    g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED,
+                "cannot open /dev/net/tun: %s%s%s", g_strerror(err),
+                hint ? "; " : "", hint ? hint : "");
+    return FALSE;
+  }
+  struct ifreq ifr = {0};
+  g_strlcpy(ifr.ifr_name, UVA_TAP_NAME, IFNAMSIZ);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+    return uva_fail_errno(error, errno, "TUNSETIFF %s", UVA_TAP_NAME);
+  *tap_fd = uva_steal_fd(&fd);
+  return TRUE;
+}
+
+gboolean uva_tap_setup(gboolean with_tap, unsigned mtu, int *tap_fd,
+                       GError **error) {
+  *tap_fd = -1;
+  uva_autofd sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return uva_fail_errno(error, errno, "socket(AF_INET) for interface setup");
+  if (!set_flags_up(sock, "lo", error))
+    return FALSE;
+  if (!with_tap)
+    return TRUE;
+
+  uva_autofd fd = -1;
+  if (!open_tap(&fd, error))
+    return FALSE;
+
+  struct ifreq ifr = {0};
+  g_strlcpy(ifr.ifr_name, UVA_TAP_NAME, IFNAMSIZ);
+  ifr.ifr_mtu = (int)mtu;
+  if (ioctl(sock, SIOCSIFMTU, &ifr) < 0)
+    return uva_fail_errno(error, errno, "setting MTU %u on %s", mtu,
+                          UVA_TAP_NAME);
+  set_sin(&ifr.ifr_addr, UVA_GUEST_ADDR);
+  if (ioctl(sock, SIOCSIFADDR, &ifr) < 0)
+    return uva_fail_errno(error, errno, "setting address %s on %s",
+                          UVA_GUEST_ADDR, UVA_TAP_NAME);
+  set_sin(&ifr.ifr_netmask, UVA_NETMASK);
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr) < 0)
+    return uva_fail_errno(error, errno, "setting netmask on %s", UVA_TAP_NAME);
+  if (!set_flags_up(sock, UVA_TAP_NAME, error))
+    return FALSE;
+
+  struct rtentry rt = {0};
+  set_sin(&rt.rt_dst, "0.0.0.0");
+  set_sin(&rt.rt_genmask, "0.0.0.0");
+  set_sin(&rt.rt_gateway, UVA_GATEWAY_ADDR);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  rt.rt_dev = (char *)UVA_TAP_NAME;
+  if (ioctl(sock, SIOCADDRT, &rt) < 0)
+    return uva_fail_errno(error, errno, "adding the default route via %s",
+                          UVA_GATEWAY_ADDR);
+  *tap_fd = uva_steal_fd(&fd);
+  return TRUE;
+}

@@ -1,0 +1,83 @@
+/* util.c - the error convention (errno captured once, text added once) and the
+ * few file helpers every other file needs. */
+#include "util.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+G_DEFINE_QUARK(uva-error-quark, uva_error)
+
+gboolean uva_fail_errno(GError **error, int saved_errno, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED, "%s: %s", what,
+              g_strerror(saved_errno));
+  return FALSE;
+}
+
+gboolean uva_fail(GError **error, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error_literal(error, UVA_ERROR, UVA_ERROR_FAILED, what);
+  return FALSE;
+}
+
+gboolean uva_write_all(int fd, const void *buf, size_t len, GError **error) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return uva_fail_errno(error, errno, "write");
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return TRUE;
+}
+
+gboolean uva_write_file(const char *path, const char *text, gboolean create,
+                        GError **error) {
+  int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+  uva_autofd fd = open(path, flags, 0644);
+  if (fd < 0)
+    return uva_fail_errno(error, errno, "open %s", path);
+  if (!uva_write_all(fd, text, strlen(text), error)) {
+    g_prefix_error(error, "%s: ", path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+char *uva_read_small_file(const char *path, GError **error) {
+  uva_autofd fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    uva_fail_errno(error, errno, "open %s", path);
+    return NULL;
+  }
+  char buf[4096];
+  ssize_t n;
+  do
+    n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    uva_fail_errno(error, errno, "read %s", path);
+    return NULL;
+  }
+  return g_strndup(buf, (gsize)n);
+}
+
+gboolean uva_set_nonblock(int fd, gboolean on, GError **error) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return uva_fail_errno(error, errno, "fcntl F_GETFL");
+  fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+  if (fcntl(fd, F_SETFL, fl) < 0)
+    return uva_fail_errno(error, errno, "fcntl F_SETFL");
+  return TRUE;
+}
