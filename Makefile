@@ -5,7 +5,8 @@ CC      ?= cc
 PKGS    := slirp glib-2.0
 VERSION := 0.1.0
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DUVA_VERSION=\"$(VERSION)\"
+# Not overridable: `make CFLAGS=...` adds to these instead of losing them.
+WARN    := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DUVA_VERSION=\"$(VERSION)\"
 
 # One line, naming the Debian packages, when a library is missing.
 PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
@@ -24,16 +25,16 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 all: uva_container
 
 uva_container: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $@
 
 $(BUILD)/unit: tests/unit.c $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The whole suite (unit + integration, as a non-root user); ends with
 # "N passed, N failed" and fails on any failure.
@@ -46,7 +47,7 @@ check-asan:
 	UVA_BIN=$(CURDIR)/uva_container-asan UVA_UNIT=$(CURDIR)/build-asan/unit tests/run.sh
 
 uva_container-asan: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 clean:
 	rm -rf build build-asan uva_container uva_container-asan

@@ -88,16 +88,18 @@ gboolean uva_preflight_command(const UvaContainerSpec *c, GError **error) {
   if (!host)
     return uva_fail(error, "%s: command %s not found in the container's PATH "
                     "(%s)", c->name, argv0, UVA_APP_PATH);
+  g_autofree char *base = g_path_get_basename(host);
   struct stat st;
   if (stat(host, &st) < 0)
     return uva_fail_errno(error, errno, "%s: %s not found at %s", c->name,
-                          argv0, host);
+                          base, host);
   if (!S_ISREG(st.st_mode))
     return uva_fail(error, "%s: %s is not a regular file", c->name, host);
-  if (access(host, X_OK) < 0)
-    return uva_fail_errno(error, errno,
-                          "%s: %s is not executable (run 'chmod +x %s')",
-                          c->name, host, host);
+  if (access(host, X_OK) < 0) {
+    int err = errno;
+    return uva_fail(error, "%s: %s is not executable: %s; run 'chmod +x %s'",
+                    c->name, host, g_strerror(err), host);
+  }
   if (!check_interpreter(host, host, error)) {
     g_prefix_error(error, "%s: ", c->name);
     return FALSE;

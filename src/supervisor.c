@@ -95,13 +95,18 @@ static void stream_flush_lines(Stream *s, gboolean at_eof) {
   fflush(s->dest);
 }
 
-static void maybe_quit(Supervisor *sup) {
+static gboolean sup_all_done(Supervisor *sup) {
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     if (!c->reaped || c->out.fd >= 0 || c->err.fd >= 0)
-      return;
+      return FALSE;
   }
-  g_main_loop_quit(sup->loop);
+  return TRUE;
+}
+
+static void maybe_quit(Supervisor *sup) {
+  if (sup_all_done(sup))
+    g_main_loop_quit(sup->loop);
 }
 
 static void stream_close(Stream *s) {
@@ -467,14 +472,16 @@ static gboolean start_container(Supervisor *sup, Container *c,
     close(out[1]);
     return uva_fail_errno(error, e, "pipe2");
   }
-  c->out.fd = out[0];
-  c->err.fd = err[0];
+  uva_autofd out_r = out[0];
+  uva_autofd err_r = err[0];
   uva_autofd out_w = out[1];
   uva_autofd err_w = err[1];
   if (!uva_sandbox_start(c->spec, TRUE, out_w, err_w, &c->sb, error)) {
     g_prefix_error(error, "container %s: ", c->spec->name);
     return FALSE;
   }
+  c->out.fd = uva_steal_fd(&out_r);
+  c->err.fd = uva_steal_fd(&err_r);
   Stream *streams[] = {&c->out, &c->err};
   for (int i = 0; i < 2; i++) {
     uva_set_nonblock(streams[i]->fd, TRUE, NULL);
@@ -509,6 +516,12 @@ int uva_supervisor_run(UvaSpec *spec, GError **error) {
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
+  /* A script's background job starts with SIGINT ignored (bash does that
+   * without job control), and an ignored signal is discarded even while
+   * blocked, so the signalfd would never see it: `kill -INT` must stop us
+   * like Ctrl-C does.  SIGHUP keeps an inherited ignore (nohup). */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -555,12 +568,17 @@ int uva_supervisor_run(UvaSpec *spec, GError **error) {
     Container *c = sup.containers->pdata[i];
     GError *local = NULL;
     if (!start_container(&sup, c, &local)) {
-      c->reaped = TRUE; /* never started */
+      /* This one and the ones after it never started: nothing to wait for
+       * from them; the ones before are stopped and waited for. */
+      for (guint j = i; j < sup.containers->len; j++)
+        ((Container *)sup.containers->pdata[j])->reaped = TRUE;
       fail_startup(&sup, local);
       break;
     }
   }
-  g_main_loop_run(sup.loop);
+  /* g_main_loop_run() forgets a quit that came before it. */
+  if (!sup_all_done(&sup))
+    g_main_loop_run(sup.loop);
 
   if (sup.failure) {
     g_propagate_error(error, sup.failure);

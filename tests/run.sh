@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole suite: GTest unit tests, then integration tests
+# that run uva_container as a NON-ROOT user from a copy of the tree under
+# /tmp.  Run by `make check`.
+#
+# As root (CI): creates the user $UVA_TEST_USER (default uvatest) if missing,
+# runs every case, including those that need root to arrange a bad
+# environment (/dev/net/tun at 0600, python3 hidden), and runs the
+# integration part in a network namespace of its own (`unshare --net`), so
+# the fixed ports 18080/28080 cannot collide with anything else on the
+# machine.  As an ordinary user: runs as that user; the root-only cases are
+# reported as skipped.
+#
+# Prints "ok N - ..." / "not ok N - ..." and ends with "N passed, N failed".
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${UVA_BIN:-$ROOT/uva_container}
+UNIT=${UVA_UNIT:-$ROOT/build/unit}
+TUSER=${UVA_TEST_USER:-uvatest}
+
+pass=0 fail=0 skip=0 n=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $*"; }
+skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n - # SKIP $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+summary() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; }
+
+if [ "${UVA_IN_NETNS:-}" != 1 ]; then
+  # ---- unit tests ----
+  if [ -x "$UNIT" ]; then
+    while IFS= read -r line; do
+      case $line in
+        "ok "*) ok "unit: ${line#ok * }" ;;
+        "not ok "*) not_ok "unit: ${line#not ok * }" ;;
+      esac
+    done < <("$UNIT" --tap 2>&1)
+    # A crash mid-run must not pass silently: the plan line counts.
+    planned=$("$UNIT" --tap 2>/dev/null | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
+    ran=$("$UNIT" --tap 2>/dev/null | grep -c '^ok ')
+    check "unit: all $planned planned tests ran and passed" [ "${planned:-0}" -gt 0 -a "$ran" = "$planned" ]
+  else
+    not_ok "unit test binary $UNIT missing (run make check)"
+  fi
+
+  if [ "$(id -u)" = 0 ]; then
+    id "$TUSER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$TUSER" || {
+      not_ok "creating test user $TUSER"; summary; exit 1; }
+    # The integration part, in a network namespace made for it; its own
+    # "ok" lines continue our numbering and its counts come back in a file.
+    counts=$(mktemp)
+    UVA_IN_NETNS=1 UVA_N0=$n UVA_COUNTS=$counts UVA_BIN=$BIN \
+      unshare --net -- bash "$0"
+    read -r n2 p2 f2 s2 <"$counts" || { n2=$n p2=0 f2=1 s2=0; echo "not ok - integration part died"; }
+    rm -f "$counts"
+    n=$n2 pass=$((pass + p2)) fail=$((fail + f2)) skip=$((skip + s2))
+    summary
+    exit $?
+  fi
+fi
+
+# ---- integration tests ----------------------------------------------------
+n=${UVA_N0:-$n}
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+if [ $IS_ROOT = 1 ]; then
+  ip link set lo up
+  TUID=$(id -u "$TUSER") TGID=$(id -g "$TUSER")
+  THOME=$(getent passwd "$TUSER" | cut -d: -f6)
+else
+  TUID=$(id -u) TGID=$(id -g) THOME=$HOME
+fi
+
+WORK=$(mktemp -d /tmp/uva-test.XXXXXX)
+cp "$BIN" "$WORK/uva_container"
+cp -p "$ROOT/http_recorder.py" "$WORK/http_recorder.py"
+mkdir -p "$WORK/state"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$WORK"
+PY=/usr/bin/python3
+
+# The prefix that runs a command as the test user.  setpriv and env exec
+# (no fork), so $! of a background "${AS_USER[@]}" cmd is cmd's own pid.
+if [ $IS_ROOT = 1 ]; then
+  AS_USER=(setpriv --reuid="$TUID" --regid="$TGID" --init-groups
+    env -i HOME="$THOME" PATH=/usr/local/bin:/usr/bin:/bin
+    XDG_STATE_HOME="$WORK/state")
+else
+  AS_USER=(env XDG_STATE_HOME="$WORK/state")
+fi
+[ -n "${ASAN_OPTIONS:-}" ] && AS_USER+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+[ -n "${UBSAN_OPTIONS:-}" ] && AS_USER+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+AS_USER_Q=$(printf '%q ' "${AS_USER[@]}")
+as_user() { eval "$AS_USER_Q"' "$@"'; }
+
+MGR= OUT=
+cleanup() {
+  [ -n "$MGR" ] && kill -KILL "$MGR" 2>/dev/null
+  [ $IS_ROOT = 1 ] && chmod 0666 /dev/net/tun 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Bounded polling, never a fixed sleep: waits up to $1 tenths of a second
+# for the command to succeed.
+wait_for() {
+  local tenths=$1; shift
+  for ((i = 0; i < tenths; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+user_procs() { ps -u "$TUID" -o pid=,stat= | awk '$2 !~ /^Z/' | grep -c .; }
+no_user_procs() { [ "$(user_procs)" = 0 ]; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  OUT=$WORK/out.$RANDOM
+  "${AS_USER[@]}" "$WORK/uva_container" >"$OUT" 2>&1 &
+  MGR=$!
+  wait_for 300 grep -q "press Ctrl-C to stop" "$OUT"
+}
+stop_int() {
+  kill -INT "$MGR"
+  local t0=$SECONDS
+  wait "$MGR"; local rc=$?
+  MGR=
+  [ $rc = 0 ] && [ $((SECONDS - t0)) -le 5 ]
+}
+init_pids() { tr ' ' '\n' <"/proc/$MGR/task/$MGR/children" | grep .; }
+app_of() { # container name -> host pid of its app
+  local i a
+  for i in $(init_pids); do
+    a=$(tr -d ' ' <"/proc/$i/task/$i/children")
+    tr '\0' '\n' <"/proc/$a/environ" | grep -qx "HOSTNAME=$1" && { echo "$a"; return; }
+  done
+}
+in_ns() { # pid, command...: run inside the container's namespaces
+  local p=$1; shift
+  as_user nsenter -t "$p" -U -n -u -m --preserve-credentials "$@"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+export -f in_ns as_user port_open
+export IS_ROOT TUID TGID THOME WORK AS_USER_Q
+
+echo "# integration: $WORK (as uid $TUID)"
+check "--help exits 0 and explains the default" \
+  bash -c "'$WORK/uva_container' --help | grep -q 18080"
+check "--version names libslirp" bash -c "'$WORK/uva_container' --version | grep -q 'libslirp'"
+as_user "$WORK/uva_container" bogus >/dev/null 2>&1
+check "an unexpected argument exits 2" [ $? = 2 ]
+
+if ! start; then
+  not_ok "both containers ready"; cat "$OUT"
+  summary; exit 1
+fi
+ok "both containers ready (checkout under /tmp, as a non-root user)"
+A=$(app_of a) B=$(app_of b)
+check "both apps found" [ -n "$A" -a -n "$B" ]
+LA=$WORK/state/uva_container/a/tmp/http_recorder.log
+LB=$WORK/state/uva_container/b/tmp/http_recorder.log
+check "the readiness probe wrote nothing to the logs" [ ! -e "$LA" -a ! -e "$LB" ]
+
+la=$(curl -s -m 5 http://127.0.0.1:18080/)
+lb=$(curl -s -m 5 http://127.0.0.1:28080/)
+check "18080 lists a's directory" grep -q 'hello-from-a.txt' <<<"$la"
+check "18080 does not list b's files" bash -c "! grep -q 'hello-from-b' <<<'$la'"
+check "28080 lists b's directory" grep -q 'hello-from-b.txt' <<<"$lb"
+check "28080 does not list a's files" bash -c "! grep -q 'hello-from-a' <<<'$lb'"
+check "a serves its file" bash -c "curl -s -m 5 http://127.0.0.1:18080/hello-from-a.txt | grep -q 'container a'"
+
+ua=/only-a-$RANDOM$RANDOM ub=/only-b-$RANDOM$RANDOM
+curl -s -m 5 -o /dev/null "http://127.0.0.1:18080$ua"
+curl -s -m 5 -o /dev/null "http://127.0.0.1:28080$ub"
+check "a's log has a's request" wait_for 50 grep -q "GET request for $ua" "$LA"
+check "a's log lacks b's request" bash -c "! grep -q '$ub' '$LA'"
+check "b's log has b's request" wait_for 50 grep -q "GET request for $ub" "$LB"
+check "b's log lacks a's request" bash -c "! grep -q '$ua' '$LB'"
+check "the log belongs to the user on the host" [ "$(stat -c %u "$LA")" = "$TUID" ]
+check "the state directory is 0700" [ "$(stat -c %a "$WORK/state/uva_container")" = 700 ]
+check "terminal shows a's request prefixed" wait_for 50 grep -q "^a | GET request for $ua" "$OUT"
+check "terminal shows b's request prefixed" wait_for 50 grep -q "^b | GET request for $ub" "$OUT"
+check "the banner names a's log path" grep -q "a log $LA" "$OUT"
+
+check "app a is in its own network namespace" [ "$(readlink /proc/$A/ns/net)" != "$(readlink /proc/self/ns/net)" ]
+check "a and b have different network namespaces" [ "$(readlink /proc/$A/ns/net)" != "$(readlink /proc/$B/ns/net)" ]
+for ns in user mnt pid uts ipc; do
+  check "app a has its own $ns namespace" [ "$(readlink /proc/$A/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ]
+done
+check "app has no effective capabilities" grep -qx $'CapEff:\t0000000000000000' "/proc/$A/status"
+check "app has no_new_privs" grep -qx $'NoNewPrivs:\t1' "/proc/$A/status"
+check "app runs as the invoking uid" grep -qP "^Uid:\t$TUID\t" "/proc/$A/status"
+check "app is pid 2 of its pid namespace" bash -c "grep '^NSpid:' /proc/$A/status | grep -qP '\t2$'"
+check "app's /proc shows only its container (pids 1 and 2)" \
+  bash -c "[ \"\$(ls /proc/$A/root/proc | grep -E '^[0-9]+$' | sort -n | tr '\n' ' ')\" = '1 2 ' ]"
+check "app's cwd is /app" [ "$(readlink /proc/$A/cwd)" = /app ]
+check "the hostname of a is a" bash -c "[ \"\$(in_ns $A hostname)\" = a ]"
+check "the hostname of b is b" bash -c "[ \"\$(in_ns $B hostname)\" = b ]"
+check "inside a, /tmp/http_recorder.log is a's own" \
+  bash -c "in_ns $A cat /tmp/http_recorder.log | grep -q '$ua' && ! in_ns $A cat /tmp/http_recorder.log | grep -q '$ub'"
+check "inside a, /usr is read-only" bash -c "! in_ns $A touch /usr/uva-probe 2>/dev/null && [ ! -e /usr/uva-probe ]"
+check "inside a, /app is writable (its workdir)" bash -c "in_ns $A touch /app/written-inside && [ -e '$WORK/state/uva_container/a/www/written-inside' ]"
+
+# The container may not reach a service bound to the host's 127.0.0.1
+# through libslirp's gateway.  Positive control: the same probe reaches the
+# container's own app, so a failure is the block, not a broken probe.
+$PY -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 39999)); s.listen(); time.sleep(20)' &
+LISTENER=$!
+wait_for 50 port_open 39999
+probe='import socket,sys
+s=socket.socket(); s.settimeout(3)
+sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)'
+check "host reaches its own 127.0.0.1:39999 (control)" bash -c "(exec 3<>/dev/tcp/127.0.0.1/39999)"
+check "container reaches its own app at 10.0.2.100:8080 (control)" in_ns "$A" $PY -c "$probe" 10.0.2.100 8080
+check "container cannot reach the host's 127.0.0.1 via 10.0.2.2" bash -c "! in_ns $A $PY -c '$probe' 10.0.2.2 39999"
+kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null
+
+check "SIGINT stops everything and exits 0 within 5 s" stop_int
+check "no process of the user is left" wait_for 20 no_user_procs
+check "port 18080 is free" port_free 18080
+check "port 28080 is free" port_free 28080
+check "no container mount propagated to the host" bash -c "! grep -q '$WORK' /proc/self/mountinfo"
+
+# Logs append across runs; nothing is deleted.
+lines_before=$(wc -l <"$LA")
+start >/dev/null || true
+curl -s -m 5 -o /dev/null http://127.0.0.1:18080/second-run
+check "a's log keeps earlier requests across runs" \
+  wait_for 50 bash -c "grep -q '$ua' '$LA' && grep -q /second-run '$LA' && [ \$(wc -l <'$LA') -gt $lines_before ]"
+
+# One app dies: reported, the other keeps serving; the last one -> non-zero.
+A=$(app_of a) B=$(app_of b)
+kill -TERM "$A"
+check "a's death is reported with its status" wait_for 50 grep -q "^uva_container: a: .* exited with status 143" "$OUT"
+check "b still answers after a died" bash -c "curl -s -m 5 http://127.0.0.1:28080/ | grep -q hello-from-b"
+check "a's port is released" wait_for 20 port_free 18080
+kill -TERM "$B"
+wait "$MGR"; rc=$?; MGR=
+check "manager exits non-zero when no app is left (rc=$rc)" [ $rc != 0 ]
+check "it says none is left" grep -q "no container is left running" "$OUT"
+
+# SIGKILL of the manager: PR_SET_PDEATHSIG takes everything down.
+start >/dev/null || true
+kill -KILL "$MGR"; wait "$MGR" 2>/dev/null; MGR=
+check "after SIGKILL of the manager no process is left within 2 s" wait_for 20 no_user_procs
+check "after SIGKILL port 18080 is free" wait_for 20 port_free 18080
+
+# ---- bad environments: one line, non-zero, nothing left ----
+expect_fail() { # description, expected text, command...
+  local d=$1 want=$2; shift 2
+  local out rc
+  [ "$1" = as_user ] && { shift; set -- "${AS_USER[@]}" "$@"; }
+  # Bounded: a case that wrongly starts must fail, not hang the suite.
+  out=$(timeout -s KILL 30 "$@" 2>&1); rc=$?
+  if [ $rc != 0 ] && grep -q -- "$want" <<<"$out" && [ "$(grep -c . <<<"$out")" = 1 ] && no_user_procs; then
+    ok "$d"
+  else
+    not_ok "$d (rc=$rc): $out"
+  fi
+}
+
+$PY -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 28080)); s.listen(); time.sleep(30)' &
+HOLDER=$!
+wait_for 50 port_open 28080
+expect_fail "a taken port 28080 is named" "port 127.0.0.1:28080: it is already in use" as_user "$WORK/uva_container"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+check "a failed start left 18080 free" port_free 18080
+
+expect_fail "user namespaces disabled (max_user_namespaces=0) is explained" \
+  "user.max_user_namespaces=0" \
+  as_user unshare -Ur sh -c "echo 0 >/proc/sys/user/max_user_namespaces && exec '$WORK/uva_container'"
+
+chmod -x "$WORK/http_recorder.py"
+expect_fail "a non-executable http_recorder.py is named" "http_recorder.py is not executable" as_user "$WORK/uva_container"
+chmod +x "$WORK/http_recorder.py"
+mv "$WORK/http_recorder.py" "$WORK/hr.py"
+expect_fail "a missing http_recorder.py is named" "http_recorder.py not found at $WORK/http_recorder.py" as_user "$WORK/uva_container"
+mv "$WORK/hr.py" "$WORK/http_recorder.py"
+
+if [ $IS_ROOT = 1 ]; then
+  chmod 0600 /dev/net/tun
+  expect_fail "/dev/net/tun at 0600 is explained" "chmod 0666 /dev/net/tun" as_user "$WORK/uva_container"
+  chmod 0666 /dev/net/tun
+  # Hide python3: a non-executable file bound over it, in a mount
+  # namespace of this test only.
+  touch "$WORK/not-python"; chmod 0644 "$WORK/not-python"
+  export -f as_user
+  export PY
+  expect_fail "a missing python3 is named" "python3 not found" \
+    unshare -m --propagation private bash -c "mount --bind '$WORK/not-python' $PY && for d in /usr/local/bin /usr/local/sbin; do [ -e \$d/python3 ] && mount --bind '$WORK/not-python' \$d/python3; done; as_user '$WORK/uva_container'"
+else
+  skipped "/dev/net/tun at 0600 (needs root to arrange)"
+  skipped "missing python3 (needs root to arrange)"
+fi
+
+if [ -n "${UVA_COUNTS:-}" ]; then
+  echo "$n $pass $fail $skip" >"$UVA_COUNTS"
+  exit 0
+fi
+summary

@@ -1,0 +1,250 @@
+/* unit.c - GTest cases for the pure parts: publish specs, names, spec
+ * validation, id maps, /etc/hosts text, the sync-socket protocol and where
+ * a container's command lives on the host. */
+#include "msg.h"
+#include "preflight.h"
+#include "rootfs.h"
+#include "sandbox.h"
+#include "spec.h"
+#include "tap.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+static void test_publish_good(void) {
+  static const struct {
+    const char *in, *host;
+    guint16 cport;
+    gboolean udp;
+  } cases[] = {
+      {"18080:8080", "127.0.0.1:18080", 8080, FALSE},
+      {"127.0.0.2:1:65535", "127.0.0.2:1", 65535, FALSE},
+      {"0.0.0.0:80:80/tcp", "0.0.0.0:80", 80, FALSE},
+      {"5353:53/udp", "127.0.0.1:5353/udp", 53, TRUE},
+      {"[::1]:18080:8080", "[::1]:18080", 8080, FALSE},
+      {"[::]:9000:9000/udp", "[::]:9000/udp", 9000, TRUE},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    UvaPublish p;
+    g_assert_true(uva_publish_parse(cases[i].in, &p, &error));
+    g_assert_no_error(error);
+    g_autofree char *host = uva_publish_host_string(&p);
+    g_assert_cmpstr(host, ==, cases[i].host);
+    g_assert_cmpuint(p.container_port, ==, cases[i].cport);
+    g_assert_cmpint(p.udp, ==, cases[i].udp);
+  }
+}
+
+static void test_publish_bad(void) {
+  static const char *const bad[] = {
+      "",          "8080",        "0:8080",         "8080:0",
+      "65536:80",  "80:65536",    "a:b",            "1.2.3:1:2",
+      "18080:8080/sctp", "[::1:1:2", "[::1]1:2",    "1:2:3:4",
+      "-1:80",     "80:",         ":80",            "[zz::]:1:2",
+      "18080:8080/", "99999999999999999999:1",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GError) error = NULL;
+    UvaPublish p;
+    if (uva_publish_parse(bad[i], &p, &error))
+      g_error("publish \"%s\" was accepted", bad[i]);
+    g_assert_error(error, UVA_ERROR, UVA_ERROR_INVALID);
+    /* every message names what the user typed */
+    g_assert_nonnull(strstr(error->message, bad[i]));
+  }
+}
+
+static void test_names(void) {
+  const char *good[] = {"a", "web-1", "0abc", "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz"};
+  const char *bad[] = {"", "-a", "A", "a_b", "a.b", "a/b",
+                       "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz0"};
+  for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+    g_assert_true(uva_name_valid(good[i], NULL));
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_assert_false(uva_name_valid(bad[i], NULL));
+}
+
+static UvaContainerSpec *container(const char *name, const char *publish) {
+  UvaContainerSpec *c = uva_container_spec_new(name);
+  c->argv = g_strsplit("/bin/true", " ", -1);
+  c->workdir = g_strdup("/w");
+  c->tmpdir = g_strdup("/t");
+  if (publish) {
+    UvaPublish p;
+    g_assert_true(uva_publish_parse(publish, &p, NULL));
+    g_array_append_val(c->publish, p);
+  }
+  return c;
+}
+
+static void test_spec_validate(void) {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) empty = uva_spec_new();
+  g_assert_false(uva_spec_validate(empty, &error));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) ok = uva_spec_new();
+  g_ptr_array_add(ok->containers, container("a", "1000:80"));
+  g_ptr_array_add(ok->containers, container("b", "1001:80"));
+  g_ptr_array_add(ok->containers, container("c", "1000:80/udp"));
+  g_assert_true(uva_spec_validate(ok, &error));
+  g_assert_no_error(error);
+
+  g_autoptr(UvaSpec) dup_port = uva_spec_new();
+  g_ptr_array_add(dup_port->containers, container("a", "1000:80"));
+  g_ptr_array_add(dup_port->containers, container("b", "127.0.0.2:1000:81"));
+  g_assert_false(uva_spec_validate(dup_port, &error));
+  g_assert_nonnull(strstr(error->message, "1000"));
+  g_assert_nonnull(strstr(error->message, "containers a and b"));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) dup_in_one = uva_spec_new();
+  UvaContainerSpec *c = container("a", "1000:80");
+  UvaPublish p;
+  g_assert_true(uva_publish_parse("1000:81", &p, NULL));
+  g_array_append_val(c->publish, p);
+  g_ptr_array_add(dup_in_one->containers, c);
+  g_assert_false(uva_spec_validate(dup_in_one, &error));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) dup_name = uva_spec_new();
+  g_ptr_array_add(dup_name->containers, container("a", NULL));
+  g_ptr_array_add(dup_name->containers, container("a", NULL));
+  g_assert_false(uva_spec_validate(dup_name, &error));
+  g_assert_nonnull(strstr(error->message, "used twice"));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) no_cmd = uva_spec_new();
+  UvaContainerSpec *e = container("a", NULL);
+  g_strfreev(e->argv);
+  e->argv = g_new0(char *, 1);
+  g_ptr_array_add(no_cmd->containers, e);
+  g_assert_false(uva_spec_validate(no_cmd, &error));
+  g_assert_nonnull(strstr(error->message, "command is empty"));
+}
+
+static void test_default_spec(void) {
+  g_autoptr(UvaSpec) spec = uva_spec_default("/src/http_recorder.py", "/st");
+  g_assert_true(uva_spec_validate(spec, NULL));
+  g_assert_cmpuint(spec->containers->len, ==, 2);
+  const char *names[] = {"a", "b"};
+  const guint16 ports[] = {18080, 28080};
+  for (guint i = 0; i < 2; i++) {
+    UvaContainerSpec *c = spec->containers->pdata[i];
+    g_assert_cmpstr(c->name, ==, names[i]);
+    g_autofree char *www = g_build_filename("/st", names[i], "www", NULL);
+    g_autofree char *tmp = g_build_filename("/st", names[i], "tmp", NULL);
+    g_assert_cmpstr(c->workdir, ==, www);
+    g_assert_cmpstr(c->tmpdir, ==, tmp);
+    g_assert_cmpuint(c->publish->len, ==, 1);
+    UvaPublish *p = &g_array_index(c->publish, UvaPublish, 0);
+    g_assert_cmpuint(uva_publish_host_port(p), ==, ports[i]);
+    g_assert_cmpuint(p->container_port, ==, 8080);
+    g_autofree char *host = uva_publish_host_string(p);
+    g_assert_true(g_str_has_prefix(host, "127.0.0.1:"));
+    /* the exact file, bound read-only, run by its shebang */
+    UvaMount *m = &g_array_index(c->mounts, UvaMount, 0);
+    g_assert_cmpstr(m->source, ==, "/src/http_recorder.py");
+    g_assert_cmpstr(m->target, ==, c->argv[0]);
+    g_assert_true(m->read_only);
+  }
+}
+
+static void test_id_map(void) {
+  g_autofree char *a = uva_id_map_text(1000);
+  g_autofree char *b = uva_id_map_text(0);
+  g_assert_cmpstr(a, ==, "1000 1000 1\n");
+  g_assert_cmpstr(b, ==, "0 0 1\n");
+}
+
+static void test_hosts_text(void) {
+  g_autofree char *h = uva_rootfs_hosts_text("web");
+  g_assert_nonnull(strstr(h, "127.0.0.1\tlocalhost\n"));
+  g_assert_nonnull(strstr(h, "\n10.0.2.100\tweb\n"));
+}
+
+static void test_hints(void) {
+  g_assert_nonnull(strstr(uva_tap_open_hint(ENOENT), "modprobe tun"));
+  g_assert_nonnull(strstr(uva_tap_open_hint(EACCES), "chmod 0666"));
+  g_assert_null(uva_tap_open_hint(EIO));
+  g_autofree char *inval = uva_sandbox_userns_hint(EINVAL);
+  g_assert_nonnull(strstr(inval, "CONFIG_USER_NS"));
+}
+
+static void test_msg_roundtrip(void) {
+  int sv[2];
+  g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
+                  ==, 0);
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  UvaMsg out = {.type = UVA_MSG_TAP, .err = 5, .value = 42};
+  g_strlcpy(out.text, "hello", sizeof out.text);
+  g_assert_true(uva_msg_send(sv[0], &out, devnull, NULL));
+  UvaMsg in;
+  int fd;
+  gboolean eof;
+  g_assert_true(uva_msg_recv(sv[1], &in, &fd, &eof, NULL));
+  g_assert_cmpint(in.type, ==, UVA_MSG_TAP);
+  g_assert_cmpint(in.value, ==, 42);
+  g_assert_cmpstr(in.text, ==, "hello");
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(fcntl(fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+  struct stat a, b;
+  fstat(fd, &a);
+  fstat(devnull, &b);
+  g_assert_true(a.st_rdev == b.st_rdev);
+  close(fd);
+
+  /* A short message is refused, not half-trusted. */
+  g_autoptr(GError) error = NULL;
+  g_assert_cmpint(send(sv[0], "xx", 2, 0), ==, 2);
+  g_assert_false(uva_msg_recv(sv[1], &in, &fd, &eof, &error));
+  g_assert_nonnull(error);
+  g_assert_false(eof);
+  g_assert_cmpint(fd, ==, -1);
+
+  close(sv[0]);
+  g_assert_false(uva_msg_recv(sv[1], &in, &fd, &eof, NULL));
+  g_assert_true(eof);
+  close(sv[1]);
+  close(devnull);
+}
+
+static void test_host_path(void) {
+  UvaContainerSpec *c = container("a", NULL);
+  UvaMount m = {g_strdup("/src/prog"), g_strdup("/opt/uva/prog"), TRUE};
+  g_array_append_val(c->mounts, m);
+  g_autofree char *p1 = uva_preflight_host_path(c, "/opt/uva/prog");
+  g_autofree char *p2 = uva_preflight_host_path(c, "./run.sh");
+  g_autofree char *p3 = uva_preflight_host_path(c, "/app/bin/x");
+  g_autofree char *p4 = uva_preflight_host_path(c, "sh");
+  g_autofree char *p5 = uva_preflight_host_path(c, "no-such-cmd-uva");
+  g_autofree char *p6 = uva_preflight_host_path(c, "/usr/bin/env");
+  g_assert_cmpstr(p1, ==, "/src/prog");
+  g_assert_cmpstr(p2, ==, "/w/./run.sh");
+  g_assert_cmpstr(p3, ==, "/w/bin/x");
+  g_assert_nonnull(p4);
+  g_assert_true(g_str_has_suffix(p4, "/sh"));
+  g_assert_null(p5);
+  g_assert_cmpstr(p6, ==, "/usr/bin/env");
+  uva_container_spec_free(c);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/publish/good", test_publish_good);
+  g_test_add_func("/publish/bad", test_publish_bad);
+  g_test_add_func("/spec/names", test_names);
+  g_test_add_func("/spec/validate", test_spec_validate);
+  g_test_add_func("/spec/default", test_default_spec);
+  g_test_add_func("/sandbox/id-map", test_id_map);
+  g_test_add_func("/rootfs/hosts", test_hosts_text);
+  g_test_add_func("/errors/hints", test_hints);
+  g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
+  g_test_add_func("/preflight/host-path", test_host_path);
+  return g_test_run();
+}
