@@ -49,7 +49,16 @@ check-asan:
 uva_container-asan: $(OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# End to end: headless Chromium and tmux against a real run, as a non-root
+# user (needs what tests/e2e/install-deps.sh installs).
+e2e: uva_container
+	tests/e2e/run.sh
+
+# Everything CI runs (after ci/prepare-runner.sh), with one total line.
+check-all: uva_container $(BUILD)/unit
+	tests/all.sh
+
 clean:
 	rm -rf build build-asan uva_container uva_container-asan
 
-.PHONY: all check check-asan clean
+.PHONY: all check check-asan e2e check-all clean

@@ -46,6 +46,7 @@ struct UvaNet {
   gsize frame_len;
   guint64 dropped_tx;
   gint64 deadline_ms; /* when libslirp wants slirp_pollfds_poll; -1: never */
+  gboolean kick;      /* frames came in: run slirp_pollfds_poll now */
 };
 
 static gint64 now_ms(void) { return g_get_monotonic_time() / 1000; }
@@ -214,7 +215,7 @@ static gboolean source_prepare(GSource *source, gint *timeout) {
   }
   net->deadline_ms = t == UINT32_MAX ? -1 : now_ms() + t;
   *timeout = t == UINT32_MAX ? -1 : (gint)MIN(t, (uint32_t)G_MAXINT);
-  return t == 0;
+  return t == 0 || net->kick;
 }
 
 static gboolean source_check(GSource *source) {
@@ -227,7 +228,8 @@ static gboolean source_check(GSource *source) {
    * make this TRUE: GLib wakes its loop up after every dispatch of a source
    * with fds (it blocks and unblocks them), so a check that always says
    * yes turns the loop into a busy spin. */
-  return net->deadline_ms >= 0 && net->deadline_ms <= now_ms();
+  return net->kick ||
+         (net->deadline_ms >= 0 && net->deadline_ms <= now_ms());
 }
 
 static gboolean source_dispatch(GSource *source, GSourceFunc cb,
@@ -235,6 +237,7 @@ static gboolean source_dispatch(GSource *source, GSourceFunc cb,
   (void)cb;
   (void)data;
   UvaNet *net = ((NetSource *)source)->net;
+  net->kick = FALSE;
   slirp_pollfds_poll(net->slirp, 0, get_revents, net);
   gint64 now = now_ms();
   for (guint i = 0; i < net->timers->len; i++) {
@@ -274,6 +277,10 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
       return G_SOURCE_REMOVE;
     }
     slirp_input(net->slirp, net->frame, (int)n);
+    /* What the guest sent may have released frames libslirp queued (an
+     * ARP reply does) or data for a host socket; they go out in
+     * slirp_pollfds_poll(), which must not wait for the next TCP timer. */
+    net->kick = TRUE;
   }
   return G_SOURCE_CONTINUE;
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tests/all.sh - every suite in turn (make check-all): the unit and
+# integration suite, the same under ASan+UBSan, and the browser and terminal
+# end-to-end test.  Prints each suite's output and, last, one total line
+# "N passed, N failed"; exits non-zero if any suite failed.
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0 total_fail=0 status=0
+run_suite() { # name, command...
+  local name=$1 out rc line p f
+  shift
+  echo "# ==== $name ===="
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+  rm -f "$out"
+  if [ -z "$line" ]; then
+    echo "# $name printed no summary line (exit $rc)"
+    total_fail=$((total_fail + 1))
+    status=1
+    return
+  fi
+  p=${line%% passed*}
+  f=${line#*passed, }
+  f=${f%% failed*}
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+  [ "$rc" = 0 ] || status=1
+}
+run_suite "unit + integration" make --no-print-directory check
+run_suite "unit + integration under ASan/UBSan" make --no-print-directory check-asan
+run_suite "end to end (Chromium, tmux)" make --no-print-directory e2e
+[ "$total_fail" = 0 ] || status=1
+echo "$total_pass passed, $total_fail failed"
+exit $status
