@@ -13,12 +13,7 @@
 gboolean uva_preflight_tun(GError **error) {
   if (access("/dev/net/tun", R_OK | W_OK) == 0)
     return TRUE;
-  int err = errno;
-  const char *hint = uva_tap_open_hint(err);
-  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED,
-              "cannot use /dev/net/tun: %s%s%s", g_strerror(err),
-              hint ? "; " : "", hint ? hint : "");
-  return FALSE;
+  return uva_tap_fail_open(error, errno, "use");
 }
 
 static char *search_path(const char *name) {

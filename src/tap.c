@@ -33,6 +33,13 @@ const char *uva_tap_open_hint(int err) {
   }
 }
 
+gboolean uva_tap_fail_open(GError **error, int err, const char *verb) {
+  const char *hint = uva_tap_open_hint(err);
+  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED, "cannot %s /dev/net/tun: %s%s%s",
+              verb, g_strerror(err), hint ? "; " : "", hint ? hint : "");
+  return FALSE;
+}
+
 static gboolean set_flags_up(int sock, const char *ifname, GError **error) {
   struct ifreq ifr = {0};
   g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
@@ -53,14 +60,8 @@ static void set_sin(struct sockaddr *sa, const char *addr) {
 
 static gboolean open_tap(int *tap_fd, GError **error) {
   uva_autofd fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    const char *hint = uva_tap_open_hint(err);
-    g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED,
-                "cannot open /dev/net/tun: %s%s%s", g_strerror(err),
-                hint ? "; " : "", hint ? hint : "");
-    return FALSE;
-  }
+  if (fd < 0)
+    return uva_tap_fail_open(error, errno, "open");
   struct ifreq ifr = {0};
   g_strlcpy(ifr.ifr_name, UVA_TAP_NAME, IFNAMSIZ);
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;

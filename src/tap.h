@@ -14,3 +14,5 @@ gboolean uva_tap_setup(gboolean with_tap, unsigned mtu, int *tap_fd,
 
 /* What to do about an error opening /dev/net/tun; NULL if nothing known. */
 const char *uva_tap_open_hint(int err);
+/* Sets *error to "cannot VERB /dev/net/tun: <errno text>; <hint>". */
+gboolean uva_tap_fail_open(GError **error, int err, const char *verb);
