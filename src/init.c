@@ -37,10 +37,16 @@ char **uva_init_app_env(const UvaContainerSpec *c) {
    * buffer fills: the app's stdout is a pipe, not a tty. */
   g_strv_builder_add(b, "PYTHONUNBUFFERED=1");
   g_strv_builder_add(b, "container=uva_container");
-  g_autofree char *host = g_strdup_printf("HOSTNAME=%s", c->name);
+  g_autofree char *host =
+      g_strdup_printf("HOSTNAME=%s", uva_container_hostname(c));
   g_strv_builder_add(b, host);
   char **env = g_strv_builder_end(b);
   g_strv_builder_unref(b);
+  /* The user's entries win over ours (a later one replaces an earlier). */
+  for (char **e = c->env; e && *e; e++) {
+    g_autofree char *name = g_strndup(*e, strcspn(*e, "="));
+    env = g_environ_setenv(env, name, strchr(*e, '=') + 1, TRUE);
+  }
   return env;
 }
 

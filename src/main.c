@@ -2,6 +2,7 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "doctor.h"
 #include "preflight.h"
 #include "spec.h"
 #include "supervisor.h"
@@ -19,6 +20,8 @@
 
 static const char usage_text[] =
     "Usage: uva_container [--help] [--version]\n"
+    "       uva_container run [OPTIONS] [--] COMMAND [ARG...]\n"
+    "       uva_container check\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
     "this binary), each in its own user, network, mount, pid, uts and ipc\n"
@@ -27,11 +30,15 @@ static const char usage_text[] =
     "  b: http://127.0.0.1:28080/ -> port 8080 inside container b\n"
     "Their output is shown prefixed by container name; Ctrl-C stops both.\n"
     "\n"
+    "run: one container running COMMAND (see 'uva_container run --help').\n"
+    "check: test whether this machine can run containers, with fixes.\n"
+    "\n"
     "State (working directories, /tmp, logs) lives in\n"
     "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container).\n"
     "\n"
     "Exit status: 0 after Ctrl-C or SIGTERM, 1 on a start-up error or when\n"
-    "every app ended by itself, 2 on a usage error.\n";
+    "every app ended by itself, 2 on a usage error; run: the app's own\n"
+    "status (128+n if it died of signal n).\n";
 
 /* $XDG_STATE_HOME/uva_container, falling back to ~/.local/state (XDG Base
  * Directory Specification). */
@@ -52,11 +59,10 @@ static char *recorder_path(GError **error) {
   return g_build_filename(dir, "http_recorder.py", NULL);
 }
 
-static int run_default(GError **error) {
+static int run_default(const char *state, GError **error) {
   g_autofree char *recorder = recorder_path(error);
   if (!recorder)
     return 1;
-  g_autofree char *state = state_dir();
   g_autoptr(UvaSpec) spec = uva_spec_default(recorder, state);
   if (!uva_spec_validate(spec, error))
     return 1;
@@ -65,7 +71,86 @@ static int run_default(GError **error) {
       return 1;
   if (!uva_preflight_tun(error))
     return 1;
-  return uva_supervisor_run(spec, error);
+  return uva_supervisor_run(spec, FALSE, error);
+}
+
+/* `run`: one container from the command line.  Usage errors return 2. */
+static int cmd_run(int argc, char **argv, const char *state, GError **error) {
+  g_auto(GStrv) publish = NULL, env = NULL, command = NULL;
+  g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
+                  *hostname = NULL, *network = NULL;
+  GOptionEntry entries[] = {
+      {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &publish,
+       "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
+       " (HOST_IP defaults to 127.0.0.1; IPv6 in brackets)", "SPEC"},
+      {"name", 0, 0, G_OPTION_ARG_STRING, &name,
+       "Container name (default: run)", "NAME"},
+      {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir,
+       "Host directory mounted at /app, where COMMAND starts (default: the "
+       "current directory)", "DIR"},
+      {"tmp", 0, 0, G_OPTION_ARG_FILENAME, &tmp,
+       "Host directory behind /tmp (default: STATE/NAME/tmp)", "DIR"},
+      {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env,
+       "Set an environment variable for COMMAND", "NAME=VALUE"},
+      {"hostname", 0, 0, G_OPTION_ARG_STRING, &hostname,
+       "Hostname (default: the name)", "NAME"},
+      {"network", 0, 0, G_OPTION_ARG_STRING, &network,
+       "slirp (default: outbound through libslirp, host loopback blocked) or "
+       "none (only lo)", "MODE"},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
+       NULL},
+      {NULL}};
+  g_autoptr(GOptionContext) ctx =
+      g_option_context_new("[--] COMMAND [ARG...] - run COMMAND in a container");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  /* Options stop at COMMAND: `run python3 -m http.server` keeps its -m. */
+  g_option_context_set_strict_posix(ctx, TRUE);
+  if (!g_option_context_parse(ctx, &argc, &argv, error))
+    return 2;
+
+  g_autoptr(UvaSpec) spec = uva_spec_new();
+  UvaContainerSpec *c = uva_container_spec_new(name ? name : "run");
+  g_ptr_array_add(spec->containers, c);
+  if (!command || !command[0]) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "run: no COMMAND given (uva_container run [OPTIONS] -- COMMAND)");
+    return 2;
+  }
+  c->argv = g_steal_pointer(&command);
+  c->workdir = workdir ? g_canonicalize_filename(workdir, NULL)
+                       : g_get_current_dir();
+  if (!g_file_test(c->workdir, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "run: --workdir %s is not an existing directory", c->workdir);
+    return 2;
+  }
+  c->tmpdir = tmp ? g_canonicalize_filename(tmp, NULL)
+                  : g_build_filename(state, c->name, "tmp", NULL);
+  c->hostname = g_steal_pointer(&hostname);
+  c->env = g_steal_pointer(&env);
+  if (network && !g_str_equal(network, "slirp") &&
+      !g_str_equal(network, "none")) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "run: --network \"%s\" is not slirp or none", network);
+    return 2;
+  }
+  c->no_network = network && g_str_equal(network, "none");
+  for (char **p = publish; p && *p; p++) {
+    UvaPublish pub;
+    if (!uva_publish_parse(*p, &pub, error)) {
+      g_prefix_error(error, "run: -p: ");
+      return 2;
+    }
+    g_array_append_val(c->publish, pub);
+  }
+  if (!uva_spec_validate(spec, error)) {
+    g_prefix_error(error, "run: ");
+    return 2;
+  }
+  if (!uva_preflight_command(c, error) ||
+      (!c->no_network && !uva_preflight_tun(error)))
+    return 1;
+  return uva_supervisor_run(spec, TRUE, error);
 }
 
 int main(int argc, char **argv) {
@@ -84,12 +169,19 @@ int main(int argc, char **argv) {
            glib_micro_version);
     return 0;
   }
-  if (argc > 1) {
+  g_autofree char *state = state_dir();
+  if (argc > 1 && g_str_equal(argv[1], "run")) {
+    status = cmd_run(argc - 1, argv + 1, state, &error);
+  } else if (argc == 2 && g_str_equal(argv[1], "check")) {
+    g_autofree char *recorder = recorder_path(&error);
+    status = recorder ? uva_doctor_run(recorder) : 1;
+  } else if (argc > 1) {
     fprintf(stderr, "uva_container: unexpected argument '%s'\n%s", argv[1],
             usage_text);
     return 2;
+  } else {
+    status = run_default(state, &error);
   }
-  status = run_default(&error);
   if (error) {
     fprintf(stderr, "uva_container: %s\n", error->message);
     return status ? status : 1;

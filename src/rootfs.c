@@ -206,8 +206,9 @@ gboolean uva_rootfs_setup(const UvaContainerSpec *c, GError **error) {
   if (!make_dirs("/newroot/run", error) || !make_dirs("/newroot/var/tmp", error))
     return FALSE;
 
-  g_autofree char *hosts = uva_rootfs_hosts_text(c->name);
-  g_autofree char *hostname = g_strdup_printf("%s\n", c->name);
+  g_autofree char *hosts = uva_rootfs_hosts_text(uva_container_hostname(c));
+  g_autofree char *hostname =
+      g_strdup_printf("%s\n", uva_container_hostname(c));
   if (!overlay_etc("hosts", hosts, TRUE, error) ||
       !overlay_etc("hostname", hostname, FALSE, error) ||
       !overlay_etc("resolv.conf", "nameserver " UVA_DNS_ADDR "\n", FALSE,

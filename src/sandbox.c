@@ -145,8 +145,9 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   /* Our own session: Ctrl-C on the terminal reaches only the manager, which
    * then stops the containers in order. */
   (void)setsid();
-  if (sethostname(c->name, strlen(c->name)) < 0) {
-    uva_fail_errno(&error, errno, "sethostname %s", c->name);
+  const char *hostname = uva_container_hostname(c);
+  if (sethostname(hostname, strlen(hostname)) < 0) {
+    uva_fail_errno(&error, errno, "sethostname %s", hostname);
     child_fail(sync_fd, error);
   }
   uva_autofd tap = -1;

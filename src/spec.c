@@ -45,6 +45,8 @@ void uva_container_spec_free(UvaContainerSpec *c) {
   g_free(c->tmpdir);
   g_free(c->seed_file);
   g_free(c->tmp_log);
+  g_free(c->hostname);
+  g_strfreev(c->env);
   g_array_unref(c->publish);
   g_array_unref(c->mounts);
   g_free(c);
@@ -173,6 +175,24 @@ gboolean uva_name_valid(const char *name, GError **error) {
   return ok;
 }
 
+gboolean uva_env_valid(const char *entry, GError **error) {
+  const char *eq = strchr(entry, '=');
+  gboolean ok = eq && eq != entry &&
+                (g_ascii_isalpha(entry[0]) || entry[0] == '_');
+  for (const char *p = entry; ok && p < eq; p++)
+    ok = g_ascii_isalnum(*p) || *p == '_';
+  if (!ok)
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "environment entry \"%s\" is not NAME=VALUE (NAME of "
+                "letters, digits and '_', not starting with a digit)",
+                entry);
+  return ok;
+}
+
+const char *uva_container_hostname(const UvaContainerSpec *c) {
+  return c->hostname ? c->hostname : c->name;
+}
+
 static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
   if (a->udp != b->udp || uva_publish_host_port(a) != uva_publish_host_port(b))
     return FALSE;
@@ -194,6 +214,22 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
                   "container %s: the command is empty", c->name);
       return FALSE;
     }
+    for (char **e = c->env; e && *e; e++)
+      if (!uva_env_valid(*e, error)) {
+        g_prefix_error(error, "container %s: ", c->name);
+        return FALSE;
+      }
+    if (c->hostname && !uva_name_valid(c->hostname, error)) {
+      g_prefix_error(error, "container %s: hostname: ", c->name);
+      return FALSE;
+    }
+    if (c->no_network && c->publish->len > 0) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "container %s: ports cannot be published with network "
+                  "none",
+                  c->name);
+      return FALSE;
+    }
     for (guint j = 0; j < i; j++) {
       const UvaContainerSpec *o = spec->containers->pdata[j];
       if (g_str_equal(o->name, c->name)) {
@@ -204,6 +240,25 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
     }
     for (guint k = 0; k < c->publish->len; k++) {
       const UvaPublish *p = &g_array_index(c->publish, UvaPublish, k);
+      g_autofree char *shown = uva_publish_host_string(p);
+      /* Both parse, and libslirp 4.7 accepts both, but neither carries
+       * traffic: a UDP reply from the container is addressed to 10.0.2.2,
+       * which libslirp maps to host loopback and then drops because of
+       * disable_host_loopback; an IPv6 listener forwarding to the IPv4
+       * guest closes every connection.  Refused rather than half-working. */
+      if (p->udp) {
+        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                    "container %s: publishing UDP (%s) is not supported yet",
+                    c->name, shown);
+        return FALSE;
+      }
+      if (p->host.ss_family == AF_INET6) {
+        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                    "container %s: publishing on an IPv6 host address (%s) "
+                    "is not supported yet; use an IPv4 one",
+                    c->name, shown);
+        return FALSE;
+      }
       for (guint j = 0; j <= i; j++) {
         const UvaContainerSpec *o = spec->containers->pdata[j];
         guint limit = j == i ? k : o->publish->len;
@@ -237,6 +292,7 @@ static UvaContainerSpec *recorder(const char *name, const char *publish,
   c->tmpdir = g_build_filename(state_dir, name, "tmp", NULL);
   c->seed_file = g_strdup_printf("hello-from-%s.txt", name);
   c->tmp_log = g_strdup("http_recorder.log");
+  c->probe_http = TRUE;
   UvaPublish p;
   gboolean ok = uva_publish_parse(publish, &p, NULL);
   g_assert(ok);

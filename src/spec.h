@@ -41,6 +41,10 @@ typedef struct {
   char *tmpdir;   /* host directory mounted at /tmp */
   char *seed_file; /* if set, created in workdir when missing: names the container */
   char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
+  char *hostname;  /* NULL: the name */
+  char **env;      /* extra K=V for the app, after the defaults */
+  gboolean no_network; /* only lo: no tap, no libslirp, nothing published */
+  gboolean probe_http; /* ready = an HTTP status line on the first TCP port */
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
 } UvaContainerSpec;
@@ -62,6 +66,11 @@ gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error);
 /* "127.0.0.1:18080" or "[::1]:18080" (with "/udp" for UDP). */
 char *uva_publish_host_string(const UvaPublish *p);
 guint16 uva_publish_host_port(const UvaPublish *p);
+
+/* "K=V" with K a shell-style name: [A-Za-z_][A-Za-z0-9_]*. */
+gboolean uva_env_valid(const char *entry, GError **error);
+/* The hostname a container gets. */
+const char *uva_container_hostname(const UvaContainerSpec *c);
 
 /* A container name is used as hostname and directory name. */
 gboolean uva_name_valid(const char *name, GError **error);

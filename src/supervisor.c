@@ -67,7 +67,9 @@ struct Supervisor {
   gboolean stopping, announced;
   int exit_code;
   GError *failure; /* first start-up failure */
-  int prefix_width;
+  int prefix_width; /* 0: lines are passed through unprefixed */
+  gboolean app_status; /* exit with the app's status (run) */
+  FILE *info;          /* where the manager's own lines go */
 };
 
 static void stop_all(Supervisor *sup);
@@ -75,8 +77,11 @@ static void stop_all(Supervisor *sup);
 /* Output ----------------------------------------------------------------- */
 
 static void emit_line(Stream *s, const char *line, gsize len) {
-  fprintf(s->dest, "%-*s | %.*s\n", s->owner->sup->prefix_width,
-          s->owner->spec->name, (int)len, line);
+  if (s->owner->sup->prefix_width == 0)
+    fprintf(s->dest, "%.*s\n", (int)len, line);
+  else
+    fprintf(s->dest, "%-*s | %.*s\n", s->owner->sup->prefix_width,
+            s->owner->spec->name, (int)len, line);
 }
 
 static void stream_flush_lines(Stream *s, gboolean at_eof) {
@@ -155,20 +160,35 @@ static void announce_if_all_ready(Supervisor *sup) {
     if (!((Container *)sup->containers->pdata[i])->ready)
       return;
   sup->announced = TRUE;
+  FILE *f = sup->info;
+  gboolean any_port = FALSE;
+  for (guint i = 0; i < sup->containers->len; i++)
+    any_port |= ((Container *)sup->containers->pdata[i])->spec->publish->len > 0;
+  if (sup->app_status && !any_port)
+    return; /* `run` of a plain command: its output only */
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     const UvaPublish *p = first_tcp_publish(c);
     g_autofree char *where = p ? uva_publish_host_string(p) : NULL;
     g_autofree char *url = where ? g_strdup_printf("http://%s/", where)
-                                 : g_strdup("(no published port)");
-    printf("uva_container: %s ready at %s  workdir %s  /tmp %s\n",
-           c->spec->name, url, c->spec->workdir, c->spec->tmpdir);
+                                 : g_strdup("(no published TCP port)");
+    fprintf(f, "uva_container: %s ready at %s  workdir %s  /tmp %s\n",
+            c->spec->name, url, c->spec->workdir, c->spec->tmpdir);
+    for (guint j = 0; j < c->spec->publish->len; j++) {
+      const UvaPublish *q = &g_array_index(c->spec->publish, UvaPublish, j);
+      if (q == p)
+        continue;
+      g_autofree char *other = uva_publish_host_string(q);
+      fprintf(f, "uva_container: %s publishes %s -> %u\n", c->spec->name,
+              other, q->container_port);
+    }
     if (c->spec->tmp_log)
-      printf("uva_container: %s log %s/%s\n", c->spec->name, c->spec->tmpdir,
-             c->spec->tmp_log);
+      fprintf(f, "uva_container: %s log %s/%s\n", c->spec->name,
+              c->spec->tmpdir, c->spec->tmp_log);
   }
-  printf("uva_container: press Ctrl-C to stop\n");
-  fflush(stdout);
+  if (!sup->app_status)
+    fprintf(f, "uva_container: press Ctrl-C to stop\n");
+  fflush(f);
 }
 
 static void probe_schedule(Container *c, guint delay_ms);
@@ -305,7 +325,7 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     break;
   case UVA_MSG_READY:
     c->app_started = TRUE;
-    if (first_tcp_publish(c))
+    if (c->spec->probe_http && first_tcp_publish(c))
       probe_schedule(c, 0);
     else
       c->ready = TRUE;
@@ -336,7 +356,11 @@ static void container_reaped(Container *c, int status) {
   /* Its ports are free again at once. */
   g_clear_pointer(&c->net, uva_net_free);
 
-  if (!sup->stopping && c->app_started) {
+  if (sup->app_status && c->app_started) {
+    /* init already turned the app's death by signal n into 128+n. */
+    sup->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                       : 128 + WTERMSIG(status);
+  } else if (!sup->stopping && c->app_started) {
     if (WIFEXITED(status))
       fprintf(stderr, "uva_container: %s: %s exited with status %d\n",
               c->spec->name, c->spec->argv[0], WEXITSTATUS(status));
@@ -412,7 +436,7 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
     } else if (sup->stopping) {
       on_kill_timer(sup); /* a second Ctrl-C: no more waiting */
     } else {
-      fprintf(stderr, "\nuva_container: %s: stopping all containers\n",
+      fprintf(sup->info, "\nuva_container: %s: stopping all containers\n",
               strsignal((int)si.ssi_signo));
       stop_all(sup);
     }
@@ -476,7 +500,8 @@ static gboolean start_container(Supervisor *sup, Container *c,
   uva_autofd err_r = err[0];
   uva_autofd out_w = out[1];
   uva_autofd err_w = err[1];
-  if (!uva_sandbox_start(c->spec, TRUE, out_w, err_w, &c->sb, error)) {
+  if (!uva_sandbox_start(c->spec, !c->spec->no_network, out_w, err_w,
+                         &c->sb, error)) {
     g_prefix_error(error, "container %s: ", c->spec->name);
     return FALSE;
   }
@@ -511,8 +536,11 @@ static void container_free(gpointer p) {
   g_free(c);
 }
 
-int uva_supervisor_run(UvaSpec *spec, GError **error) {
-  Supervisor sup = {.spec = spec, .signal_fd = -1};
+int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
+  Supervisor sup = {.spec = spec,
+                    .signal_fd = -1,
+                    .app_status = app_status,
+                    .info = app_status ? stderr : stdout};
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
@@ -549,12 +577,16 @@ int uva_supervisor_run(UvaSpec *spec, GError **error) {
     g_ptr_array_add(sup.containers, c);
     sup.prefix_width = MAX(sup.prefix_width, (int)strlen(c->spec->name));
   }
+  if (app_status && sup.containers->len == 1)
+    sup.prefix_width = 0; /* one app: its output, untouched */
   /* Everything that can fail without a process is done first, so a taken
    * port or a bad directory starts nothing. */
   for (guint i = 0; i < sup.containers->len; i++) {
     Container *c = sup.containers->pdata[i];
     if (!prepare_dirs(c->spec, error))
       goto out;
+    if (c->spec->no_network)
+      continue;
     c->net = uva_net_new(c->spec->name, error);
     if (!c->net)
       goto out;

@@ -9,6 +9,8 @@
 
 /* Runs spec to the end.  Returns the process exit status: 0 after a clean
  * stop by signal, 1 when a container could not start or when every app
- * ended by itself.  Start-up errors come back in *error (printed by main),
- * with everything already stopped. */
-int uva_supervisor_run(UvaSpec *spec, GError **error);
+ * ended by itself.  With app_status (`run`), it is instead the app's own
+ * status, 128+n for signal n, and the manager's own lines go to stderr so
+ * stdout is the app's alone.  Start-up errors come back in *error (printed
+ * by main), with everything already stopped. */
+int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error);

@@ -293,6 +293,56 @@ else
   skipped "missing python3 (needs root to arrange)"
 fi
 
+# ---- `run`: any command, exit status, env, network, publish ----
+UVA=$WORK/uva_container
+run_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run "$@" 2>&1; }
+out=$(run_out -- sh -c 'echo out-line; exit 7'); rc=$?
+check "run: the app's exit status comes back (7)" [ $rc = 7 ]
+check "run: the app's output is passed through unprefixed" [ "$out" = out-line ]
+run_out -- sh -c 'kill -TERM $$' >/dev/null; rc=$?
+check "run: death by SIGTERM gives 143" [ $rc = 143 ]
+out=$(run_out --hostname web -e FOO=bar -e PATH=/usr/bin:/bin -- sh -c 'echo "$FOO $HOSTNAME $(hostname) $PATH $(id -u)"')
+check "run: -e, --hostname, and the user's uid inside" [ "$out" = "bar web web /usr/bin:/bin $TUID" ]
+out=$(run_out --network none -- sh -c 'ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "')
+check "run --network none: only lo" [ "$out" = lo ]
+out=$(run_out -- sh -c 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " | sort | tr "\n" " "')
+check "run: slirp network gives lo and tap0" [ "$out" = "lo tap0 " ]
+out=$(run_out --network none -- $PY -c "$probe" 10.0.2.2 80); rc=$?
+check "run --network none: no route out" [ $rc != 0 ]
+mkdir -p "$WORK/site" && echo "site file" >"$WORK/site/page.txt"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$WORK/site"
+ROUT=$WORK/run.out
+"${AS_USER[@]}" "$UVA" run -p 127.0.0.1:18081:8000 -w "$WORK/site" -- $PY -m http.server 8000 >"$ROUT" 2>&1 &
+MGR=$!
+wait_for 100 bash -c "curl -s -m 2 http://127.0.0.1:18081/page.txt | grep -q 'site file'"
+check "run -p 18081:8000 -w DIR serves DIR" bash -c "curl -s -m 2 http://127.0.0.1:18081/page.txt | grep -q 'site file'"
+kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
+check "run: Ctrl-C ends with the app's status (SIGTERM: 143)" [ $rc = 143 ]
+check "run: no process left" wait_for 20 no_user_procs
+expect_fail "run -p 0:80 is refused, naming the argument" "0:80" as_user "$UVA" run -p 0:80 -- true
+expect_fail "run -p with UDP says it is not supported yet" "UDP" as_user "$UVA" run -p 5353:53/udp -- true
+expect_fail "run --workdir that does not exist" "is not an existing directory" as_user "$UVA" run -w /nonexistent-uva -- true
+expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
+expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true
+expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
+expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
+
+# ---- `check`: the doctor ----
+rc_and_line() { [ "$1" = "$2" ] && grep -q -- "$3" <<<"$4"; } # rc want regex text
+out=$(timeout 30 "${AS_USER[@]}" "$UVA" check 2>&1); rc=$?
+check "check: OK on this machine (rc=$rc)" rc_and_line "$rc" 0 '^OK    user namespaces' "$out"
+check "check: no FAIL line on this machine" bash -c '! grep -q "^FAIL" <<<"$1"' _ "$out"
+if [ $IS_ROOT = 1 ]; then
+  chmod 0600 /dev/net/tun
+  out=$(timeout 30 "${AS_USER[@]}" "$UVA" check 2>&1); rc=$?
+  chmod 0666 /dev/net/tun
+  check "check: /dev/net/tun at 0600 is a FAIL with the fix" rc_and_line "$rc" 1 '^FAIL  /dev/net/tun.*chmod 0666' "$out"
+else
+  skipped "check with /dev/net/tun at 0600 (needs root to arrange)"
+fi
+out=$(timeout 30 "${AS_USER[@]}" unshare -Ur sh -c "echo 0 >/proc/sys/user/max_user_namespaces && exec '$UVA' check" 2>&1); rc=$?
+check "check: disabled user namespaces are a FAIL with the sysctl" rc_and_line "$rc" 1 '^FAIL  user namespaces.*max_user_namespaces=0' "$out"
+
 if [ -n "${UVA_COUNTS:-}" ]; then
   echo "$n $pass $fail $skip" >"$UVA_COUNTS"
   exit 0

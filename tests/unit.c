@@ -69,6 +69,15 @@ static void test_names(void) {
     g_assert_false(uva_name_valid(bad[i], NULL));
 }
 
+static void test_env(void) {
+  const char *good[] = {"A=1", "_x=", "PATH=/bin:/usr/bin", "K=a=b"};
+  const char *bad[] = {"", "=1", "A", "1A=2", "A-B=1", "A B=1"};
+  for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+    g_assert_true(uva_env_valid(good[i], NULL));
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_assert_false(uva_env_valid(bad[i], NULL));
+}
+
 static UvaContainerSpec *container(const char *name, const char *publish) {
   UvaContainerSpec *c = uva_container_spec_new(name);
   c->argv = g_strsplit("/bin/true", " ", -1);
@@ -91,7 +100,6 @@ static void test_spec_validate(void) {
   g_autoptr(UvaSpec) ok = uva_spec_new();
   g_ptr_array_add(ok->containers, container("a", "1000:80"));
   g_ptr_array_add(ok->containers, container("b", "1001:80"));
-  g_ptr_array_add(ok->containers, container("c", "1000:80/udp"));
   g_assert_true(uva_spec_validate(ok, &error));
   g_assert_no_error(error);
 
@@ -110,6 +118,34 @@ static void test_spec_validate(void) {
   g_array_append_val(c->publish, p);
   g_ptr_array_add(dup_in_one->containers, c);
   g_assert_false(uva_spec_validate(dup_in_one, &error));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) udp = uva_spec_new();
+  g_ptr_array_add(udp->containers, container("a", "5353:53/udp"));
+  g_assert_false(uva_spec_validate(udp, &error));
+  g_assert_nonnull(strstr(error->message, "UDP"));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) v6 = uva_spec_new();
+  g_ptr_array_add(v6->containers, container("a", "[::1]:1000:80"));
+  g_assert_false(uva_spec_validate(v6, &error));
+  g_assert_nonnull(strstr(error->message, "IPv6"));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) bad_env = uva_spec_new();
+  UvaContainerSpec *be = container("a", NULL);
+  be->env = g_strsplit("GOOD=1,1BAD=2", ",", -1);
+  g_ptr_array_add(bad_env->containers, be);
+  g_assert_false(uva_spec_validate(bad_env, &error));
+  g_assert_nonnull(strstr(error->message, "1BAD=2"));
+  g_clear_error(&error);
+
+  g_autoptr(UvaSpec) none_pub = uva_spec_new();
+  UvaContainerSpec *np = container("a", "1000:80");
+  np->no_network = TRUE;
+  g_ptr_array_add(none_pub->containers, np);
+  g_assert_false(uva_spec_validate(none_pub, &error));
+  g_assert_nonnull(strstr(error->message, "network none"));
   g_clear_error(&error);
 
   g_autoptr(UvaSpec) dup_name = uva_spec_new();
@@ -240,6 +276,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/publish/bad", test_publish_bad);
   g_test_add_func("/spec/names", test_names);
   g_test_add_func("/spec/validate", test_spec_validate);
+  g_test_add_func("/spec/env", test_env);
   g_test_add_func("/spec/default", test_default_spec);
   g_test_add_func("/sandbox/id-map", test_id_map);
   g_test_add_func("/rootfs/hosts", test_hosts_text);

@@ -1,0 +1,126 @@
+/* doctor.c - `uva_container check`.  Each probe does the real operation
+ * the manager will do (create a user namespace and map our id, unshare a
+ * network namespace, open /dev/net/tun, bind the ports) in a throw-away
+ * child, so OK means it works, not that a sysctl looks right. */
+#include "doctor.h"
+
+#include "preflight.h"
+#include "sandbox.h"
+#include "spec.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libslirp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static int failures;
+
+static void report(gboolean ok, const char *what, const char *detail) {
+  printf("%s  %-28s %s\n", ok ? "OK  " : "FAIL", what, detail ? detail : "");
+  if (!ok)
+    failures++;
+}
+
+/* In a forked child: a user namespace with our id mapped, then a network
+ * namespace inside it.  The child returns the failing errno as its exit
+ * status and the step in the high byte. */
+static void probe_userns(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER) < 0)
+      _exit(errno);
+    g_autofree char *um = uva_id_map_text(uid);
+    g_autofree char *gm = uva_id_map_text(gid);
+    if (!uva_write_file("/proc/self/setgroups", "deny", FALSE, NULL) ||
+        !uva_write_file("/proc/self/uid_map", um, FALSE, NULL) ||
+        !uva_write_file("/proc/self/gid_map", gm, FALSE, NULL))
+      _exit(100 + EPERM);
+    if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+      _exit(200);
+    _exit(0);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st)) {
+    report(FALSE, "user namespaces", "could not run the probe");
+    return;
+  }
+  int code = WEXITSTATUS(st);
+  if (code == 0) {
+    report(TRUE, "user namespaces", "user + network namespaces, id maps");
+    return;
+  }
+  int err = code >= 200 ? EPERM : code >= 100 ? code - 100 : code;
+  g_autofree char *hint = uva_sandbox_userns_hint(err);
+  g_autofree char *detail = g_strdup_printf(
+      "%s: %s%s%s",
+      code >= 200   ? "network namespace refused"
+      : code >= 100 ? "writing uid_map refused"
+                    : "clone(CLONE_NEWUSER) failed",
+      g_strerror(err), hint ? "; " : "", hint ? hint : "");
+  report(FALSE, "user namespaces", detail);
+}
+
+static void probe_apparmor(void) {
+  g_autofree char *v = uva_read_small_file(
+      "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", NULL);
+  if (!v)
+    report(TRUE, "AppArmor userns restriction", "not present");
+  else if (atoi(v) == 0)
+    report(TRUE, "AppArmor userns restriction", "off");
+  else {
+    g_autofree char *hint = uva_sandbox_userns_hint(EPERM);
+    report(FALSE, "AppArmor userns restriction", hint);
+  }
+}
+
+static void probe_ports(void) {
+  const int ports[] = {18080, 28080};
+  for (size_t i = 0; i < G_N_ELEMENTS(ports); i++) {
+    g_autofree char *what = g_strdup_printf("port 127.0.0.1:%d", ports[i]);
+    uva_autofd s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)ports[i])};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0)
+      report(TRUE, what, "free");
+    else {
+      g_autofree char *d = g_strdup_printf(
+          "%s (needed by the default containers; see 'ss -ltnp sport = :%d')",
+          g_strerror(errno), ports[i]);
+      report(FALSE, what, d);
+    }
+  }
+}
+
+int uva_doctor_run(const char *recorder_path) {
+  failures = 0;
+  probe_userns();
+  probe_apparmor();
+  g_autoptr(GError) error = NULL;
+  if (uva_preflight_tun(&error))
+    report(TRUE, "/dev/net/tun", "readable and writable");
+  else
+    report(FALSE, "/dev/net/tun", error->message);
+  g_clear_error(&error);
+  g_autofree char *ver = g_strdup_printf("libslirp %s", slirp_version_string());
+  report(TRUE, "libslirp", ver);
+  g_autoptr(UvaSpec) spec = uva_spec_default(recorder_path, "/nonexistent");
+  if (uva_preflight_command(spec->containers->pdata[0], &error))
+    report(TRUE, "http_recorder.py + python3", recorder_path);
+  else
+    report(FALSE, "http_recorder.py + python3", error->message);
+  probe_ports();
+  printf("%s\n", failures ? "Some checks failed: see the lines marked FAIL."
+                          : "This machine can run uva_container.");
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,6 @@
+/* doctor.h - `uva_container check`: can this machine run containers? */
+#pragma once
+
+/* Prints one OK/FAIL line per requirement, each FAIL with its fix.  Returns
+ * the exit status: 0 when everything is OK, 1 otherwise. */
+int uva_doctor_run(const char *recorder_path);
