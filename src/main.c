@@ -5,6 +5,7 @@
 #include "doctor.h"
 #include "preflight.h"
 #include "spec.h"
+#include "specfile.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -21,7 +22,9 @@
 static const char usage_text[] =
     "Usage: uva_container [--help] [--version]\n"
     "       uva_container run [OPTIONS] [--] COMMAND [ARG...]\n"
+    "       uva_container up FILE\n"
     "       uva_container check\n"
+    "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
     "this binary), each in its own user, network, mount, pid, uts and ipc\n"
@@ -31,6 +34,8 @@ static const char usage_text[] =
     "Their output is shown prefixed by container name; Ctrl-C stops both.\n"
     "\n"
     "run: one container running COMMAND (see 'uva_container run --help').\n"
+    "up: every container described in a spec FILE (key file format; the\n"
+    "    default is exactly the spec --print-default-spec prints).\n"
     "check: test whether this machine can run containers, with fixes.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
@@ -59,19 +64,25 @@ static char *recorder_path(GError **error) {
   return g_build_filename(dir, "http_recorder.py", NULL);
 }
 
-static int run_default(const char *state, GError **error) {
-  g_autofree char *recorder = recorder_path(error);
-  if (!recorder)
-    return 1;
-  g_autoptr(UvaSpec) spec = uva_spec_default(recorder, state);
+/* Every container of spec must be able to start before any does. */
+static int run_spec(UvaSpec *spec, GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
-  for (guint i = 0; i < spec->containers->len; i++)
-    if (!uva_preflight_command(spec->containers->pdata[i], error))
+  gboolean need_tun = FALSE;
+  for (guint i = 0; i < spec->containers->len; i++) {
+    UvaContainerSpec *c = spec->containers->pdata[i];
+    if (!uva_preflight_command(c, error))
       return 1;
-  if (!uva_preflight_tun(error))
+    need_tun |= !c->no_network;
+  }
+  if (need_tun && !uva_preflight_tun(error))
     return 1;
   return uva_supervisor_run(spec, FALSE, error);
+}
+
+static UvaSpec *default_spec(const char *state, GError **error) {
+  g_autofree char *recorder = recorder_path(error);
+  return recorder ? uva_spec_default(recorder, state) : NULL;
 }
 
 /* `run`: one container from the command line.  Usage errors return 2. */
@@ -172,6 +183,15 @@ int main(int argc, char **argv) {
   g_autofree char *state = state_dir();
   if (argc > 1 && g_str_equal(argv[1], "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);
+  } else if (argc == 3 && g_str_equal(argv[1], "up")) {
+    g_autoptr(UvaSpec) spec = uva_specfile_load(argv[2], state, &error);
+    status = spec ? run_spec(spec, &error) : 2;
+  } else if (argc == 2 && g_str_equal(argv[1], "--print-default-spec")) {
+    g_autoptr(UvaSpec) spec = default_spec(state, &error);
+    g_autofree char *text = spec ? uva_specfile_print(spec) : NULL;
+    if (text)
+      fputs(text, stdout);
+    status = text ? 0 : 1;
   } else if (argc == 2 && g_str_equal(argv[1], "check")) {
     g_autofree char *recorder = recorder_path(&error);
     status = recorder ? uva_doctor_run(recorder) : 1;
@@ -180,7 +200,8 @@ int main(int argc, char **argv) {
             usage_text);
     return 2;
   } else {
-    status = run_default(state, &error);
+    g_autoptr(UvaSpec) spec = default_spec(state, &error);
+    status = spec ? run_spec(spec, &error) : 1;
   }
   if (error) {
     fprintf(stderr, "uva_container: %s\n", error->message);

@@ -6,6 +6,7 @@
 #include "rootfs.h"
 #include "sandbox.h"
 #include "spec.h"
+#include "specfile.h"
 #include "tap.h"
 #include "util.h"
 
@@ -270,6 +271,102 @@ static void test_host_path(void) {
   uva_container_spec_free(c);
 }
 
+static void test_specfile_roundtrip(void) {
+  g_autoptr(UvaSpec) def = uva_spec_default("/src/http_recorder.py", "/st");
+  g_autofree char *text = uva_specfile_print(def);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) back = uva_specfile_parse("d.spec", text, "/x", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(back->containers->len, ==, 2);
+  for (guint i = 0; i < 2; i++) {
+    UvaContainerSpec *a = def->containers->pdata[i];
+    UvaContainerSpec *b = back->containers->pdata[i];
+    g_assert_cmpstr(a->name, ==, b->name);
+    g_assert_true(g_strv_equal((const char *const *)a->argv,
+                               (const char *const *)b->argv));
+    g_assert_cmpstr(a->workdir, ==, b->workdir);
+    g_assert_cmpstr(a->tmpdir, ==, b->tmpdir);
+    g_assert_cmpstr(a->seed_file, ==, b->seed_file);
+    g_assert_cmpstr(a->tmp_log, ==, b->tmp_log);
+    g_assert_cmpint(a->probe_http, ==, b->probe_http);
+    g_assert_cmpuint(b->publish->len, ==, 1);
+    g_autofree char *ha = uva_publish_host_string(
+        &g_array_index(a->publish, UvaPublish, 0));
+    g_autofree char *hb = uva_publish_host_string(
+        &g_array_index(b->publish, UvaPublish, 0));
+    g_assert_cmpstr(ha, ==, hb);
+    UvaMount *ma = &g_array_index(a->mounts, UvaMount, 0);
+    UvaMount *mb = &g_array_index(b->mounts, UvaMount, 0);
+    g_assert_cmpstr(ma->source, ==, mb->source);
+    g_assert_cmpstr(ma->target, ==, mb->target);
+    g_assert_cmpint(ma->read_only, ==, mb->read_only);
+  }
+}
+
+static void test_specfile_full(void) {
+  const char *text = "# three\n"
+                     "[container web-1]\n"
+                     "command = python3 -m http.server 'with space'\n"
+                     "workdir = site\n"
+                     "publish = 18081:8000; 127.0.0.2:18082:8001\n"
+                     "env = A=1;B=two\n"
+                     "volume = data:/data:ro\n"
+                     "hostname = h1\n"
+                     "network = slirp\n"
+                     "[container quiet]\n"
+                     "command = sleep 1\n"
+                     "network = none\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) s = uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
+  g_assert_no_error(error);
+  UvaContainerSpec *w = s->containers->pdata[0];
+  g_assert_cmpstr(w->argv[3], ==, "with space");
+  g_assert_cmpstr(w->workdir, ==, "/etc/x/site");
+  g_assert_cmpstr(w->tmpdir, ==, "/st/web-1/tmp");
+  g_assert_cmpuint(w->publish->len, ==, 2);
+  g_assert_cmpstr(w->env[1], ==, "B=two");
+  UvaMount *m = &g_array_index(w->mounts, UvaMount, 0);
+  g_assert_cmpstr(m->source, ==, "/etc/x/data");
+  g_assert_cmpstr(m->target, ==, "/data");
+  g_assert_true(m->read_only);
+  g_assert_cmpstr(w->hostname, ==, "h1");
+  UvaContainerSpec *q = s->containers->pdata[1];
+  g_assert_true(q->no_network);
+  g_assert_cmpstr(q->workdir, ==, "/st/quiet/www");
+}
+
+static void test_specfile_bad(void) {
+  static const struct {
+    const char *text, *want;
+  } cases[] = {
+      {"[container a]\ncommand=x\ncolour=red\n", "s.spec:3: unknown key \"colour\""},
+      {"[container a]\ncommand=x\n[service b]\ncommand=y\n", "s.spec:3: unknown group [service b]"},
+      {"[container a]\nworkdir=/w\n", "s.spec:1: [container a] has no command"},
+      {"[container a]\ncommand=x\npublish=0:80\n", "s.spec:3: publish \"0:80\""},
+      {"[container a]\ncommand=x\nvolume=/a\n", "s.spec:3: volume \"/a\""},
+      {"[container a]\ncommand=x\nnetwork=wifi\n", "s.spec:3: network \"wifi\""},
+      {"[container a]\ncommand='unclosed\n", "s.spec:2: command:"},
+      {"[container A]\ncommand=x\n", "s.spec:1: container name \"A\""},
+      {"[container a]\ncommand=x\npublish=1000:80\n[container b]\ncommand=y\npublish=1000:81\n",
+       "s.spec: host port 127.0.0.1:1000 is published twice"},
+      {"this is not a key file\n", "s.spec: "},
+      {"", "s.spec: the spec describes no container"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(UvaSpec) s = uva_specfile_parse("s.spec", cases[i].text, "/st", &error);
+    if (s)
+      g_error("spec %zu was accepted", i);
+    g_assert_nonnull(error);
+    if (!g_str_has_prefix(error->message, cases[i].want))
+      g_error("spec %zu: got \"%s\", want prefix \"%s\"", i, error->message,
+              cases[i].want);
+  }
+  g_autoptr(GError) error = NULL;
+  g_assert_null(uva_specfile_load("/nonexistent/uva.spec", "/st", &error));
+  g_assert_nonnull(strstr(error->message, "/nonexistent/uva.spec"));
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/publish/good", test_publish_good);
@@ -278,6 +375,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/validate", test_spec_validate);
   g_test_add_func("/spec/env", test_env);
   g_test_add_func("/spec/default", test_default_spec);
+  g_test_add_func("/specfile/roundtrip", test_specfile_roundtrip);
+  g_test_add_func("/specfile/full", test_specfile_full);
+  g_test_add_func("/specfile/bad", test_specfile_bad);
   g_test_add_func("/sandbox/id-map", test_id_map);
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);

@@ -1,0 +1,286 @@
+/* specfile.c - the spec file format.
+ *
+ *   [container a]
+ *   command = /opt/uva/http_recorder.py          (shell-style words)
+ *   workdir = www/a                               (host dir, mounted at /app)
+ *   tmp = tmp/a                                   (host dir behind /tmp)
+ *   publish = 127.0.0.1:18080:8080;18081:8081    (list)
+ *   env = DEBUG=1;MODE=test                       (list)
+ *   volume = /host/file:/opt/x:ro                 (list: HOST:CONTAINER[:ro])
+ *   hostname = a
+ *   network = slirp | none
+ *   ready-http = true        (ready = an HTTP answer on the first port)
+ *   seed-file = hello.txt    (created in workdir if missing)
+ *   log = http_recorder.log  (a file in /tmp shown at start)
+ *
+ * Relative host paths are relative to the spec file's directory.  Unknown
+ * groups and keys are errors, not silently ignored typos. */
+#include "specfile.h"
+
+#include "util.h"
+
+#include <string.h>
+
+static const char *const known_keys[] = {
+    "command", "workdir", "tmp",        "publish",   "env", "volume",
+    "hostname", "network", "ready-http", "seed-file", "log", NULL};
+
+/* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
+static int line_of(const char *text, const char *group, const char *key) {
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  gboolean in_group = FALSE;
+  for (int i = 0; lines[i]; i++) {
+    const char *l = lines[i];
+    while (*l == ' ' || *l == '\t')
+      l++;
+    if (*l == '[') {
+      g_autofree char *want = g_strdup_printf("[%s]", group);
+      in_group = g_str_has_prefix(l, want);
+      if (in_group && !key)
+        return i + 1;
+    } else if (in_group && key && g_str_has_prefix(l, key)) {
+      const char *rest = l + strlen(key);
+      while (*rest == ' ' || *rest == '\t')
+        rest++;
+      if (*rest == '=' || *rest == '[')
+        return i + 1;
+    }
+  }
+  return 0;
+}
+
+static gboolean fail_at(GError **error, const char *path, const char *text,
+                        const char *group, const char *key, GError *cause) {
+  int line = line_of(text, group, key);
+  if (line > 0)
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "%s:%d: %s", path, line,
+                cause->message);
+  else
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "%s: %s", path,
+                cause->message);
+  g_error_free(cause);
+  return FALSE;
+}
+
+static char *host_path(const char *base_dir, const char *value) {
+  if (g_path_is_absolute(value))
+    return g_canonicalize_filename(value, NULL);
+  return g_canonicalize_filename(value, base_dir);
+}
+
+static gboolean parse_volume(const char *text, const char *base_dir,
+                             UvaMount *m, GError **error) {
+  g_auto(GStrv) parts = g_strsplit(text, ":", -1);
+  guint n = g_strv_length(parts);
+  gboolean ro = n == 3 && g_str_equal(parts[2], "ro");
+  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(parts[2], "rw")) ||
+      !*parts[0] || !g_path_is_absolute(parts[1]) ||
+      g_str_equal(parts[1], "/")) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw]",
+                text);
+    return FALSE;
+  }
+  m->source = host_path(base_dir, parts[0]);
+  m->target = g_canonicalize_filename(parts[1], "/");
+  m->read_only = ro;
+  return TRUE;
+}
+
+static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
+                                     const char *name, const char *base_dir,
+                                     const char *state_dir,
+                                     const char **bad_key, GError **error) {
+  /* Every auto-freed variable is declared here: a goto may not jump over
+   * one (its cleanup would free garbage). */
+  g_autoptr(GError) local = NULL;
+  g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
+                  *network = NULL;
+  g_auto(GStrv) publish = NULL, volumes = NULL;
+  UvaContainerSpec *c = uva_container_spec_new(name);
+  g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+  for (char **k = keys; k && *k; k++) {
+    if (!g_strv_contains(known_keys, *k)) {
+      *bad_key = g_intern_string(*k);
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "unknown key \"%s\" in [%s] (known: command, workdir, tmp, "
+                  "publish, env, volume, hostname, network, ready-http, "
+                  "seed-file, log)",
+                  *k, group);
+      goto fail;
+    }
+  }
+#define KEY(k) (*bad_key = (k), (k))
+  command = g_key_file_get_string(kf, group, KEY("command"), NULL);
+  if (!command) {
+    *bad_key = NULL;
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "[%s] has no command", group);
+    goto fail;
+  }
+  if (!g_shell_parse_argv(command, NULL, &c->argv, &local)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "command: %s",
+                local->message);
+    goto fail;
+  }
+  workdir = g_key_file_get_string(kf, group, KEY("workdir"), NULL);
+  tmp = g_key_file_get_string(kf, group, KEY("tmp"), NULL);
+  c->workdir = workdir ? host_path(base_dir, workdir)
+                       : g_build_filename(state_dir, name, "www", NULL);
+  c->tmpdir = tmp ? host_path(base_dir, tmp)
+                  : g_build_filename(state_dir, name, "tmp", NULL);
+  publish = g_key_file_get_string_list(kf, group, KEY("publish"), NULL, NULL);
+  for (char **p = publish; p && *p; p++) {
+    UvaPublish pub;
+    if (!uva_publish_parse(g_strstrip(*p), &pub, error))
+      goto fail;
+    g_array_append_val(c->publish, pub);
+  }
+  c->env = g_key_file_get_string_list(kf, group, KEY("env"), NULL, NULL);
+  volumes = g_key_file_get_string_list(kf, group, KEY("volume"), NULL, NULL);
+  for (char **v = volumes; v && *v; v++) {
+    UvaMount m = {0};
+    if (!parse_volume(g_strstrip(*v), base_dir, &m, error))
+      goto fail;
+    g_array_append_val(c->mounts, m);
+  }
+  c->hostname = g_key_file_get_string(kf, group, KEY("hostname"), NULL);
+  network = g_key_file_get_string(kf, group, KEY("network"), NULL);
+  if (network && !g_str_equal(network, "slirp") &&
+      !g_str_equal(network, "none")) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "network \"%s\" is not slirp or none", network);
+    goto fail;
+  }
+  c->no_network = network && g_str_equal(network, "none");
+  if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
+    c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
+    if (local) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "ready-http must be true or false");
+      goto fail;
+    }
+  }
+  c->seed_file = g_key_file_get_string(kf, group, KEY("seed-file"), NULL);
+  c->tmp_log = g_key_file_get_string(kf, group, KEY("log"), NULL);
+#undef KEY
+  return c;
+fail:
+  uva_container_spec_free(c);
+  return NULL;
+}
+
+UvaSpec *uva_specfile_parse(const char *path, const char *text,
+                            const char *state_dir, GError **error) {
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_key_file_set_list_separator(kf, ';');
+  GError *local = NULL;
+  if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE,
+                                 &local)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "%s: %s", path,
+                local->message);
+    g_error_free(local);
+    return NULL;
+  }
+  g_autofree char *abs = g_canonicalize_filename(path, NULL);
+  g_autofree char *base_dir = g_path_get_dirname(abs);
+  g_autoptr(UvaSpec) spec = uva_spec_new();
+  g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+  for (char **g = groups; *g; g++) {
+    if (!g_str_has_prefix(*g, "container ") || !(*g)[10]) {
+      fail_at(error, path, text, *g, NULL,
+              g_error_new(UVA_ERROR, UVA_ERROR_INVALID,
+                          "unknown group [%s]: groups are [container NAME]",
+                          *g));
+      return NULL;
+    }
+    const char *name = *g + strlen("container ");
+    if (!uva_name_valid(name, &local)) {
+      fail_at(error, path, text, *g, NULL, local);
+      return NULL;
+    }
+    const char *bad_key = NULL;
+    UvaContainerSpec *c =
+        parse_group(kf, *g, name, base_dir, state_dir, &bad_key, &local);
+    if (!c) {
+      fail_at(error, path, text, *g, bad_key, local);
+      return NULL;
+    }
+    g_ptr_array_add(spec->containers, c);
+  }
+  if (!uva_spec_validate(spec, &local)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "%s: %s", path,
+                local->message);
+    g_error_free(local);
+    return NULL;
+  }
+  return g_steal_pointer(&spec);
+}
+
+UvaSpec *uva_specfile_load(const char *path, const char *state_dir,
+                           GError **error) {
+  g_autofree char *text = NULL;
+  GError *local = NULL;
+  if (!g_file_get_contents(path, &text, NULL, &local)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "cannot read spec file: %s", local->message);
+    g_error_free(local);
+    return NULL;
+  }
+  return uva_specfile_parse(path, text, state_dir, error);
+}
+
+char *uva_specfile_print(const UvaSpec *spec) {
+  GString *out = g_string_new(
+      "# uva_container spec: one [container NAME] group per container.\n"
+      "# Run it with: uva_container up FILE\n");
+  for (guint i = 0; i < spec->containers->len; i++) {
+    const UvaContainerSpec *c = spec->containers->pdata[i];
+    g_autofree char *command = NULL;
+    GString *cmd = g_string_new(NULL);
+    for (char **a = c->argv; *a; a++) {
+      g_autofree char *q = g_shell_quote(*a);
+      g_string_append_printf(cmd, "%s%s", a == c->argv ? "" : " ", q);
+    }
+    command = g_string_free(cmd, FALSE);
+    g_string_append_printf(out, "\n[container %s]\ncommand=%s\nworkdir=%s\n"
+                           "tmp=%s\n",
+                           c->name, command, c->workdir, c->tmpdir);
+    if (c->publish->len) {
+      g_string_append(out, "publish=");
+      for (guint j = 0; j < c->publish->len; j++) {
+        const UvaPublish *p = &g_array_index(c->publish, UvaPublish, j);
+        g_autofree char *h = uva_publish_host_string(p);
+        /* "host:port/udp" -> "host:port:cport/udp" */
+        char *slash = strchr(h, '/');
+        if (slash)
+          *slash = '\0';
+        g_string_append_printf(out, "%s%s:%u%s", j ? ";" : "", h,
+                               p->container_port, p->udp ? "/udp" : "");
+      }
+      g_string_append_c(out, '\n');
+    }
+    for (guint j = 0; j < c->mounts->len; j++) {
+      const UvaMount *m = &g_array_index(c->mounts, UvaMount, j);
+      g_string_append_printf(out, "%s%s:%s%s", j ? ";" : "volume=", m->source,
+                             m->target, m->read_only ? ":ro" : "");
+    }
+    if (c->mounts->len)
+      g_string_append_c(out, '\n');
+    if (c->env && c->env[0]) {
+      g_autofree char *e = g_strjoinv(";", c->env);
+      g_string_append_printf(out, "env=%s\n", e);
+    }
+    if (c->hostname)
+      g_string_append_printf(out, "hostname=%s\n", c->hostname);
+    if (c->no_network)
+      g_string_append(out, "network=none\n");
+    if (c->probe_http)
+      g_string_append(out, "ready-http=true\n");
+    if (c->seed_file)
+      g_string_append_printf(out, "seed-file=%s\n", c->seed_file);
+    if (c->tmp_log)
+      g_string_append_printf(out, "log=%s\n", c->tmp_log);
+  }
+  return g_string_free(out, FALSE);
+}
