@@ -106,7 +106,21 @@ wait_for() {
   for ((i = 0; i < tenths; i++)); do "$@" && return 0; sleep 0.1; done
   return 1
 }
-user_procs() { ps -u "$TUID" -o pid=,stat= | awk '$2 !~ /^Z/' | grep -c .; }
+# What the tests start, alive: a manager (by its path) or anything in a
+# user namespace other than ours (an init or an app).  Not "every process of
+# the user": run as that user, the suite itself would count.
+user_procs() {
+  local p count=0 self_ns ns
+  self_ns=$(readlink /proc/self/ns/user)
+  for p in $(ps -u "$TUID" -o pid=,stat= | awk '$2 !~ /^Z/ {print $1}'); do
+    ns=$(readlink "/proc/$p/ns/user" 2>/dev/null) || continue # gone already
+    if [ "$ns" != "$self_ns" ] ||
+      tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "^$WORK/uva_container"; then
+      count=$((count + 1))
+    fi
+  done
+  echo $count
+}
 no_user_procs() { [ "$(user_procs)" = 0 ]; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
