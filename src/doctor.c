@@ -39,10 +39,13 @@ static void probe_userns(void) {
       _exit(errno);
     g_autofree char *um = uva_id_map_text(uid);
     g_autofree char *gm = uva_id_map_text(gid);
-    if (!uva_write_file("/proc/self/setgroups", "deny", FALSE, NULL) ||
-        !uva_write_file("/proc/self/uid_map", um, FALSE, NULL) ||
-        !uva_write_file("/proc/self/gid_map", gm, FALSE, NULL))
-      _exit(100 + EPERM);
+    int err = uva_write_text("/proc/self/setgroups", "deny", FALSE);
+    if (!err)
+      err = uva_write_text("/proc/self/uid_map", um, FALSE);
+    if (!err)
+      err = uva_write_text("/proc/self/gid_map", gm, FALSE);
+    if (err)
+      _exit(100 + MIN(err, 99));
     if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
       _exit(200);
     _exit(0);

@@ -14,7 +14,6 @@
 #include "tap.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -86,16 +85,10 @@ static gboolean write_maps(pid_t pid, GError **error) {
     const char *path, *text;
   } steps[] = {{setgroups, "deny"}, {uid_map, uid_text}, {gid_map, gid_text}};
   for (size_t i = 0; i < G_N_ELEMENTS(steps); i++) {
-    g_autoptr(GError) local = NULL;
-    if (!uva_write_file(steps[i].path, steps[i].text, FALSE, &local)) {
-      /* The message of a failed write carries no errno we can classify;
-       * redo the one call to get it.  Cheap, and only on failure. */
-      uva_autofd fd = open(steps[i].path, O_WRONLY | O_CLOEXEC);
-      int err = fd < 0 ? errno : 0;
-      if (!err && write(fd, steps[i].text, strlen(steps[i].text)) < 0)
-        err = errno;
+    int err = uva_write_text(steps[i].path, steps[i].text, FALSE);
+    if (err) {
       g_autofree char *what = g_strdup_printf("writing %s", steps[i].path);
-      return fail_userns(error, err ? err : EPERM, what);
+      return fail_userns(error, err, what);
     }
   }
   return TRUE;

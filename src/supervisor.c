@@ -446,6 +446,16 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
 
 /* Start-up --------------------------------------------------------------- */
 
+/* Replaces *path by its realpath(3). */
+static gboolean canonicalize(const char *name, char **path, GError **error) {
+  char *canon = realpath(*path, NULL);
+  if (!canon)
+    return uva_fail_errno(error, errno, "%s: %s", name, *path);
+  g_free(*path);
+  *path = canon;
+  return TRUE;
+}
+
 static gboolean prepare_dirs(UvaContainerSpec *c, GError **error) {
   /* 0700: another user must not read a container's files or logs. */
   for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
@@ -462,31 +472,17 @@ static gboolean prepare_dirs(UvaContainerSpec *c, GError **error) {
       return FALSE;
   }
   /* Bind sources are named by canonical host path below /oldroot. */
-  for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
-    g_autofree char *canon = realpath(*dir, NULL);
-    if (!canon)
-      return uva_fail_errno(error, errno, "%s: %s", c->name, *dir);
-    if (*dir == c->workdir) {
-      g_free(c->workdir);
-      c->workdir = g_steal_pointer(&canon);
-    } else {
-      g_free(c->tmpdir);
-      c->tmpdir = g_steal_pointer(&canon);
-    }
-  }
-  for (guint i = 0; i < c->mounts->len; i++) {
-    UvaMount *m = &g_array_index(c->mounts, UvaMount, i);
-    char *canon = realpath(m->source, NULL);
-    if (!canon)
-      return uva_fail_errno(error, errno, "%s: %s", c->name, m->source);
-    g_free(m->source);
-    m->source = canon;
-  }
+  if (!canonicalize(c->name, &c->workdir, error) ||
+      !canonicalize(c->name, &c->tmpdir, error))
+    return FALSE;
+  for (guint i = 0; i < c->mounts->len; i++)
+    if (!canonicalize(c->name,
+                      &g_array_index(c->mounts, UvaMount, i).source, error))
+      return FALSE;
   return TRUE;
 }
 
-static gboolean start_container(Supervisor *sup, Container *c,
-                                GError **error) {
+static gboolean start_container(Container *c, GError **error) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) < 0)
     return uva_fail_errno(error, errno, "pipe2");
@@ -516,7 +512,6 @@ static gboolean start_container(Supervisor *sup, Container *c,
   }
   c->sync_watch =
       g_unix_fd_add(c->sb.sync_fd, G_IO_IN | G_IO_HUP, on_sync, c);
-  (void)sup;
   return TRUE;
 }
 
@@ -580,11 +575,10 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   if (app_status && sup.containers->len == 1)
     sup.prefix_width = 0; /* one app: its output, untouched */
   /* Everything that can fail without a process is done first, so a taken
-   * port or a bad directory starts nothing. */
+   * port or a bad directory starts nothing; ports before directories, so a
+   * taken port does not even create a state directory. */
   for (guint i = 0; i < sup.containers->len; i++) {
     Container *c = sup.containers->pdata[i];
-    if (!prepare_dirs(c->spec, error))
-      goto out;
     if (c->spec->no_network)
       continue;
     c->net = uva_net_new(c->spec->name, error);
@@ -596,10 +590,13 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
                            error))
         goto out;
   }
+  for (guint i = 0; i < sup.containers->len; i++)
+    if (!prepare_dirs(((Container *)sup.containers->pdata[i])->spec, error))
+      goto out;
   for (guint i = 0; i < sup.containers->len; i++) {
     Container *c = sup.containers->pdata[i];
     GError *local = NULL;
-    if (!start_container(&sup, c, &local)) {
+    if (!start_container(c, &local)) {
       /* This one and the ones after it never started: nothing to wait for
        * from them; the ones before are stopped and waited for. */
       for (guint j = i; j < sup.containers->len; j++)

@@ -41,17 +41,27 @@ gboolean uva_write_all(int fd, const void *buf, size_t len, GError **error) {
   return TRUE;
 }
 
-gboolean uva_write_file(const char *path, const char *text, gboolean create,
-                        GError **error) {
+int uva_write_text(const char *path, const char *text, gboolean create) {
   int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
   uva_autofd fd = open(path, flags, 0644);
   if (fd < 0)
-    return uva_fail_errno(error, errno, "open %s", path);
-  if (!uva_write_all(fd, text, strlen(text), error)) {
-    g_prefix_error(error, "%s: ", path);
-    return FALSE;
+    return errno;
+  for (size_t len = strlen(text); len > 0;) {
+    ssize_t n = write(fd, text, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    text += n;
+    len -= (size_t)n;
   }
-  return TRUE;
+  return 0;
+}
+
+gboolean uva_write_file(const char *path, const char *text, gboolean create,
+                        GError **error) {
+  int err = uva_write_text(path, text, create);
+  return err ? uva_fail_errno(error, err, "writing %s", path) : TRUE;
 }
 
 char *uva_read_small_file(const char *path, GError **error) {

@@ -39,7 +39,11 @@ static inline int uva_steal_fd(int *fd) {
   return r;
 }
 
-/* Writes all of text to path (O_WRONLY, no O_CREAT unless create). */
+/* Writes all of text to path (O_WRONLY, no O_CREAT unless create);
+ * returns 0 or the errno of the failing call, for callers that classify it
+ * (a refused uid_map write means something else than a missing file). */
+int uva_write_text(const char *path, const char *text, gboolean create);
+/* The same with a GError naming the path. */
 gboolean uva_write_file(const char *path, const char *text, gboolean create,
                         GError **error);
 /* Reads a small text file whole; NULL and *error on failure. */

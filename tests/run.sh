@@ -28,15 +28,16 @@ summary() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ];
 if [ "${UVA_IN_NETNS:-}" != 1 ]; then
   # ---- unit tests ----
   if [ -x "$UNIT" ]; then
+    tap=$("$UNIT" --tap 2>&1)
     while IFS= read -r line; do
       case $line in
         "ok "*) ok "unit: ${line#ok * }" ;;
         "not ok "*) not_ok "unit: ${line#not ok * }" ;;
       esac
-    done < <("$UNIT" --tap 2>&1)
+    done <<<"$tap"
     # A crash mid-run must not pass silently: the plan line counts.
-    planned=$("$UNIT" --tap 2>/dev/null | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
-    ran=$("$UNIT" --tap 2>/dev/null | grep -c '^ok ')
+    planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' <<<"$tap")
+    ran=$(grep -c '^ok ' <<<"$tap")
     check "unit: all $planned planned tests ran and passed" [ "${planned:-0}" -gt 0 -a "$ran" = "$planned" ]
   else
     not_ok "unit test binary $UNIT missing (run make check)"
