@@ -8,13 +8,16 @@
 #include "msg.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -109,6 +112,39 @@ fail:
   _exit(127);
 }
 
+/* The splice port driver's dial: a socket connected to 127.0.0.1:PORT in
+ * this namespace, handed back over the sync socket.  Non-blocking, so a
+ * slow connect never stalls init: the manager finishes it (the connect
+ * completes or fails on the socket it receives). */
+static void serve_connect(int sync_fd, const UvaMsg *m) {
+  gboolean udp = (m->arg & UVA_MSG_CONNECT_UDP) != 0;
+  struct sockaddr_in to = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)(m->arg & 0xffff)),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  UvaMsg reply = {.type = UVA_MSG_CONNECTED, .value = m->value};
+  uva_autofd fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+                                      SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    reply.err = errno;
+  else if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 &&
+           errno != EINPROGRESS)
+    reply.err = errno;
+  (void)uva_msg_send(sync_fd, &reply, reply.err ? -1 : fd, NULL);
+}
+
+/* One message from the manager; FALSE when it is gone. */
+static gboolean serve_manager(int sync_fd) {
+  UvaMsg m;
+  int fd = -1;
+  gboolean eof = FALSE;
+  if (!uva_msg_recv(sync_fd, &m, &fd, &eof, NULL))
+    return FALSE;
+  uva_close_fdp(&fd); /* the manager never sends one */
+  if (m.type == UVA_MSG_CONNECT)
+    serve_connect(sync_fd, &m);
+  return TRUE;
+}
+
 static int wait_status_to_exit_code(int st) {
   if (WIFEXITED(st))
     return WEXITSTATUS(st);
@@ -175,16 +211,12 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
       kill(app, SIGKILL);
       _exit(1);
     }
-    if (pfd[1].revents) {
-      /* The manager is gone (EOF or hangup) or sent something we do not
-       * expect yet: either way nothing may outlive it.  kill(-1) from pid 1
-       * reaches every other process of the namespace (kill(2)). */
-      char buf[sizeof(UvaMsg)];
-      ssize_t r = recv(sync_fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        kill(-1, SIGKILL);
-        _exit(137);
-      }
+    if (pfd[1].revents && !serve_manager(sync_fd)) {
+      /* The manager is gone (EOF, hangup, a broken message): nothing may
+       * outlive it.  kill(-1) from pid 1 reaches every other process of
+       * the namespace (kill(2)). */
+      kill(-1, SIGKILL);
+      _exit(137);
     }
     if (!(pfd[0].revents & POLLIN))
       continue;

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#ifndef UVA_DATADIR
+#define UVA_DATADIR "/usr/local/share/uva_container"
+#endif
 #ifndef UVA_VERSION
 #define UVA_VERSION "0.1.0"
 #endif
@@ -27,8 +30,9 @@ static const char usage_text[] =
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
-    "this binary), each in its own user, network, mount, pid, uts and ipc\n"
-    "namespaces, with its own working directory and /tmp:\n"
+    "this binary, or in " UVA_DATADIR "),\n"
+    "each in its own user, network, mount, pid, uts and ipc namespaces,\n"
+    "with its own working directory and /tmp:\n"
     "  a: http://127.0.0.1:18080/ -> port 8080 inside container a\n"
     "  b: http://127.0.0.1:28080/ -> port 8080 inside container b\n"
     "Their output is shown prefixed by container name; Ctrl-C stops both.\n"
@@ -55,13 +59,21 @@ static char *state_dir(void) {
                           NULL);
 }
 
-/* http_recorder.py sits next to the binary: the checkout, after make. */
+/* http_recorder.py sits next to the binary (the checkout, after make); an
+ * installed binary falls back to UVA_DATADIR, where `make install` puts
+ * it.  When neither exists, the checkout path is the one preflight names. */
 static char *recorder_path(GError **error) {
   g_autofree char *exe = g_file_read_link("/proc/self/exe", error);
   if (!exe)
     return NULL;
   g_autofree char *dir = g_path_get_dirname(exe);
-  return g_build_filename(dir, "http_recorder.py", NULL);
+  g_autofree char *here = g_build_filename(dir, "http_recorder.py", NULL);
+  g_autofree char *installed =
+      g_build_filename(UVA_DATADIR, "http_recorder.py", NULL);
+  if (!g_file_test(here, G_FILE_TEST_EXISTS) &&
+      g_file_test(installed, G_FILE_TEST_EXISTS))
+    return g_steal_pointer(&installed);
+  return g_steal_pointer(&here);
 }
 
 /* Every container of spec must be able to start before any does. */
@@ -87,9 +99,9 @@ static UvaSpec *default_spec(const char *state, GError **error) {
 
 /* `run`: one container from the command line.  Usage errors return 2. */
 static int cmd_run(int argc, char **argv, const char *state, GError **error) {
-  g_auto(GStrv) publish = NULL, env = NULL, command = NULL;
+  g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
-                  *hostname = NULL, *network = NULL;
+                  *hostname = NULL, *network = NULL, *driver = NULL;
   GOptionEntry entries[] = {
       {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &publish,
        "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
@@ -108,6 +120,14 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"network", 0, 0, G_OPTION_ARG_STRING, &network,
        "slirp (default: outbound through libslirp, host loopback blocked) or "
        "none (only lo)", "MODE"},
+      {"port-driver", 0, 0, G_OPTION_ARG_STRING, &driver,
+       "How published ports reach COMMAND: splice (default: host socket "
+       "joined to 127.0.0.1:PORT inside, TCP, UDP, IPv6 host addresses) or "
+       "slirp (libslirp's forwarding to 10.0.2.100:PORT, TCP on IPv4)",
+       "DRIVER"},
+      {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
+       "Bind a host path into the container (read-write unless :ro)",
+       "HOST_PATH:/CONTAINER_PATH[:ro]"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
        NULL},
       {NULL}};
@@ -146,6 +166,18 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     return 2;
   }
   c->no_network = network && g_str_equal(network, "none");
+  if (driver && !uva_port_driver_parse(driver, &c->port_driver, error)) {
+    g_prefix_error(error, "run: --port-driver: ");
+    return 2;
+  }
+  for (char **v = volumes; v && *v; v++) {
+    UvaMount m = {0};
+    if (!uva_volume_parse(*v, NULL, &m, error)) {
+      g_prefix_error(error, "run: -v: ");
+      return 2;
+    }
+    g_array_append_val(c->mounts, m);
+  }
   for (char **p = publish; p && *p; p++) {
     UvaPublish pub;
     if (!uva_publish_parse(*p, &pub, error)) {

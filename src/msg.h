@@ -11,12 +11,17 @@ typedef enum {
   UVA_MSG_TAP,    /* init -> manager: the tap fd (SCM_RIGHTS) */
   UVA_MSG_READY,  /* init -> manager: the app was exec'd; value = its pid */
   UVA_MSG_ERROR,  /* init -> manager: setup failed: err = errno, text = what */
+  UVA_MSG_CONNECT,   /* manager -> init: value = id, arg = port | UDP flag */
+  UVA_MSG_CONNECTED, /* init -> manager: value = id, the socket or err */
 } UvaMsgType;
+
+#define UVA_MSG_CONNECT_UDP 0x10000u
 
 typedef struct {
   uint32_t type;
   int32_t err;
   int32_t value;
+  uint32_t arg;
   char text[500];
 } UvaMsg;
 

@@ -8,6 +8,7 @@
  * source; each wakeup drains up to TAP_BATCH frames into slirp_input().
  *
  * Config (SlirpConfig version 4): 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3,
+ * fd00::/64 with host fd00::2 and DNS fd00::3,
  * MTU/MRU 65520 like slirp4netns --mtu=65520 (fewer, larger frames), and
  * disable_host_loopback: a container must not reach services bound to the
  * host's 127.0.0.1 through 10.0.2.2. */
@@ -295,6 +296,11 @@ UvaNet *uva_net_new(const char *name, GError **error) {
   inet_pton(AF_INET, UVA_GATEWAY_ADDR, &cfg.vhost);
   inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
   inet_pton(AF_INET, UVA_DNS_ADDR, &cfg.vnameserver);
+  cfg.in6_enabled = true;
+  inet_pton(AF_INET6, UVA_PREFIX6, &cfg.vprefix_addr6);
+  cfg.vprefix_len = UVA_PREFIX6_LEN;
+  inet_pton(AF_INET6, UVA_GATEWAY_ADDR6, &cfg.vhost6);
+  inet_pton(AF_INET6, UVA_DNS_ADDR6, &cfg.vnameserver6);
   cfg.if_mtu = UVA_DEFAULT_MTU;
   cfg.if_mru = UVA_DEFAULT_MTU;
   cfg.disable_host_loopback = true;
@@ -332,16 +338,10 @@ gboolean uva_net_publish(UvaNet *net, const UvaPublish *p, GError **error) {
   if (slirp_add_hostxfwd(net->slirp, (const struct sockaddr *)&p->host,
                          p->host_len, (const struct sockaddr *)&guest,
                          sizeof guest, flags) < 0) {
-    int err = errno ? errno : EADDRINUSE;
-    g_autofree char *where = uva_publish_host_string(p);
-    if (err == EADDRINUSE)
-      return uva_fail(error,
-                      "%s: cannot publish host port %s: it is already in use "
-                      "by another program (find it with 'ss -ltnp "
-                      "sport = :%u'), stop it or publish another port",
-                      net->name, where, uva_publish_host_port(p));
-    return uva_fail_errno(error, err, "%s: cannot publish host port %s",
-                          net->name, where);
+    /* libslirp does not always set errno; a failed bind is the usual
+     * cause. */
+    return uva_publish_bind_error(net->name, p, errno ? errno : EADDRINUSE,
+                                  error);
   }
   return TRUE;
 }

@@ -189,17 +189,93 @@ gboolean uva_env_valid(const char *entry, GError **error) {
   return ok;
 }
 
+gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
+                               GError **error) {
+  if (g_str_equal(text, "splice"))
+    *out = UVA_PORT_DRIVER_SPLICE;
+  else if (g_str_equal(text, "slirp"))
+    *out = UVA_PORT_DRIVER_SLIRP;
+  else
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "port driver \"%s\" is not splice or slirp", text),
+           FALSE;
+  return TRUE;
+}
+
+const char *uva_port_driver_name(UvaPortDriver d) {
+  return d == UVA_PORT_DRIVER_SLIRP ? "slirp" : "splice";
+}
+
+gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
+                                GError **error) {
+  g_autofree char *where = uva_publish_host_string(p);
+  guint16 port = uva_publish_host_port(p);
+  if (err == EADDRINUSE)
+    return uva_fail(error,
+                    "%s: cannot publish host port %s: it is already in use "
+                    "by another program (find it with 'ss -%cnp sport = "
+                    ":%u'), stop it or publish another port",
+                    name, where, p->udp ? 'u' : 't', port);
+  if (err == EACCES && port < 1024)
+    return uva_fail(error,
+                    "%s: cannot publish host port %s: ports below 1024 need "
+                    "privilege (sysctl net.ipv4.ip_unprivileged_port_start); "
+                    "publish a port from 1024 up",
+                    name, where);
+  if (err == EADDRNOTAVAIL)
+    return uva_fail(error,
+                    "%s: cannot publish host port %s: no interface of this "
+                    "host has that address",
+                    name, where);
+  return uva_fail_errno(error, err, "%s: cannot publish host port %s", name,
+                        where);
+}
+
+gboolean uva_volume_parse(const char *text, const char *base_dir,
+                          UvaMount *out, GError **error) {
+  g_auto(GStrv) parts = g_strsplit(text, ":", -1);
+  guint n = g_strv_length(parts);
+  gboolean ro = n == 3 && g_str_equal(parts[2], "ro");
+  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(parts[2], "rw")) ||
+      !*parts[0] || !g_path_is_absolute(parts[1]) ||
+      g_str_equal(parts[1], "/")) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw]",
+                text);
+    return FALSE;
+  }
+  out->source = g_canonicalize_filename(parts[0], base_dir);
+  out->target = g_canonicalize_filename(parts[1], "/");
+  out->read_only = ro;
+  return TRUE;
+}
+
 const char *uva_container_hostname(const UvaContainerSpec *c) {
   return c->hostname ? c->hostname : c->name;
 }
 
+static gboolean is_wildcard(const UvaPublish *p) {
+  if (p->host.ss_family == AF_INET)
+    return ((const struct sockaddr_in *)&p->host)->sin_addr.s_addr ==
+           htonl(INADDR_ANY);
+  return IN6_IS_ADDR_UNSPECIFIED(
+      &((const struct sockaddr_in6 *)&p->host)->sin6_addr);
+}
+
+/* Two publishes clash when bind(2) would: same protocol and port, same
+ * family, and the same address or a wildcard on either side.  IPv4 and
+ * IPv6 never clash: IPv6 listeners are IPV6_V6ONLY. */
 static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
-  if (a->udp != b->udp || uva_publish_host_port(a) != uva_publish_host_port(b))
+  if (a->udp != b->udp || a->host.ss_family != b->host.ss_family ||
+      uva_publish_host_port(a) != uva_publish_host_port(b))
     return FALSE;
-  /* The same port on two different specific addresses can coexist, but a
-   * wildcard conflicts with everything of its family; keep it simple and
-   * strict: one host port, one owner, per protocol. */
-  return TRUE;
+  if (is_wildcard(a) || is_wildcard(b))
+    return TRUE;
+  if (a->host.ss_family == AF_INET)
+    return ((const struct sockaddr_in *)&a->host)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)&b->host)->sin_addr.s_addr;
+  return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)&a->host)->sin6_addr,
+                            &((const struct sockaddr_in6 *)&b->host)->sin6_addr);
 }
 
 gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
@@ -223,12 +299,24 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
       g_prefix_error(error, "container %s: hostname: ", c->name);
       return FALSE;
     }
-    if (c->no_network && c->publish->len > 0) {
+    gboolean slirp = c->port_driver == UVA_PORT_DRIVER_SLIRP;
+    if (c->no_network && slirp && c->publish->len > 0) {
       g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                  "container %s: ports cannot be published with network "
-                  "none",
+                  "container %s: the slirp port driver cannot publish ports "
+                  "with network none (the splice driver can)",
                   c->name);
       return FALSE;
+    }
+    for (guint k = 0; k < c->mounts->len; k++) {
+      const UvaMount *m = &g_array_index(c->mounts, UvaMount, k);
+      if (!g_path_is_absolute(m->target) || strstr(m->target, "/..") ||
+          g_str_equal(m->target, "/")) {
+        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                    "container %s: volume target \"%s\" is not an absolute "
+                    "path below /",
+                    c->name, m->target);
+        return FALSE;
+      }
     }
     for (guint j = 0; j < i; j++) {
       const UvaContainerSpec *o = spec->containers->pdata[j];
@@ -241,22 +329,17 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
     for (guint k = 0; k < c->publish->len; k++) {
       const UvaPublish *p = &g_array_index(c->publish, UvaPublish, k);
       g_autofree char *shown = uva_publish_host_string(p);
-      /* Both parse, and libslirp 4.7 accepts both, but neither carries
-       * traffic: a UDP reply from the container is addressed to 10.0.2.2,
-       * which libslirp maps to host loopback and then drops because of
-       * disable_host_loopback; an IPv6 listener forwarding to the IPv4
-       * guest closes every connection.  Refused rather than half-working. */
-      if (p->udp) {
+      /* libslirp 4.7 accepts both but carries neither: a UDP reply from
+       * the container is addressed to 10.0.2.2, which libslirp maps to
+       * host loopback and drops because of disable_host_loopback; an IPv6
+       * listener forwarding to the IPv4 guest closes every connection.
+       * Refused rather than half-working; the splice driver does both. */
+      if (slirp && (p->udp || p->host.ss_family == AF_INET6)) {
         g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                    "container %s: publishing UDP (%s) is not supported yet",
-                    c->name, shown);
-        return FALSE;
-      }
-      if (p->host.ss_family == AF_INET6) {
-        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                    "container %s: publishing on an IPv6 host address (%s) "
-                    "is not supported yet; use an IPv4 one",
-                    c->name, shown);
+                    "container %s: the slirp port driver cannot publish %s "
+                    "(%s); use --port-driver splice",
+                    c->name, p->udp ? "UDP" : "on an IPv6 host address",
+                    shown);
         return FALSE;
       }
       for (guint j = 0; j <= i; j++) {

@@ -15,6 +15,13 @@
 #define UVA_DNS_ADDR "10.0.2.3"
 #define UVA_NETWORK "10.0.2.0"
 #define UVA_NETMASK "255.255.255.0"
+/* IPv6 (libslirp in6_enabled): fd00::100/64, gateway fd00::2, DNS fd00::3,
+ * configured statically: no router advertisement or DAD to wait for. */
+#define UVA_PREFIX6 "fd00::"
+#define UVA_PREFIX6_LEN 64
+#define UVA_GUEST_ADDR6 "fd00::100"
+#define UVA_GATEWAY_ADDR6 "fd00::2"
+#define UVA_DNS_ADDR6 "fd00::3"
 #define UVA_DEFAULT_MTU 65520
 #define UVA_APP_DIR "/app"
 #define UVA_TAP_NAME "tap0"
@@ -34,6 +41,12 @@ typedef struct {
   gboolean read_only;
 } UvaMount;
 
+/* How published ports reach the container (README, "Port policy"). */
+typedef enum {
+  UVA_PORT_DRIVER_SPLICE, /* host socket joined to one inside: fwd.c */
+  UVA_PORT_DRIVER_SLIRP,  /* libslirp's hostfwd to 10.0.2.100: slirp.c */
+} UvaPortDriver;
+
 typedef struct {
   char *name;     /* also the hostname; [a-z0-9][a-z0-9-]* */
   char **argv;    /* command run inside, argv[0] resolved inside */
@@ -45,6 +58,7 @@ typedef struct {
   char **env;      /* extra K=V for the app, after the defaults */
   gboolean no_network; /* only lo: no tap, no libslirp, nothing published */
   gboolean probe_http; /* ready = an HTTP status line on the first TCP port */
+  UvaPortDriver port_driver;
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
 } UvaContainerSpec;
@@ -66,6 +80,21 @@ gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error);
 /* "127.0.0.1:18080" or "[::1]:18080" (with "/udp" for UDP). */
 char *uva_publish_host_string(const UvaPublish *p);
 guint16 uva_publish_host_port(const UvaPublish *p);
+
+/* "splice" or "slirp". */
+gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
+                               GError **error);
+const char *uva_port_driver_name(UvaPortDriver d);
+
+/* The one-line error for a publish whose bind(2) failed with err: a taken
+ * port names the container, the address and how to find the owner. */
+gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
+                                GError **error);
+
+/* "HOST_PATH:/CONTAINER_PATH[:ro|:rw]"; a relative HOST_PATH is relative
+ * to base_dir (NULL: the current directory). */
+gboolean uva_volume_parse(const char *text, const char *base_dir,
+                          UvaMount *out, GError **error);
 
 /* "K=V" with K a shell-style name: [A-Za-z_][A-Za-z0-9_]*. */
 gboolean uva_env_valid(const char *entry, GError **error);

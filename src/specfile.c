@@ -9,6 +9,7 @@
  *   volume = /host/file:/opt/x:ro                 (list: HOST:CONTAINER[:ro])
  *   hostname = a
  *   network = slirp | none
+ *   port-driver = splice | slirp  (how published ports reach the app)
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (created in workdir if missing)
  *   log = http_recorder.log  (a file in /tmp shown at start)
@@ -23,7 +24,8 @@
 
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
-    "hostname", "network", "ready-http", "seed-file", "log", NULL};
+    "hostname", "network", "port-driver", "ready-http", "seed-file", "log",
+    NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -68,25 +70,6 @@ static char *host_path(const char *base_dir, const char *value) {
   return g_canonicalize_filename(value, base_dir);
 }
 
-static gboolean parse_volume(const char *text, const char *base_dir,
-                             UvaMount *m, GError **error) {
-  g_auto(GStrv) parts = g_strsplit(text, ":", -1);
-  guint n = g_strv_length(parts);
-  gboolean ro = n == 3 && g_str_equal(parts[2], "ro");
-  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(parts[2], "rw")) ||
-      !*parts[0] || !g_path_is_absolute(parts[1]) ||
-      g_str_equal(parts[1], "/")) {
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw]",
-                text);
-    return FALSE;
-  }
-  m->source = host_path(base_dir, parts[0]);
-  m->target = g_canonicalize_filename(parts[1], "/");
-  m->read_only = ro;
-  return TRUE;
-}
-
 static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
                                      const char *name, const char *base_dir,
                                      const char *state_dir,
@@ -95,7 +78,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
    * one (its cleanup would free garbage). */
   g_autoptr(GError) local = NULL;
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
-                  *network = NULL;
+                  *network = NULL, *driver = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
   g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
@@ -104,8 +87,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
       *bad_key = g_intern_string(*k);
       g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                   "unknown key \"%s\" in [%s] (known: command, workdir, tmp, "
-                  "publish, env, volume, hostname, network, ready-http, "
-                  "seed-file, log)",
+                  "publish, env, volume, hostname, network, port-driver, "
+                  "ready-http, seed-file, log)",
                   *k, group);
       goto fail;
     }
@@ -140,7 +123,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   volumes = g_key_file_get_string_list(kf, group, KEY("volume"), NULL, NULL);
   for (char **v = volumes; v && *v; v++) {
     UvaMount m = {0};
-    if (!parse_volume(g_strstrip(*v), base_dir, &m, error))
+    if (!uva_volume_parse(g_strstrip(*v), base_dir, &m, error))
       goto fail;
     g_array_append_val(c->mounts, m);
   }
@@ -153,6 +136,9 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
     goto fail;
   }
   c->no_network = network && g_str_equal(network, "none");
+  driver = g_key_file_get_string(kf, group, KEY("port-driver"), NULL);
+  if (driver && !uva_port_driver_parse(driver, &c->port_driver, error))
+    goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
     if (local) {
@@ -275,6 +261,9 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_string_append_printf(out, "hostname=%s\n", c->hostname);
     if (c->no_network)
       g_string_append(out, "network=none\n");
+    if (c->port_driver != UVA_PORT_DRIVER_SPLICE)
+      g_string_append_printf(out, "port-driver=%s\n",
+                             uva_port_driver_name(c->port_driver));
     if (c->probe_http)
       g_string_append(out, "ready-http=true\n");
     if (c->seed_file)

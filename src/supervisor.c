@@ -13,6 +13,7 @@
  * a second thread could leave a lock held in the child. */
 #include "supervisor.h"
 
+#include "fwd.h"
 #include "msg.h"
 #include "sandbox.h"
 #include "slirp.h"
@@ -46,7 +47,8 @@ typedef struct {
 typedef struct Container {
   Supervisor *sup;
   UvaContainerSpec *spec;
-  UvaNet *net;
+  UvaNet *net; /* its network; NULL with network none */
+  UvaFwd *fwd; /* its published ports with the splice driver */
   UvaSandbox sb;
   guint sync_watch;
   Stream out, err;
@@ -323,8 +325,16 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     if (!uva_net_attach_tap(c->net, passed_fd, &error))
       fail_startup(c->sup, error);
     break;
+  case UVA_MSG_CONNECTED:
+    if (c->fwd)
+      uva_fwd_dialed(c->fwd, (guint32)msg.value, passed_fd, msg.err);
+    else
+      uva_close_fdp(&passed_fd);
+    break;
   case UVA_MSG_READY:
     c->app_started = TRUE;
+    if (c->fwd)
+      uva_fwd_start(c->fwd);
     if (c->spec->probe_http && first_tcp_publish(c))
       probe_schedule(c, 0);
     else
@@ -354,6 +364,7 @@ static void container_reaped(Container *c, int status) {
   uva_close_fdp(&c->sb.sync_fd);
   c->sb.sync_fd = -1;
   /* Its ports are free again at once. */
+  g_clear_pointer(&c->fwd, uva_fwd_free);
   g_clear_pointer(&c->net, uva_net_free);
 
   if (sup->app_status && c->app_started) {
@@ -446,6 +457,43 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
 
 /* Start-up --------------------------------------------------------------- */
 
+/* The splice driver's dial goes to the container's init (init.c,
+ * serve_connect).  It never blocks for long: at most a few dozen requests
+ * are in flight per container (fwd.c). */
+static gboolean on_dial(guint32 id, guint16 port, gboolean udp,
+                        gpointer data) {
+  Container *c = data;
+  if (c->sb.sync_fd < 0)
+    return FALSE;
+  UvaMsg m = {.type = UVA_MSG_CONNECT,
+              .value = (int32_t)id,
+              .arg = port | (udp ? UVA_MSG_CONNECT_UDP : 0)};
+  return uva_msg_send(c->sb.sync_fd, &m, -1, NULL);
+}
+
+static gboolean publish_ports(Container *c, GError **error) {
+  UvaContainerSpec *s = c->spec;
+  if (!s->no_network) {
+    c->net = uva_net_new(s->name, error);
+    if (!c->net)
+      return FALSE;
+  }
+  if (s->publish->len == 0)
+    return TRUE;
+  if (s->port_driver == UVA_PORT_DRIVER_SPLICE) {
+    c->fwd = uva_fwd_new(s->name, on_dial, c, error);
+    if (!c->fwd)
+      return FALSE;
+  }
+  for (guint j = 0; j < s->publish->len; j++) {
+    const UvaPublish *p = &g_array_index(s->publish, UvaPublish, j);
+    if (c->fwd ? !uva_fwd_publish(c->fwd, p, error)
+               : !uva_net_publish(c->net, p, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Replaces *path by its realpath(3). */
 static gboolean canonicalize(const char *name, char **path, GError **error) {
   char *canon = realpath(*path, NULL);
@@ -527,6 +575,7 @@ static void container_free(gpointer p) {
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
   uva_close_fdp(&c->sb.sync_fd);
+  uva_fwd_free(c->fwd);
   uva_net_free(c->net);
   g_free(c);
 }
@@ -577,19 +626,9 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   /* Everything that can fail without a process is done first, so a taken
    * port or a bad directory starts nothing; ports before directories, so a
    * taken port does not even create a state directory. */
-  for (guint i = 0; i < sup.containers->len; i++) {
-    Container *c = sup.containers->pdata[i];
-    if (c->spec->no_network)
-      continue;
-    c->net = uva_net_new(c->spec->name, error);
-    if (!c->net)
+  for (guint i = 0; i < sup.containers->len; i++)
+    if (!publish_ports(sup.containers->pdata[i], error))
       goto out;
-    for (guint j = 0; j < c->spec->publish->len; j++)
-      if (!uva_net_publish(c->net,
-                           &g_array_index(c->spec->publish, UvaPublish, j),
-                           error))
-        goto out;
-  }
   for (guint i = 0; i < sup.containers->len; i++)
     if (!prepare_dirs(((Container *)sup.containers->pdata[i])->spec, error))
       goto out;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <linux/ipv6.h>
 #include <net/route.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -71,6 +72,46 @@ static gboolean open_tap(int *tap_fd, GError **error) {
   return TRUE;
 }
 
+/* Before the interface goes up: no router advertisements (the address and
+ * route are static) and no duplicate address detection (nothing else is
+ * on this link), so the address is usable at once instead of after ~1 s of
+ * "tentative".  The files are per network namespace (the opener's), and
+ * writable with CAP_NET_ADMIN in its user namespace. */
+static gboolean ipv6_sysctls(void) {
+  static const char *const keys[] = {"accept_ra", "accept_dad"};
+  for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+    g_autofree char *path = g_strdup_printf(
+        "/proc/sys/net/ipv6/conf/" UVA_TAP_NAME "/%s", keys[i]);
+    if (uva_write_text(path, "0", FALSE) != 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* fd00::100/64 and a default route via fd00::2 (ipv6(7) in6_ifreq,
+ * in6_rtmsg).  A kernel without IPv6 (ipv6.disable=1) has no such files
+ * and no AF_INET6: the container then has IPv4 only, which is not an
+ * error. */
+static gboolean setup_ipv6(GError **error) {
+  uva_autofd sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return TRUE;
+  struct in6_ifreq ifr6 = {.ifr6_prefixlen = UVA_PREFIX6_LEN,
+                           .ifr6_ifindex = (int)if_nametoindex(UVA_TAP_NAME)};
+  inet_pton(AF_INET6, UVA_GUEST_ADDR6, &ifr6.ifr6_addr);
+  if (ioctl(sock, SIOCSIFADDR, &ifr6) < 0)
+    return uva_fail_errno(error, errno, "setting address %s on %s",
+                          UVA_GUEST_ADDR6, UVA_TAP_NAME);
+  struct in6_rtmsg rt = {.rtmsg_flags = RTF_UP | RTF_GATEWAY,
+                         .rtmsg_metric = 1,
+                         .rtmsg_ifindex = ifr6.ifr6_ifindex};
+  inet_pton(AF_INET6, UVA_GATEWAY_ADDR6, &rt.rtmsg_gateway);
+  if (ioctl(sock, SIOCADDRT, &rt) < 0)
+    return uva_fail_errno(error, errno, "adding the default route via %s",
+                          UVA_GATEWAY_ADDR6);
+  return TRUE;
+}
+
 gboolean uva_tap_setup(gboolean with_tap, unsigned mtu, int *tap_fd,
                        GError **error) {
   *tap_fd = -1;
@@ -92,6 +133,7 @@ gboolean uva_tap_setup(gboolean with_tap, unsigned mtu, int *tap_fd,
   if (ioctl(sock, SIOCSIFMTU, &ifr) < 0)
     return uva_fail_errno(error, errno, "setting MTU %u on %s", mtu,
                           UVA_TAP_NAME);
+  gboolean ipv6 = ipv6_sysctls();
   set_sin(&ifr.ifr_addr, UVA_GUEST_ADDR);
   if (ioctl(sock, SIOCSIFADDR, &ifr) < 0)
     return uva_fail_errno(error, errno, "setting address %s on %s",
@@ -111,6 +153,8 @@ gboolean uva_tap_setup(gboolean with_tap, unsigned mtu, int *tap_fd,
   if (ioctl(sock, SIOCADDRT, &rt) < 0)
     return uva_fail_errno(error, errno, "adding the default route via %s",
                           UVA_GATEWAY_ADDR);
+  if (ipv6 && !setup_ipv6(error))
+    return FALSE;
   *tap_fd = uva_steal_fd(&fd);
   return TRUE;
 }

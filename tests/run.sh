@@ -335,12 +335,14 @@ kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
 check "run: Ctrl-C ends with the app's status (SIGTERM: 143)" [ $rc = 143 ]
 check "run: no process left" wait_for 20 no_user_procs
 expect_fail "run -p 0:80 is refused, naming the argument" "0:80" as_user "$UVA" run -p 0:80 -- true
-expect_fail "run -p with UDP says it is not supported yet" "UDP" as_user "$UVA" run -p 5353:53/udp -- true
 expect_fail "run --workdir that does not exist" "is not an existing directory" as_user "$UVA" run -w /nonexistent-uva -- true
 expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
 expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true
 expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
 expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
+
+# ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
+. "$ROOT/tests/ports.sh"
 
 # ---- `up`: a spec file, three containers ----
 SPEC=$WORK/three.spec

@@ -106,7 +106,7 @@ static void test_spec_validate(void) {
 
   g_autoptr(UvaSpec) dup_port = uva_spec_new();
   g_ptr_array_add(dup_port->containers, container("a", "1000:80"));
-  g_ptr_array_add(dup_port->containers, container("b", "127.0.0.2:1000:81"));
+  g_ptr_array_add(dup_port->containers, container("b", "127.0.0.1:1000:81"));
   g_assert_false(uva_spec_validate(dup_port, &error));
   g_assert_nonnull(strstr(error->message, "1000"));
   g_assert_nonnull(strstr(error->message, "containers a and b"));
@@ -121,17 +121,39 @@ static void test_spec_validate(void) {
   g_assert_false(uva_spec_validate(dup_in_one, &error));
   g_clear_error(&error);
 
-  g_autoptr(UvaSpec) udp = uva_spec_new();
-  g_ptr_array_add(udp->containers, container("a", "5353:53/udp"));
-  g_assert_false(uva_spec_validate(udp, &error));
-  g_assert_nonnull(strstr(error->message, "UDP"));
-  g_clear_error(&error);
+  /* bind(2)'s rules: other addresses coexist, a wildcard clashes with
+   * its family, IPv4 and IPv6 never clash (V6ONLY). */
+  const struct {
+    const char *a, *b;
+    gboolean clash;
+  } pairs[] = {
+      {"127.0.0.1:1000:80", "127.0.0.2:1000:80", FALSE},
+      {"0.0.0.0:1000:80", "127.0.0.2:1000:80", TRUE},
+      {"127.0.0.1:1000:80", "[::1]:1000:80", FALSE},
+      {"[::]:1000:80", "[::1]:1000:81", TRUE},
+      {"[::1]:1000:80", "[::1]:1000:81", TRUE},
+      {"1000:80", "1000:80/udp", FALSE},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(pairs); i++) {
+    g_autoptr(UvaSpec) two = uva_spec_new();
+    g_ptr_array_add(two->containers, container("a", pairs[i].a));
+    g_ptr_array_add(two->containers, container("b", pairs[i].b));
+    g_assert_cmpint(uva_spec_validate(two, NULL), ==, !pairs[i].clash);
+  }
 
-  g_autoptr(UvaSpec) v6 = uva_spec_new();
-  g_ptr_array_add(v6->containers, container("a", "[::1]:1000:80"));
-  g_assert_false(uva_spec_validate(v6, &error));
-  g_assert_nonnull(strstr(error->message, "IPv6"));
-  g_clear_error(&error);
+  /* The slirp driver refuses what libslirp cannot carry; splice (the
+   * default) takes it. */
+  const char *slirp_refuses[] = {"5353:53/udp", "[::1]:1000:80"};
+  for (guint i = 0; i < G_N_ELEMENTS(slirp_refuses); i++) {
+    g_autoptr(UvaSpec) sp = uva_spec_new();
+    UvaContainerSpec *sc = container("a", slirp_refuses[i]);
+    g_ptr_array_add(sp->containers, sc);
+    g_assert_true(uva_spec_validate(sp, NULL));
+    sc->port_driver = UVA_PORT_DRIVER_SLIRP;
+    g_assert_false(uva_spec_validate(sp, &error));
+    g_assert_nonnull(strstr(error->message, "use --port-driver splice"));
+    g_clear_error(&error);
+  }
 
   g_autoptr(UvaSpec) bad_env = uva_spec_new();
   UvaContainerSpec *be = container("a", NULL);
@@ -145,6 +167,8 @@ static void test_spec_validate(void) {
   UvaContainerSpec *np = container("a", "1000:80");
   np->no_network = TRUE;
   g_ptr_array_add(none_pub->containers, np);
+  g_assert_true(uva_spec_validate(none_pub, NULL)); /* splice: fine */
+  np->port_driver = UVA_PORT_DRIVER_SLIRP;
   g_assert_false(uva_spec_validate(none_pub, &error));
   g_assert_nonnull(strstr(error->message, "network none"));
   g_clear_error(&error);
@@ -163,6 +187,37 @@ static void test_spec_validate(void) {
   g_ptr_array_add(no_cmd->containers, e);
   g_assert_false(uva_spec_validate(no_cmd, &error));
   g_assert_nonnull(strstr(error->message, "command is empty"));
+}
+
+static void test_volume_and_driver(void) {
+  UvaMount m = {0};
+  g_assert_true(uva_volume_parse("/srv/data:/data:ro", NULL, &m, NULL));
+  g_assert_cmpstr(m.source, ==, "/srv/data");
+  g_assert_cmpstr(m.target, ==, "/data");
+  g_assert_true(m.read_only);
+  g_free(m.source);
+  g_free(m.target);
+  g_assert_true(uva_volume_parse("rel/dir:/x/../y:rw", "/base", &m, NULL));
+  g_assert_cmpstr(m.source, ==, "/base/rel/dir");
+  g_assert_cmpstr(m.target, ==, "/y");
+  g_assert_false(m.read_only);
+  g_free(m.source);
+  g_free(m.target);
+  const char *bad[] = {"/a", "/a:rel", "/a:/", ":/b", "/a:/b:rx", "/a:/b:ro:x",
+                       ""};
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GError) error = NULL;
+    g_assert_false(uva_volume_parse(bad[i], NULL, &m, &error));
+    g_assert_nonnull(strstr(error->message, "HOST_PATH:/CONTAINER_PATH"));
+  }
+  UvaPortDriver d = UVA_PORT_DRIVER_SPLICE;
+  g_assert_true(uva_port_driver_parse("slirp", &d, NULL));
+  g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SLIRP);
+  g_assert_true(uva_port_driver_parse("splice", &d, NULL));
+  g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SPLICE);
+  g_autoptr(GError) error = NULL;
+  g_assert_false(uva_port_driver_parse("Splice", &d, &error));
+  g_assert_nonnull(strstr(error->message, "not splice or slirp"));
 }
 
 static void test_default_spec(void) {
@@ -374,6 +429,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/names", test_names);
   g_test_add_func("/spec/validate", test_spec_validate);
   g_test_add_func("/spec/env", test_env);
+  g_test_add_func("/spec/volume-and-driver", test_volume_and_driver);
   g_test_add_func("/spec/default", test_default_spec);
   g_test_add_func("/specfile/roundtrip", test_specfile_roundtrip);
   g_test_add_func("/specfile/full", test_specfile_full);

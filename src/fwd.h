@@ -1,0 +1,36 @@
+/* fwd.h - the splice port driver: published ports that never go through a
+ * user-mode TCP stack.  The manager listens on the host address; for each
+ * connection (or UDP peer) it asks the container's init for a socket
+ * connected to 127.0.0.1:PORT inside the container, and joins the two. */
+#pragma once
+
+#include "spec.h"
+
+#include <glib.h>
+
+typedef struct UvaFwd UvaFwd;
+
+/* Asks for a socket connected (or connecting: non-blocking) to
+ * 127.0.0.1:port inside the container; the answer must come back later
+ * through uva_fwd_dialed() with the same id, never from inside this call.
+ * Returns FALSE when the request cannot be sent. */
+typedef gboolean (*UvaFwdDialFunc)(guint32 id, guint16 port, gboolean udp,
+                                   gpointer data);
+
+/* A forwarder for the container called name (used in messages); its event
+ * source is attached to the default main context. */
+UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
+                    GError **error);
+/* Binds and listens on p's host address now, so that a taken port fails
+ * before any process exists.  Connections wait in the listen backlog until
+ * uva_fwd_start(). */
+gboolean uva_fwd_publish(UvaFwd *fwd, const UvaPublish *p, GError **error);
+/* The container can dial from now on: accept what is waiting. */
+void uva_fwd_start(UvaFwd *fwd);
+/* The answer to a dial: fd (owned from now on) or err when fd < 0. */
+void uva_fwd_dialed(UvaFwd *fwd, guint32 id, int fd, int err);
+/* Open TCP connections and UDP flows (for tests and leak checks). */
+guint uva_fwd_count(const UvaFwd *fwd);
+/* Closes listeners and connections (connections are reset). */
+void uva_fwd_free(UvaFwd *fwd);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UvaFwd, uva_fwd_free)

@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""fwd_peer.py - both ends of the port-forwarding tests (tests/ports.sh).
+
+Inside a container:  fwd_peer.py serve TCP_PORT UDP_PORT
+  TCP: a client sends "N M\\n", N bytes, then shuts its write side.  The
+  server reads to EOF and answers "<sha256 of what it got> <count>\\n" and M
+  bytes of a deterministic stream, then closes.  So one exchange checks
+  both directions byte for byte and half-close (the reply comes after the
+  client's EOF).
+  UDP: every datagram comes back prefixed with b"echo:".
+
+On the host (each exits 0 on success, 1 with a reason on stderr):
+  fwd_peer.py transfer HOST PORT N M     one exchange
+  fwd_peer.py concurrent HOST PORT K     K exchanges open at the same time
+  fwd_peer.py many HOST PORT COUNT       COUNT exchanges one after another
+  fwd_peer.py reset HOST PORT            the server side refuses: expect RST
+  fwd_peer.py udp HOST PORT              one datagram there and back
+"""
+import hashlib
+import os
+import random
+import socket
+import socketserver
+import sys
+import threading
+
+TIMEOUT = 20
+
+
+def stream(m):
+    return random.Random(m).randbytes(m)
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def read_all(s):
+    chunks = []
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+class Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        s = self.request
+        f = s.makefile("rb")
+        n, m = map(int, f.readline().split())
+        h = hashlib.sha256()
+        got = 0
+        while True:
+            b = f.read1(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            got += len(b)
+        s.sendall(f"{h.hexdigest()} {got}\n".encode() + stream(m))
+        s.close()
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 512
+
+
+def serve(tcp_port, udp_port):
+    srv = Server(("0.0.0.0", tcp_port), Handler)
+
+    def udp():
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", udp_port))
+        while True:
+            data, peer = u.recvfrom(65535)
+            u.sendto(b"echo:" + data, peer)
+
+    threading.Thread(target=udp, daemon=True).start()
+    print("fwd_peer serving", tcp_port, udp_port, flush=True)
+    srv.serve_forever()
+
+
+def exchange(host, port, n, m):
+    payload = os.urandom(n)
+    with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+        s.sendall(f"{n} {m}\n".encode() + payload)
+        s.shutdown(socket.SHUT_WR)
+        reply = read_all(s)
+    line, _, body = reply.partition(b"\n")
+    want = f"{hashlib.sha256(payload).hexdigest()} {n}".encode()
+    if line != want:
+        raise AssertionError(f"server got other bytes: {line[:80]!r}")
+    if body != stream(m):
+        raise AssertionError(f"reply differs: {len(body)} bytes, wanted {m}")
+
+
+def concurrent(host, port, k):
+    # Every connection is open before any finishes: the barrier holds them.
+    barrier = threading.Barrier(k, timeout=TIMEOUT)
+    errors = []
+
+    def one():
+        try:
+            payload = os.urandom(65536)
+            with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+                barrier.wait()
+                s.sendall(b"65536 65536\n" + payload)
+                s.shutdown(socket.SHUT_WR)
+                reply = read_all(s)
+            line, _, body = reply.partition(b"\n")
+            if not line.startswith(hashlib.sha256(payload).hexdigest().encode()) \
+                    or body != stream(65536):
+                errors.append("bad reply")
+        except Exception as e:  # noqa: BLE001 - every failure counts
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=one) for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise AssertionError(f"{len(errors)} of {k} failed: {errors[:3]}")
+
+
+def expect_reset(host, port):
+    with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+        s.settimeout(5)
+        try:
+            b = s.recv(1)
+        except ConnectionResetError:
+            return
+        raise AssertionError(f"no reset: recv gave {b!r}")
+
+
+def udp(host, port):
+    with socket.socket(family(host), socket.SOCK_DGRAM) as u:
+        u.settimeout(1)
+        msg = os.urandom(16).hex().encode()
+        for _ in range(5):  # UDP may drop the first while the flow opens
+            u.sendto(msg, (host, port))
+            try:
+                data = u.recv(65535)
+            except socket.timeout:
+                continue
+            if data == b"echo:" + msg:
+                return
+            raise AssertionError(f"unexpected reply {data!r}")
+        raise AssertionError("no UDP reply")
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "serve":
+        serve(int(argv[2]), int(argv[3]))
+        return 0
+    host, port = argv[2], int(argv[3])
+    try:
+        if cmd == "transfer":
+            exchange(host, port, int(argv[4]), int(argv[5]))
+        elif cmd == "concurrent":
+            concurrent(host, port, int(argv[4]))
+        elif cmd == "many":
+            for _ in range(int(argv[4])):
+                exchange(host, port, 0, 0)
+        elif cmd == "reset":
+            expect_reset(host, port)
+        elif cmd == "udp":
+            udp(host, port)
+        else:
+            raise SystemExit(f"unknown command {cmd}")
+    except (AssertionError, OSError) as e:
+        print(f"fwd_peer {cmd}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

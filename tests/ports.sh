@@ -1,0 +1,122 @@
+# tests/ports.sh - published ports through both port drivers, UDP, IPv6,
+# volumes.  Sourced by tests/run.sh (its helpers and counters), after the
+# `run` cases.  tests/fwd_peer.py is both the app inside (serve) and the
+# client on the host.
+
+PEERDIR=$WORK/peer
+mkdir -p "$PEERDIR"
+cp "$ROOT/tests/fwd_peer.py" "$PEERDIR/"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$PEERDIR"
+PEER=$ROOT/tests/fwd_peer.py
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# One container, the splice driver (the default): TCP on 127.0.0.1 and
+# [::1], a port nothing listens on inside, UDP on both families.
+POUT=$WORK/peer.out
+"${AS_USER[@]}" "$UVA" run -w "$PEERDIR" \
+  -p 127.0.0.1:19000:9000 -p '[::1]:19000:9000' -p 127.0.0.1:19001:9001 \
+  -p 127.0.0.1:19002:9002/udp -p '[::1]:19002:9002/udp' \
+  -- $PY /app/fwd_peer.py serve 9000 9002 >"$POUT" 2>&1 &
+MGR=$!
+if wait_for 100 grep -q "fwd_peer serving" "$POUT" &&
+  wait_for 50 $PY "$PEER" transfer 127.0.0.1 19000 1 1; then
+  ok "splice: the peer container serves"
+else
+  not_ok "splice: the peer container serves"; sed 's/^/#   /' "$POUT"
+fi
+check "splice: 64 MiB each way, byte-exact (sha256), with half-close" \
+  $PY "$PEER" transfer 127.0.0.1 19000 67108864 67108864
+check "splice: half-close alone: the reply comes after the client's EOF" \
+  $PY "$PEER" transfer 127.0.0.1 19000 0 100000
+check "splice: an IPv6 host address ([::1]:19000) forwards byte-exact" \
+  $PY "$PEER" transfer ::1 19000 3000000 5000000
+check "splice: 200 concurrent connections all complete" \
+  $PY "$PEER" concurrent 127.0.0.1 19000 200
+check "splice: a container port nothing listens on resets the client" \
+  $PY "$PEER" reset 127.0.0.1 19001
+check "splice: UDP on 127.0.0.1 reaches the app and its reply comes back" \
+  $PY "$PEER" udp 127.0.0.1 19002
+check "splice: UDP on [::1] too" $PY "$PEER" udp ::1 19002
+# No fd growth: after a warm-up (the pipe pool fills), 10,000 more
+# connections leave the manager with the same number of fds.
+$PY "$PEER" many 127.0.0.1 19000 500
+fds_warm=$(fd_count "$MGR")
+$PY "$PEER" many 127.0.0.1 19000 10000; rc=$?
+check "splice: 10,000 sequential connections succeed" [ $rc = 0 ]
+check "splice: no fd leak after them ($fds_warm fds before)" \
+  wait_for 30 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds_warm ]"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+check "splice: no process left" wait_for 20 no_user_procs
+
+# The libslirp driver still works for TCP on IPv4 and refuses what it
+# cannot carry.
+"${AS_USER[@]}" "$UVA" run --port-driver slirp -w "$PEERDIR" \
+  -p 127.0.0.1:19010:9000 -- $PY /app/fwd_peer.py serve 9000 9002 >"$POUT" 2>&1 &
+MGR=$!
+wait_for 100 $PY "$PEER" transfer 127.0.0.1 19010 1 1
+check "slirp driver: 8 MiB each way, byte-exact" \
+  $PY "$PEER" transfer 127.0.0.1 19010 8388608 8388608
+kill -INT "$MGR"; wait "$MGR"; MGR=
+expect_fail "slirp driver: UDP publish is refused, naming splice" "use --port-driver splice" \
+  as_user "$UVA" run --port-driver slirp -p 5353:53/udp -- true
+expect_fail "slirp driver: an IPv6 host address is refused" "use --port-driver splice" \
+  as_user "$UVA" run --port-driver slirp -p '[::1]:18090:80' -- true
+expect_fail "--port-driver bogus is refused" "not splice or slirp" \
+  as_user "$UVA" run --port-driver bogus -- true
+expect_fail "a taken UDP port is named" "port 127.0.0.1:19002/udp: it is already in use" \
+  bash -c "$PY -c 'import socket,time; u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((\"127.0.0.1\", 19002)); time.sleep(10)' & h=\$!; sleep 0.5; $AS_USER_Q '$UVA' run -p 127.0.0.1:19002:53/udp -- true; rc=\$?; kill \$h; exit \$rc"
+
+# --network none has no tap, yet the splice driver publishes its port.
+"${AS_USER[@]}" "$UVA" run --network none -w "$PEERDIR" \
+  -p 127.0.0.1:19020:9000 -- $PY /app/fwd_peer.py serve 9000 9002 >"$POUT" 2>&1 &
+MGR=$!
+check "network none + splice: the published port works" \
+  wait_for 100 $PY "$PEER" transfer 127.0.0.1 19020 100000 100000
+kill -INT "$MGR"; wait "$MGR"; MGR=
+
+# IPv6 inside the container.
+out=$(run_out -- cat /proc/net/if_inet6)
+check "the container has fd00::100 on tap0" grep -q '^fd000000000000000000000000000100 .* tap0$' <<<"$out"
+out=$(run_out -- cat /proc/net/ipv6_route)
+check "the container has an IPv6 default route via fd00::2" \
+  grep -q '^00000000000000000000000000000000 00 .* fd000000000000000000000000000002 .* tap0$' <<<"$out"
+probe6='import socket,sys
+s=socket.socket(socket.AF_INET6); s.settimeout(3)
+sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)'
+$PY -c 'import socket,time
+s=socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::1", 39998)); s.listen(); time.sleep(15)' &
+L6=$!
+run_out -- $PY -c "$probe6" fd00::2 39998 >/dev/null; rc=$?
+check "the container cannot reach the host's ::1 via fd00::2" [ $rc != 0 ]
+kill "$L6" 2>/dev/null; wait "$L6" 2>/dev/null
+if [ $IS_ROOT = 1 ]; then
+  # Outbound through libslirp, to addresses of this test's own network
+  # namespace (never the machine's network): IPv4 and IPv6.
+  ip addr add 10.99.0.1/32 dev lo && ip -6 addr add fd99::1/128 dev lo nodad
+  $PY -c 'import socket,time
+a=socket.socket(); a.bind(("10.99.0.1", 39997)); a.listen()
+b=socket.socket(socket.AF_INET6); b.bind(("fd99::1", 39997)); b.listen()
+time.sleep(15)' &
+  LO=$!
+  wait_for 50 port_open 39997 || true
+  run_out -- $PY -c "$probe" 10.99.0.1 39997 >/dev/null; rc=$?
+  check "outbound IPv4 through libslirp reaches a server of the test's namespace" [ $rc = 0 ]
+  run_out -- $PY -c "$probe6" fd99::1 39997 >/dev/null; rc=$?
+  check "outbound IPv6 through libslirp reaches a server of the test's namespace" [ $rc = 0 ]
+  kill "$LO" 2>/dev/null; wait "$LO" 2>/dev/null
+else
+  skipped "outbound IPv4 through libslirp (needs root for a namespace of its own)"
+  skipped "outbound IPv6 through libslirp (needs root for a namespace of its own)"
+fi
+
+# -v: a host directory inside, read-only or read-write.
+mkdir -p "$WORK/vol"; echo "from the host" >"$WORK/vol/data.txt"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$WORK/vol"
+out=$(run_out -v "$WORK/vol:/data:ro" -- sh -c 'cat /data/data.txt; touch /data/x 2>/dev/null && echo WROTE')
+check "-v HOST:/data:ro is readable and not writable" [ "$out" = "from the host" ]
+out=$(run_out -v "$WORK/vol:/data" -- sh -c 'echo inside >/data/back.txt && echo done')
+check "-v HOST:/data is writable, and the host sees it" \
+  bash -c "[ '$out' = done ] && grep -q inside '$WORK/vol/back.txt'"
+expect_fail "-v with a relative container path is refused" "is not HOST_PATH:/CONTAINER_PATH" \
+  as_user "$UVA" run -v "$WORK/vol:data" -- true
