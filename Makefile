@@ -5,8 +5,19 @@ CC      ?= cc
 PKGS    := slirp glib-2.0
 VERSION := 0.1.0
 CFLAGS  ?= -O2 -g
+
+# Install locations (`make install PREFIX=/usr DESTDIR=/tmp/pkg`).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# http_recorder.py for an installed binary, which finds none next to itself.
+DATADIR     ?= $(PREFIX)/share/uva_container
+
 # Not overridable: `make CFLAGS=...` adds to these instead of losing them.
-WARN    := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DUVA_VERSION=\"$(VERSION)\"
+WARN    := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DUVA_VERSION=\"$(VERSION)\" \
+           -DUVA_DATADIR=\"$(DATADIR)\"
 
 # One line, naming the Debian packages, when a library is missing.
 PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
@@ -58,7 +69,29 @@ e2e: uva_container
 check-all: uva_container $(BUILD)/unit
 	tests/all.sh
 
+# Peer comparison of start-up and throughput (bench/run.sh).
+bench: uva_container
+	bench/run.sh
+
 clean:
 	rm -rf build build-asan uva_container uva_container-asan
 
-.PHONY: all check check-asan e2e check-all clean
+install: uva_container
+	install -D -m 0755 uva_container $(DESTDIR)$(BINDIR)/uva_container
+	install -D -m 0755 http_recorder.py $(DESTDIR)$(DATADIR)/http_recorder.py
+	install -D -m 0644 uva_container.1 $(DESTDIR)$(MANDIR)/man1/uva_container.1
+	install -D -m 0644 completions/uva_container.bash $(DESTDIR)$(BASHCOMPDIR)/uva_container
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/uva_container
+	rm -f $(DESTDIR)$(DATADIR)/http_recorder.py
+	rm -f $(DESTDIR)$(MANDIR)/man1/uva_container.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/uva_container
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
+
+# The man page must format without a single groff warning.
+check-man:
+	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
+	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
+
+.PHONY: all check check-asan e2e check-all bench clean install uninstall check-man
