@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
   build-essential pkg-config libslirp-dev libglib2.0-dev \
-  python3 curl iproute2 util-linux procps ca-certificates
+  python3 curl iproute2 util-linux procps ca-certificates groff-base
 
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,
 # playwright-core.

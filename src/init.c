@@ -6,6 +6,7 @@
 #include "init.h"
 
 #include "msg.h"
+#include "seccomp.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -103,7 +104,8 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     goto fail;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities() < 0)
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities() < 0 ||
+      uva_seccomp_app_filter() < 0)
     goto fail;
   exec_app(c, env);
 fail:

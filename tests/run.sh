@@ -158,6 +158,15 @@ echo "# integration: $WORK (as uid $TUID)"
 check "--help exits 0 and explains the default" \
   bash -c "'$WORK/uva_container' --help | grep -q 18080"
 check "--version names libslirp" bash -c "'$WORK/uva_container' --version | grep -q 'libslirp'"
+check "the man page renders without a groff warning" \
+  bash -c "command -v groff >/dev/null && [ -z \"\$(groff -ww -man -z '$ROOT/uva_container.1' 2>&1)\" ]"
+DEST=$WORK/dest
+make -s -C "$ROOT" install DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
+check "make install DESTDIR= puts binary, recorder, man page and completion in place" \
+  bash -c "cd '$DEST/usr/local' && [ -x bin/uva_container -a -x share/uva_container/http_recorder.py -a -f share/man/man1/uva_container.1 -a -f share/bash-completion/completions/uva_container ]"
+make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
+check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
+check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
 check "an unexpected argument exits 2" [ $? = 2 ]
 
@@ -340,6 +349,9 @@ expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
 expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true
 expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
 expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
+
+# ---- attacks from inside ----
+. "$ROOT/tests/hardening.sh"
 
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
