@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,6 +56,7 @@ typedef struct Container {
   gboolean app_started, reaped, ready;
   int wait_status;
   /* readiness probe */
+  int lock_fd; /* flock(2) on its /tmp directory while it runs */
   int probe_fd;
   guint probe_watch, probe_timer;
   GString *probe_reply;
@@ -504,6 +506,27 @@ static gboolean canonicalize(const char *name, char **path, GError **error) {
   return TRUE;
 }
 
+/* Two managers must not share a container's /tmp (its logs): the
+ * directory is locked with flock(2), which the kernel drops when the last
+ * fd goes, so a killed manager leaves no stale lock. */
+static gboolean lock_tmpdir(Container *ct, GError **error) {
+  UvaContainerSpec *c = ct->spec;
+  uva_autofd fd = open(c->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return uva_fail_errno(error, errno, "%s: opening %s", c->name, c->tmpdir);
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK)
+      return uva_fail(error,
+                      "container %s: its /tmp (%s) is in use by another "
+                      "running uva_container; stop that one, or give this "
+                      "one another --name or --tmp",
+                      c->name, c->tmpdir);
+    return uva_fail_errno(error, errno, "%s: locking %s", c->name, c->tmpdir);
+  }
+  ct->lock_fd = uva_steal_fd(&fd);
+  return TRUE;
+}
+
 static gboolean prepare_dirs(UvaContainerSpec *c, GError **error) {
   /* 0700: another user must not read a container's files or logs. */
   for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
@@ -577,6 +600,7 @@ static void container_free(gpointer p) {
   uva_close_fdp(&c->sb.sync_fd);
   uva_fwd_free(c->fwd);
   uva_net_free(c->net);
+  uva_close_fdp(&c->lock_fd);
   g_free(c);
 }
 
@@ -615,6 +639,7 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     c->sb.pid = -1;
     c->sb.sync_fd = -1;
     c->probe_fd = -1;
+    c->lock_fd = -1;
     c->probe_reply = g_string_new(NULL);
     c->out = (Stream){c, -1, 0, g_string_new(NULL), stdout};
     c->err = (Stream){c, -1, 0, g_string_new(NULL), stderr};
@@ -630,7 +655,8 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     if (!publish_ports(sup.containers->pdata[i], error))
       goto out;
   for (guint i = 0; i < sup.containers->len; i++)
-    if (!prepare_dirs(((Container *)sup.containers->pdata[i])->spec, error))
+    if (!prepare_dirs(((Container *)sup.containers->pdata[i])->spec, error) ||
+        !lock_tmpdir(sup.containers->pdata[i], error))
       goto out;
   for (guint i = 0; i < sup.containers->len; i++) {
     Container *c = sup.containers->pdata[i];

@@ -38,3 +38,13 @@ out=$(run_out --network none -- sh -c 'unshare -U true 2>&1; echo rc=$?')
 check "seccomp: a nested user namespace is refused (unshare -U)" grep -q 'rc=1' <<<"$out"
 out=$(run_out --network none -- grep ^Seccomp: /proc/self/status)
 check "the app runs with a seccomp filter (Seccomp: 2)" [ "$out" = $'Seccomp:\t2' ]
+
+# Two managers at once: the second may not take the first's /tmp.
+LOUT=$WORK/lock.out
+"${AS_USER[@]}" "$UVA" run --name locked -- sh -c 'echo started; sleep 20' >"$LOUT" 2>&1 &
+MGR=$!
+wait_for 100 grep -q started "$LOUT"
+out=$(timeout 20 "${AS_USER[@]}" "$UVA" run --name locked -- sh -c 'echo second >>/tmp/second' 2>&1); rc=$?
+check "a second manager on the same container /tmp fails (rc=$rc)" \
+  bash -c "[ $rc = 1 ] && grep -q 'is in use by another running uva_container' <<<\"\$1\" && [ ! -e '$WORK/state/uva_container/locked/tmp/second' ]" _ "$out"
+kill -INT "$MGR"; wait "$MGR"; MGR=
