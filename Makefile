@@ -44,18 +44,27 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
+# The same program with test-only hooks (UVA_TEST_HOOKS): the tests use it
+# to prove the manager's seccomp filter forbids execve.
+HOOK_OBJS := $(filter-out $(BUILD)/supervisor.o,$(OBJS)) $(BUILD)/supervisor-hooks.o
+$(BUILD)/supervisor-hooks.o: src/supervisor.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(WARN) -DUVA_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(BUILD)/uva_container-hooks: $(HOOK_OBJS)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/unit: tests/unit.c $(LIB_OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The whole suite (unit + integration, as a non-root user); ends with
 # "N passed, N failed" and fails on any failure.
-check: uva_container $(BUILD)/unit
+check: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 	tests/run.sh
 
 # The same suite against a build with AddressSanitizer and UBSan.
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" uva_container-asan build-asan/unit
-	UVA_BIN=$(CURDIR)/uva_container-asan UVA_UNIT=$(CURDIR)/build-asan/unit tests/run.sh
+	$(MAKE) build/uva_container-hooks
+	UVA_BIN=$(CURDIR)/uva_container-asan UVA_UNIT=$(CURDIR)/build-asan/unit UVA_HOOKS_BIN=$(CURDIR)/build/uva_container-hooks tests/run.sh
 
 uva_container-asan: $(OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -66,7 +75,7 @@ e2e: uva_container
 	tests/e2e/run.sh
 
 # Everything CI runs (after ci/prepare-runner.sh), with one total line.
-check-all: uva_container $(BUILD)/unit
+check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 	tests/all.sh
 
 # Peer comparison of start-up and throughput (bench/run.sh).

@@ -1,5 +1,10 @@
-/* seccomp.c - the app's default syscall deny-list, as a raw classic-BPF
- * filter (seccomp(2), no libseccomp needed for a dozen comparisons).
+/* seccomp.c - two seccomp filters as raw classic BPF (seccomp(2); no
+ * libseccomp needed for lists this short):
+ *
+ *  - the app's default deny-list;
+ *  - the manager's allow-list, once every container is started.
+ *
+ * The app's deny-list:
  *
  * Denied calls fail with EPERM instead of killing the app, like Docker's and
  * crun's default profiles: a program that probes for a feature gets a clean
@@ -31,6 +36,7 @@
 #error "uva_container: add this architecture's AUDIT_ARCH_* to seccomp.c"
 #endif
 
+#define LOAD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))
 #define LOAD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define DENY_EPERM RET(SECCOMP_RET_ERRNO | EPERM)
@@ -47,11 +53,10 @@ int uva_seccomp_app_filter(void) {
   unsigned n = 0;
   /* Another architecture's numbers mean other calls: refuse them all.  On
    * x86_64, x32 calls (nr | 0x40000000) are refused too. */
-  prog[n++] = (struct sock_filter)BPF_STMT(
-      BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+  prog[n++] = (struct sock_filter)LOAD_ARCH;
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            UVA_AUDIT_ARCH, 1, 0);
-  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | EPERM);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
   prog[n++] = (struct sock_filter)LOAD_NR;
 #ifdef __x86_64__
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
@@ -82,5 +87,60 @@ int uva_seccomp_app_filter(void) {
   g_assert(n <= G_N_ELEMENTS(prog));
 
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
+}
+
+/* The manager after start-up: it only moves bytes between sockets, pipes
+ * and the taps, runs libslirp (which opens outbound sockets for the
+ * containers), prints lines, signals and reaps its inits.  In the spirit of
+ * passt's isolation, everything else fails with EPERM: no execve, no
+ * open(at) of a file, no ptrace, no mount, no clone.  EPERM rather than a
+ * kill: an unforeseen call in a rare path (say, GLib loading an iconv
+ * module to print a warning) fails softly instead of killing every
+ * container. */
+static const int manager_allowed[] = {
+    /* memory, time, identity, exit */
+    SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise,
+    SYS_futex, SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday,
+    SYS_clock_nanosleep, SYS_nanosleep, SYS_sched_yield, SYS_getpid,
+    SYS_gettid, SYS_getrandom, SYS_restart_syscall, SYS_exit, SYS_exit_group,
+    SYS_rt_sigreturn, SYS_rt_sigprocmask,
+    /* the loop */
+#ifdef SYS_poll
+    SYS_poll,
+#endif
+    SYS_ppoll, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
+    /* fds and bytes */
+    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fcntl,
+    SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_pipe2, SYS_splice, SYS_ioctl,
+    /* sockets: forwarding, probes, libslirp's outbound connections */
+    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_shutdown,
+    SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg,
+    SYS_recvmmsg, SYS_setsockopt, SYS_getsockopt, SYS_getsockname,
+    SYS_getpeername,
+    /* stopping and reaping the containers */
+    SYS_kill, SYS_wait4, SYS_waitid,
+};
+
+int uva_seccomp_manager_filter(void) {
+  struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) + 8];
+  unsigned n = 0;
+  prog[n++] = (struct sock_filter)LOAD_ARCH;
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           UVA_AUDIT_ARCH, 1, 0);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  prog[n++] = (struct sock_filter)LOAD_NR;
+  for (size_t i = 0; i < G_N_ELEMENTS(manager_allowed); i++) {
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             (unsigned)manager_allowed[i], 0,
+                                             1);
+    prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  }
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  g_assert(n <= G_N_ELEMENTS(prog));
+  struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+  /* no_new_privs first: what lets an unprivileged process install it. */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return -1;
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
 }

@@ -48,3 +48,21 @@ out=$(timeout 20 "${AS_USER[@]}" "$UVA" run --name locked -- sh -c 'echo second 
 check "a second manager on the same container /tmp fails (rc=$rc)" \
   bash -c "[ $rc = 1 ] && grep -q 'is in use by another running uva_container' <<<\"\$1\" && [ ! -e '$WORK/state/uva_container/locked/tmp/second' ]" _ "$out"
 kill -INT "$MGR"; wait "$MGR"; MGR=
+
+# The manager's network path runs under a seccomp allow-list once its
+# containers are started: a test-only hook tries execve and open from it.
+out=$(timeout 30 "${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 "$WORK/uva_container-hooks" run --network none -- true 2>&1); rc=$?
+check "manager seccomp: execve from the manager fails with EPERM" \
+  grep -q 'test hook: execve: Operation not permitted' <<<"$out"
+check "manager seccomp: opening a file from the manager fails with EPERM" \
+  grep -q 'open: Operation not permitted' <<<"$out"
+check "manager seccomp: the container still ran and exited 0 (rc=$rc)" [ $rc = 0 ]
+if ! strings "$UVA" | grep -q __asan_; then
+  "${AS_USER[@]}" "$UVA" run --network none -- sleep 20 >/dev/null 2>&1 &
+  MGR=$!
+  wait_for 50 grep -q $'^Seccomp:\t2' "/proc/$MGR/status"
+  check "manager seccomp: the manager runs with a filter (Seccomp: 2)" grep -q $'^Seccomp:\t2' "/proc/$MGR/status"
+  kill -INT "$MGR"; wait "$MGR"; MGR=
+else
+  skipped "manager seccomp is off in sanitizer builds (LeakSanitizer needs ptrace)"
+fi

@@ -16,6 +16,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${UVA_BIN:-$ROOT/uva_container}
 UNIT=${UVA_UNIT:-$ROOT/build/unit}
+HOOKS_BIN=${UVA_HOOKS_BIN:-$ROOT/build/uva_container-hooks}
 TUSER=${UVA_TEST_USER:-uvatest}
 
 pass=0 fail=0 skip=0 n=0
@@ -73,6 +74,7 @@ fi
 
 WORK=$(mktemp -d /tmp/uva-test.XXXXXX)
 cp "$BIN" "$WORK/uva_container"
+cp "$HOOKS_BIN" "$WORK/uva_container-hooks" 2>/dev/null
 cp -p "$ROOT/http_recorder.py" "$WORK/http_recorder.py"
 mkdir -p "$WORK/state"
 [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$WORK"
