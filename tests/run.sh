@@ -244,6 +244,7 @@ check "no process of the user is left" wait_for 20 no_user_procs
 check "port 18080 is free" port_free 18080
 check "port 28080 is free" port_free 28080
 check "no container mount propagated to the host" bash -c "! grep -q '$WORK' /proc/self/mountinfo"
+check "no tap device left on the host side" bash -c "! grep -q tap /proc/net/dev"
 
 # Logs append across runs; nothing is deleted.
 lines_before=$(wc -l <"$LA")
