@@ -315,6 +315,19 @@ static void conn_event(Conn *c, gboolean guest_side, guint32 events) {
     conn_pump(c);
     return;
   }
+  /* A reset socket ends the connection now, even when neither direction
+   * would touch it (say, its pipe is full toward an app that stopped
+   * reading): otherwise it would linger until that app wakes up. */
+  if (events & EPOLLERR) {
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    (void)getsockopt(guest_side ? c->guest : c->host, SOL_SOCKET, SO_ERROR,
+                     &soerr, &len);
+    if (soerr != 0) {
+      conn_close(c, TRUE);
+      return;
+    }
+  }
   /* Only the directions this event concerns: the one this socket feeds
    * when it is readable, the one it drains when it is writable. */
   const guint32 bad = EPOLLRDHUP | EPOLLHUP | EPOLLERR;

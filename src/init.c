@@ -155,36 +155,59 @@ static int wait_status_to_exit_code(int st) {
   return 1;
 }
 
-void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
-                  int err_fd) {
+/* Forks and execs the app.  Returns its pid, or -1 with *exec_err set
+ * (and the app gone) when fork or exec failed. */
+static pid_t start_app(const UvaContainerSpec *c, int out_fd, int err_fd,
+                       int *exec_err) {
   int status_pipe[2];
+  *exec_err = 0;
   if (pipe2(status_pipe, O_CLOEXEC) < 0) {
-    uva_msg_send_error(sync_fd, errno, "init: pipe2 failed");
-    _exit(1);
+    *exec_err = errno;
+    return -1;
   }
   pid_t app = fork();
   if (app < 0) {
-    int err = errno;
-    g_autofree char *m = g_strdup_printf("init: fork: %s", g_strerror(err));
-    uva_msg_send_error(sync_fd, err, m);
-    _exit(1);
+    *exec_err = errno;
+    close(status_pipe[0]);
+    close(status_pipe[1]);
+    return -1;
   }
   if (app == 0) {
     close(status_pipe[0]);
     app_child(c, status_pipe[1], out_fd, err_fd);
   }
   close(status_pipe[1]);
-  close(out_fd);
-  close(err_fd);
-
   /* EOF on the close-on-exec pipe means execve succeeded (nsjail's trick). */
-  int exec_err = 0;
   ssize_t n;
   do
-    n = read(status_pipe[0], &exec_err, sizeof exec_err);
+    n = read(status_pipe[0], exec_err, sizeof *exec_err);
   while (n < 0 && errno == EINTR);
   close(status_pipe[0]);
-  if (n == sizeof exec_err) {
+  if (n == sizeof *exec_err) {
+    (void)waitpid(app, NULL, 0);
+    return -1;
+  }
+  *exec_err = 0;
+  return app;
+}
+
+/* Back-off before restart k (1-based): 1 s, 2 s, 4 s ... 30 s, so a crash
+ * loop prints at most a few lines a minute. */
+static int restart_delay_ms(unsigned k) {
+  return k >= 6 ? 30000 : 1000 << (k - 1);
+}
+
+static gboolean should_restart(const UvaContainerSpec *c, int code,
+                               unsigned done) {
+  return c->restart_on_failure && code != 0 &&
+         (c->restart_max == 0 || done < c->restart_max);
+}
+
+void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
+                  int err_fd) {
+  int exec_err;
+  pid_t app = start_app(c, out_fd, err_fd, &exec_err);
+  if (app < 0) {
     const char *hint = exec_err == ENOENT
                            ? " (the file, or the interpreter named on its "
                              "#! line, does not exist in the container)"
@@ -194,6 +217,12 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
                                          hint);
     uva_msg_send_error(sync_fd, exec_err, m);
     _exit(127);
+  }
+  /* Without restarts the app's output pipes are the app's alone, so the
+   * manager sees EOF when it and its children are done. */
+  if (!c->restart_on_failure) {
+    close(out_fd);
+    close(err_fd);
   }
   UvaMsg ready = {.type = UVA_MSG_READY, .value = app};
   (void)uva_msg_send(sync_fd, &ready, -1, NULL);
@@ -205,14 +234,28 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     kill(app, SIGKILL);
     _exit(1);
   }
+  unsigned restarts = 0;
+  int last_code = 0;
+  gboolean stopping = FALSE;
+  gint64 restart_at = -1; /* monotonic ms; app < 0 meanwhile */
   for (;;) {
+    int timeout = -1;
+    if (restart_at >= 0)
+      timeout = (int)MAX(0, restart_at - g_get_monotonic_time() / 1000);
     struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
-    if (poll(pfd, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      kill(app, SIGKILL);
+    int r = poll(pfd, 2, timeout);
+    if (r < 0 && errno != EINTR) {
+      kill(-1, SIGKILL);
       _exit(1);
     }
+    if (restart_at >= 0 && g_get_monotonic_time() / 1000 >= restart_at) {
+      restart_at = -1;
+      app = start_app(c, out_fd, err_fd, &exec_err);
+      if (app < 0)
+        _exit(last_code);
+    }
+    if (r <= 0)
+      continue;
     if (pfd[1].revents && !serve_manager(sync_fd)) {
       /* The manager is gone (EOF, hangup, a broken message): nothing may
        * outlive it.  kill(-1) from pid 1 reaches every other process of
@@ -226,16 +269,32 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     if (read(sfd, &si, sizeof si) != sizeof si)
       continue;
     if (si.ssi_signo != SIGCHLD) {
-      kill(app, (int)si.ssi_signo);
+      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+        stopping = TRUE;
+      if (app > 0)
+        kill(app, (int)si.ssi_signo);
+      else if (stopping)
+        _exit(last_code); /* waiting to restart: nothing to stop */
       continue;
     }
     int st;
     pid_t p;
     while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-      if (p == app) {
+      if (p != app)
+        continue;
+      last_code = wait_status_to_exit_code(st);
+      app = -1;
+      if (stopping || !should_restart(c, last_code, restarts)) {
         /* Returning from pid 1 kills everything left in the namespace. */
-        _exit(wait_status_to_exit_code(st));
+        _exit(last_code);
       }
+      restarts++;
+      UvaMsg m = {.type = UVA_MSG_APP_EXIT,
+                  .value = last_code,
+                  .err = (int32_t)restarts,
+                  .arg = (uint32_t)restart_delay_ms(restarts)};
+      (void)uva_msg_send(sync_fd, &m, -1, NULL);
+      restart_at = g_get_monotonic_time() / 1000 + restart_delay_ms(restarts);
     }
   }
 }

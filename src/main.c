@@ -101,7 +101,8 @@ static UvaSpec *default_spec(const char *state, GError **error) {
 static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
-                  *hostname = NULL, *network = NULL, *driver = NULL;
+                  *hostname = NULL, *network = NULL, *driver = NULL,
+                  *restart = NULL;
   GOptionEntry entries[] = {
       {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &publish,
        "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
@@ -125,6 +126,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "joined to 127.0.0.1:PORT inside, TCP, UDP, IPv6 host addresses) or "
        "slirp (libslirp's forwarding to 10.0.2.100:PORT, TCP on IPv4)",
        "DRIVER"},
+      {"restart", 0, 0, G_OPTION_ARG_STRING, &restart,
+       "Restart COMMAND when it fails: no (default), on-failure or "
+       "on-failure:N (at most N times), after 1, 2, 4 ... 30 s",
+       "POLICY"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
        "Bind a host path into the container (read-write unless :ro)",
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
@@ -170,6 +175,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     g_prefix_error(error, "run: --port-driver: ");
     return 2;
   }
+  if (restart && !uva_restart_parse(restart, c, error)) {
+    g_prefix_error(error, "run: --restart: ");
+    return 2;
+  }
   for (char **v = volumes; v && *v; v++) {
     UvaMount m = {0};
     if (!uva_volume_parse(*v, NULL, &m, error)) {
@@ -199,6 +208,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
 int main(int argc, char **argv) {
   /* A peer closing a socket must be an EPIPE, not our death. */
   signal(SIGPIPE, SIG_IGN);
+  /* A script's background job starts with SIGINT ignored (bash does that
+   * without job control), and an ignored signal is discarded, so neither
+   * the default action nor, later, the supervisor's signalfd would see
+   * it: `kill -INT` must stop us like Ctrl-C does, from the first
+   * instruction on.  SIGHUP keeps an inherited ignore (nohup). */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   g_autoptr(GError) error = NULL;
   int status;
   if (argc == 2 && (g_str_equal(argv[1], "--help") ||

@@ -13,6 +13,8 @@ typedef enum {
   UVA_MSG_ERROR,  /* init -> manager: setup failed: err = errno, text = what */
   UVA_MSG_CONNECT,   /* manager -> init: value = id, arg = port | UDP flag */
   UVA_MSG_CONNECTED, /* init -> manager: value = id, the socket or err */
+  UVA_MSG_APP_EXIT,  /* init -> manager: the app ended with status value and
+                        restarts after arg ms: restart number err */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u

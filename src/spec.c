@@ -189,6 +189,36 @@ gboolean uva_env_valid(const char *entry, GError **error) {
   return ok;
 }
 
+gboolean uva_restart_parse(const char *text, UvaContainerSpec *c,
+                           GError **error) {
+  guint64 n = 0;
+  if (g_str_equal(text, "no")) {
+    c->restart_on_failure = FALSE;
+    c->restart_max = 0;
+    return TRUE;
+  }
+  if (g_str_equal(text, "on-failure") ||
+      (g_str_has_prefix(text, "on-failure:") &&
+       g_ascii_string_to_unsigned(text + strlen("on-failure:"), 10, 1,
+                                  1000000, &n, NULL))) {
+    c->restart_on_failure = TRUE;
+    c->restart_max = (guint)n;
+    return TRUE;
+  }
+  g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+              "restart policy \"%s\" is not no, on-failure or on-failure:N",
+              text);
+  return FALSE;
+}
+
+char *uva_restart_string(const UvaContainerSpec *c) {
+  if (!c->restart_on_failure)
+    return g_strdup("no");
+  if (c->restart_max == 0)
+    return g_strdup("on-failure");
+  return g_strdup_printf("on-failure:%u", c->restart_max);
+}
+
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
                                GError **error) {
   if (g_str_equal(text, "splice"))

@@ -59,6 +59,8 @@ typedef struct {
   gboolean no_network; /* only lo: no tap, no libslirp, nothing published */
   gboolean probe_http; /* ready = an HTTP status line on the first TCP port */
   UvaPortDriver port_driver;
+  gboolean restart_on_failure; /* init restarts the app when it fails */
+  guint restart_max;           /* ... at most this often; 0: no limit */
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
 } UvaContainerSpec;
@@ -80,6 +82,12 @@ gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error);
 /* "127.0.0.1:18080" or "[::1]:18080" (with "/udp" for UDP). */
 char *uva_publish_host_string(const UvaPublish *p);
 guint16 uva_publish_host_port(const UvaPublish *p);
+
+/* "no", "on-failure" or "on-failure:N" (N from 1). */
+gboolean uva_restart_parse(const char *text, UvaContainerSpec *c,
+                           GError **error);
+/* The same text back (for spec files). */
+char *uva_restart_string(const UvaContainerSpec *c);
 
 /* "splice" or "slirp". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,

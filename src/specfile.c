@@ -10,6 +10,7 @@
  *   hostname = a
  *   network = slirp | none
  *   port-driver = splice | slirp  (how published ports reach the app)
+ *   restart = no | on-failure | on-failure:N
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (created in workdir if missing)
  *   log = http_recorder.log  (a file in /tmp shown at start)
@@ -24,8 +25,8 @@
 
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
-    "hostname", "network", "port-driver", "ready-http", "seed-file", "log",
-    NULL};
+    "hostname", "network", "port-driver", "restart", "ready-http",
+    "seed-file", "log", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -78,7 +79,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
    * one (its cleanup would free garbage). */
   g_autoptr(GError) local = NULL;
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
-                  *network = NULL, *driver = NULL;
+                  *network = NULL, *driver = NULL, *restart = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
   g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
@@ -88,7 +89,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
       g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                   "unknown key \"%s\" in [%s] (known: command, workdir, tmp, "
                   "publish, env, volume, hostname, network, port-driver, "
-                  "ready-http, seed-file, log)",
+                  "restart, ready-http, seed-file, log)",
                   *k, group);
       goto fail;
     }
@@ -138,6 +139,9 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   c->no_network = network && g_str_equal(network, "none");
   driver = g_key_file_get_string(kf, group, KEY("port-driver"), NULL);
   if (driver && !uva_port_driver_parse(driver, &c->port_driver, error))
+    goto fail;
+  restart = g_key_file_get_string(kf, group, KEY("restart"), NULL);
+  if (restart && !uva_restart_parse(restart, c, error))
     goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
@@ -261,6 +265,10 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_string_append_printf(out, "hostname=%s\n", c->hostname);
     if (c->no_network)
       g_string_append(out, "network=none\n");
+    if (c->restart_on_failure) {
+      g_autofree char *r = uva_restart_string(c);
+      g_string_append_printf(out, "restart=%s\n", r);
+    }
     if (c->port_driver != UVA_PORT_DRIVER_SPLICE)
       g_string_append_printf(out, "port-driver=%s\n",
                              uva_port_driver_name(c->port_driver));

@@ -335,6 +335,16 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     else
       uva_close_fdp(&passed_fd);
     break;
+  case UVA_MSG_APP_EXIT: {
+    g_autofree char *limit =
+        c->spec->restart_max ? g_strdup_printf(" of %u", c->spec->restart_max)
+                             : g_strdup("");
+    fprintf(stderr, "uva_container: %s: %s exited with status %d; restart "
+            "%d%s in %.1f s\n",
+            c->spec->name, c->spec->argv[0], msg.value, msg.err, limit,
+            msg.arg / 1000.0);
+    break;
+  }
   case UVA_MSG_READY:
     c->app_started = TRUE;
     if (c->fwd)
@@ -652,12 +662,6 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
-  /* A script's background job starts with SIGINT ignored (bash does that
-   * without job control), and an ignored signal is discarded even while
-   * blocked, so the signalfd would never see it: `kill -INT` must stop us
-   * like Ctrl-C does.  SIGHUP keeps an inherited ignore (nohup). */
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """fwd_peer.py - both ends of the port-forwarding tests (tests/ports.sh).
 
-Inside a container:  fwd_peer.py serve TCP_PORT UDP_PORT
+Inside a container:  fwd_peer.py serve TCP_PORT UDP_PORT [ECHO_PORT STALL_PORT]
   TCP: a client sends "N M\\n", N bytes, then shuts its write side.  The
   server reads to EOF and answers "<sha256 of what it got> <count>\\n" and M
   bytes of a deterministic stream, then closes.  So one exchange checks
   both directions byte for byte and half-close (the reply comes after the
   client's EOF).
   UDP: every datagram comes back prefixed with b"echo:".
+  ECHO_PORT: whatever comes in goes back out (keep-alive and idle clients).
+  STALL_PORT: accepts and never reads (an app that stopped reading).
 
 On the host (each exits 0 on success, 1 with a reason on stderr):
   fwd_peer.py transfer HOST PORT N M     one exchange
@@ -15,11 +17,20 @@ On the host (each exits 0 on success, 1 with a reason on stderr):
   fwd_peer.py many HOST PORT COUNT       COUNT exchanges one after another
   fwd_peer.py reset HOST PORT            the server side refuses: expect RST
   fwd_peer.py udp HOST PORT              one datagram there and back
+  fwd_peer.py keepalive HOST PORT K R    K echo connections, R round trips each
+  fwd_peer.py idle HOST ECHO PORT N      N idle connections held open while
+                                         one exchange on PORT completes
+  fwd_peer.py vanish HOST PORT           send half of a large upload, then RST
+  fwd_peer.py stall HOST STALL PORT      fill a connection nobody reads; while it
+                                         is full one exchange on PORT completes;
+                                         then RST
 """
 import hashlib
 import os
 import random
+import resource
 import socket
+import struct
 import socketserver
 import sys
 import threading
@@ -67,8 +78,32 @@ class Server(socketserver.ThreadingTCPServer):
     request_queue_size = 512
 
 
-def serve(tcp_port, udp_port):
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            b = self.request.recv(65536)
+            if not b:
+                return
+            self.request.sendall(b)
+
+
+class Stall(socketserver.BaseRequestHandler):
+    def handle(self):
+        threading.Event().wait(60)
+
+
+def more_fds():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def serve(tcp_port, udp_port, echo_port=None, stall_port=None):
+    more_fds()
     srv = Server(("0.0.0.0", tcp_port), Handler)
+    for port, handler in ((echo_port, Echo), (stall_port, Stall)):
+        if port:
+            extra = Server(("0.0.0.0", port), handler)
+            threading.Thread(target=extra.serve_forever, daemon=True).start()
 
     def udp():
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -135,6 +170,75 @@ def expect_reset(host, port):
         raise AssertionError(f"no reset: recv gave {b!r}")
 
 
+def keepalive(host, port, k, r):
+    errors = []
+
+    def one():
+        try:
+            with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+                for i in range(r):
+                    msg = f"ping {i}\n".encode()
+                    s.sendall(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        b = s.recv(len(msg) - len(got))
+                        if not b:
+                            raise AssertionError("closed early")
+                        got += b
+                    if got != msg:
+                        raise AssertionError(f"echo {got!r}")
+        except Exception as e:  # noqa: BLE001 - every failure counts
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=one) for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise AssertionError(f"{len(errors)} of {k} failed: {errors[:3]}")
+
+
+def rst_close(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def idle(host, echo_port, port, n):
+    more_fds()
+    held = []
+    try:
+        for _ in range(n):
+            held.append(socket.create_connection((host, echo_port), timeout=TIMEOUT))
+        exchange(host, port, 1000, 1000)
+        # The held ones still work, too.
+        held[0].sendall(b"x")
+        if held[0].recv(1) != b"x":
+            raise AssertionError("an idle connection lost its echo")
+    finally:
+        for s in held:
+            s.close()
+
+
+def vanish(host, port):
+    s = socket.create_connection((host, port), timeout=TIMEOUT)
+    s.sendall(b"100000000 0\n" + os.urandom(10_000_000))
+    rst_close(s)
+
+
+def stall(host, port, other):
+    s = socket.create_connection((host, port), timeout=TIMEOUT)
+    s.settimeout(1)
+    chunk = b"x" * 65536
+    try:
+        while True:
+            s.send(chunk)
+    except socket.timeout:
+        pass  # both sides' buffers and the forwarder's pipe are full
+    exchange(host, other, 100000, 100000)  # the forwarder is not stuck
+    rst_close(s)
+
+
 def udp(host, port):
     with socket.socket(family(host), socket.SOCK_DGRAM) as u:
         u.settimeout(1)
@@ -154,7 +258,7 @@ def udp(host, port):
 def main(argv):
     cmd = argv[1]
     if cmd == "serve":
-        serve(int(argv[2]), int(argv[3]))
+        serve(*map(int, argv[2:6]))
         return 0
     host, port = argv[2], int(argv[3])
     try:
@@ -169,6 +273,14 @@ def main(argv):
             expect_reset(host, port)
         elif cmd == "udp":
             udp(host, port)
+        elif cmd == "keepalive":
+            keepalive(host, port, int(argv[4]), int(argv[5]))
+        elif cmd == "idle":
+            idle(host, port, int(argv[4]), int(argv[5]))
+        elif cmd == "vanish":
+            vanish(host, port)
+        elif cmd == "stall":
+            stall(host, port, int(argv[4]))
         else:
             raise SystemExit(f"unknown command {cmd}")
     except (AssertionError, OSError) as e:

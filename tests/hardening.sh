@@ -66,3 +66,69 @@ if ! strings "$UVA" | grep -q __asan_; then
 else
   skipped "manager seccomp is off in sanitizer builds (LeakSanitizer needs ptrace)"
 fi
+
+# ---- faults ----
+# The app crashes: --restart on-failure:N restarts it with back-off.
+out=$(run_out --restart on-failure:2 -- sh -c 'date +%s.%N; exit 3'); rc=$?
+check "restart on-failure:2: three runs, then the app's status (rc=$rc)" \
+  bash -c '[ "$1" = 3 ] && [ "$(grep -c "^[0-9]" <<<"$2")" = 3 ]' _ "$rc" "$out"
+check "restart: each restart is reported with its back-off" \
+  bash -c 'grep -q "sh exited with status 3; restart 1 of 2 in 1.0 s" <<<"$1" && grep -q "restart 2 of 2 in 2.0 s" <<<"$1"' _ "$out"
+check "restart: the back-off is waited (1 s, then 2 s), never a tight loop" \
+  $PY -c 'import sys; t=[float(l) for l in sys.argv[1].splitlines() if l[:1].isdigit()]; sys.exit(0 if t[1]-t[0] >= 0.95 and t[2]-t[1] >= 1.95 else 1)' "$out"
+out=$(run_out --restart on-failure -- true); rc=$?
+check "restart: an app that succeeds is not restarted" bash -c '[ "$1" = 0 ] && ! grep -q restart <<<"$2"' _ "$rc" "$out"
+expect_fail "--restart always is refused, naming the policies" "not no, on-failure or on-failure:N" \
+  as_user "$UVA" run --restart always -- true
+ROUT2=$WORK/restart.out
+"${AS_USER[@]}" "$UVA" run --restart on-failure -- sh -c 'exit 1' >"$ROUT2" 2>&1 &
+MGR=$!
+wait_for 50 grep -q "restart 2" "$ROUT2"
+kill -INT "$MGR"; t0=$SECONDS; wait "$MGR"; rc=$?; MGR=
+check "restart: Ctrl-C during the back-off stops at once with the app's status (rc=$rc)" \
+  [ $rc = 1 -a $((SECONDS - t0)) -le 3 ]
+check "restart: nothing left" wait_for 20 no_user_procs
+
+# A container's pid 1 is killed: reported, its port freed, the other kept.
+if start; then
+  A=$(app_of a)
+  IA=$(awk '/^PPid:/ {print $2}' "/proc/$A/status")
+  kill -KILL "$IA"
+  check "init of a killed: reported" wait_for 50 grep -q "^uva_container: a: its init was killed by signal 9" "$OUT"
+  check "init of a killed: its port 18080 is released" wait_for 20 port_free 18080
+  check "init of a killed: b still serves" bash -c "curl -s -m 5 http://127.0.0.1:28080/ | grep -q hello-from-b"
+  check "init of a killed: a's app is gone too" wait_for 20 bash -c "! kill -0 $A 2>/dev/null"
+  check "init of a killed: Ctrl-C still stops b cleanly" stop_int
+else
+  not_ok "start for the init-killed case"
+fi
+
+# SIGINT or SIGTERM at every stage of start-up (before the maps, during
+# the tap, before readiness): a prompt exit and nothing left.
+# Job control on: without it a script's background job starts with SIGINT
+# ignored, which setpriv and env keep until uva_container resets it, and a
+# signal that early would be lost on them; a terminal's Ctrl-C is never.
+set -m
+stage_ok=0 stages=0
+for delay in 0 0.002 0.005 0.01 0.02 0.04 0.07 0.1 0.15 0.25; do
+  for sig in INT TERM; do
+    stages=$((stages + 1))
+    "${AS_USER[@]}" "$UVA" >"$WORK/stage.out" 2>&1 &
+    MGR=$!
+    sleep "$delay"
+    kill -s "$sig" "$MGR"
+    t0=$SECONDS
+    timeout 10 tail --pid="$MGR" -f /dev/null
+    if ! kill -0 "$MGR" 2>/dev/null && [ $((SECONDS - t0)) -le 6 ] &&
+      wait_for 20 no_user_procs && port_free 18080 && port_free 28080; then
+      stage_ok=$((stage_ok + 1))
+    else
+      echo "# SIG$sig after ${delay}s: not clean"; sed 's/^/#   /' "$WORK/stage.out"
+      kill -KILL "$MGR" 2>/dev/null
+    fi
+    wait "$MGR" 2>/dev/null; MGR=
+  done
+done
+set +m
+check "SIGINT/SIGTERM at $stages moments of start-up: all exit promptly, nothing left ($stage_ok/$stages)" \
+  [ "$stage_ok" = "$stages" ]

@@ -16,7 +16,8 @@ POUT=$WORK/peer.out
 "${AS_USER[@]}" "$UVA" run -w "$PEERDIR" \
   -p 127.0.0.1:19000:9000 -p '[::1]:19000:9000' -p 127.0.0.1:19001:9001 \
   -p 127.0.0.1:19002:9002/udp -p '[::1]:19002:9002/udp' \
-  -- $PY /app/fwd_peer.py serve 9000 9002 >"$POUT" 2>&1 &
+  -p 127.0.0.1:19003:9003 -p 127.0.0.1:19004:9004 \
+  -- $PY /app/fwd_peer.py serve 9000 9002 9003 9004 >"$POUT" 2>&1 &
 MGR=$!
 if wait_for 100 grep -q "fwd_peer serving" "$POUT" &&
   wait_for 50 $PY "$PEER" transfer 127.0.0.1 19000 1 1; then
@@ -37,14 +38,28 @@ check "splice: a container port nothing listens on resets the client" \
 check "splice: UDP on 127.0.0.1 reaches the app and its reply comes back" \
   $PY "$PEER" udp 127.0.0.1 19002
 check "splice: UDP on [::1] too" $PY "$PEER" udp ::1 19002
-# No fd growth: after a warm-up (the pipe pool fills), 10,000 more
-# connections leave the manager with the same number of fds.
+# No fd or memory growth: after a warm-up (the pipe pool fills), load and
+# faults leave the manager with the same number of fds and about the same
+# RSS.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 $PY "$PEER" many 127.0.0.1 19000 500
-fds_warm=$(fd_count "$MGR")
-$PY "$PEER" many 127.0.0.1 19000 10000; rc=$?
-check "splice: 10,000 sequential connections succeed" [ $rc = 0 ]
-check "splice: no fd leak after them ($fds_warm fds before)" \
-  wait_for 30 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds_warm ]"
+$PY "$PEER" keepalive 127.0.0.1 19003 16 10
+fds_warm=$(fd_count "$MGR") rss_warm=$(rss_kib "$MGR")
+$PY "$PEER" many 127.0.0.1 19000 20000; rc=$?
+check "load: 20,000 sequential connections succeed" [ $rc = 0 ]
+check "load: 256 concurrent keep-alive connections, 200 round trips each, no error" \
+  $PY "$PEER" keepalive 127.0.0.1 19003 256 200
+check "load: 1,000 idle connections held open, a new client is still served" \
+  $PY "$PEER" idle 127.0.0.1 19003 19000 1000
+check "fault: a client that resets mid-upload is survived" $PY "$PEER" vanish 127.0.0.1 19000
+check "fault: an app that stops reading stalls only its own connection" \
+  $PY "$PEER" stall 127.0.0.1 19004 19000
+check "fault: a transfer works after all that" $PY "$PEER" transfer 127.0.0.1 19000 1000000 1000000
+check "no fd leak after load and faults ($fds_warm fds before)" \
+  wait_for 50 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds_warm ]"
+rss_now=$(rss_kib "$MGR")
+check "no memory growth after load and faults (RSS $rss_warm -> $rss_now KiB, 2 MiB allowed)" \
+  [ "$rss_now" -le $((rss_warm + 2048)) ]
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "splice: no process left" wait_for 20 no_user_procs
 

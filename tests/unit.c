@@ -210,6 +210,21 @@ static void test_volume_and_driver(void) {
     g_assert_false(uva_volume_parse(bad[i], NULL, &m, &error));
     g_assert_nonnull(strstr(error->message, "HOST_PATH:/CONTAINER_PATH"));
   }
+  UvaContainerSpec *c = uva_container_spec_new("r");
+  g_assert_true(uva_restart_parse("on-failure:3", c, NULL));
+  g_assert_true(c->restart_on_failure);
+  g_assert_cmpuint(c->restart_max, ==, 3);
+  g_autofree char *r3 = uva_restart_string(c);
+  g_assert_cmpstr(r3, ==, "on-failure:3");
+  g_assert_true(uva_restart_parse("on-failure", c, NULL));
+  g_assert_cmpuint(c->restart_max, ==, 0);
+  g_assert_true(uva_restart_parse("no", c, NULL));
+  g_assert_false(c->restart_on_failure);
+  const char *bad_restart[] = {"always", "on-failure:0", "on-failure:",
+                               "on-failure:x", "on-failure:-1", ""};
+  for (guint i = 0; i < G_N_ELEMENTS(bad_restart); i++)
+    g_assert_false(uva_restart_parse(bad_restart[i], c, NULL));
+  uva_container_spec_free(c);
   UvaPortDriver d = UVA_PORT_DRIVER_SPLICE;
   g_assert_true(uva_port_driver_parse("slirp", &d, NULL));
   g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SLIRP);
@@ -370,7 +385,9 @@ static void test_specfile_full(void) {
                      "network = slirp\n"
                      "[container quiet]\n"
                      "command = sleep 1\n"
-                     "network = none\n";
+                     "network = none\n"
+                     "port-driver = slirp\n"
+                     "restart = on-failure:4\n";
   g_autoptr(GError) error = NULL;
   g_autoptr(UvaSpec) s = uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
   g_assert_no_error(error);
@@ -388,6 +405,19 @@ static void test_specfile_full(void) {
   UvaContainerSpec *q = s->containers->pdata[1];
   g_assert_true(q->no_network);
   g_assert_cmpstr(q->workdir, ==, "/st/quiet/www");
+  g_assert_cmpint(q->port_driver, ==, UVA_PORT_DRIVER_SLIRP);
+  g_assert_cmpint(w->port_driver, ==, UVA_PORT_DRIVER_SPLICE);
+  g_assert_true(q->restart_on_failure);
+  g_assert_cmpuint(q->restart_max, ==, 4);
+  /* Printed and parsed again, it is the same. */
+  g_autofree char *printed = uva_specfile_print(s);
+  g_assert_nonnull(strstr(printed, "port-driver=slirp\n"));
+  g_assert_nonnull(strstr(printed, "restart=on-failure:4\n"));
+  g_autoptr(UvaSpec) again = uva_specfile_parse("/p.spec", printed, "/st", NULL);
+  g_assert_nonnull(again);
+  UvaContainerSpec *q2 = again->containers->pdata[1];
+  g_assert_cmpint(q2->port_driver, ==, UVA_PORT_DRIVER_SLIRP);
+  g_assert_cmpuint(q2->restart_max, ==, 4);
 }
 
 static void test_specfile_bad(void) {
@@ -400,6 +430,10 @@ static void test_specfile_bad(void) {
       {"[container a]\ncommand=x\npublish=0:80\n", "s.spec:3: publish \"0:80\""},
       {"[container a]\ncommand=x\nvolume=/a\n", "s.spec:3: volume \"/a\""},
       {"[container a]\ncommand=x\nnetwork=wifi\n", "s.spec:3: network \"wifi\""},
+      {"[container a]\ncommand=x\nport-driver=fast\n", "s.spec:3: port driver \"fast\""},
+      {"[container a]\ncommand=x\nrestart=always\n", "s.spec:3: restart policy \"always\""},
+      {"[container a]\ncommand=x\nport-driver=slirp\npublish=53:53/udp\n",
+       "s.spec: container a: the slirp port driver cannot publish UDP"},
       {"[container a]\ncommand='unclosed\n", "s.spec:2: command:"},
       {"[container A]\ncommand=x\n", "s.spec:1: container name \"A\""},
       {"[container a]\ncommand=x\npublish=1000:80\n[container b]\ncommand=y\npublish=1000:81\n",
