@@ -58,8 +58,14 @@ check "fault: a transfer works after all that" $PY "$PEER" transfer 127.0.0.1 19
 check "no fd leak after load and faults ($fds_warm fds before)" \
   wait_for 50 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds_warm ]"
 rss_now=$(rss_kib "$MGR")
-check "no memory growth after load and faults (RSS $rss_warm -> $rss_now KiB, 2 MiB allowed)" \
-  [ "$rss_now" -le $((rss_warm + 2048)) ]
+if strings "$UVA" | grep -q __asan_; then
+  # ASan holds freed memory in quarantine; its leak check at exit covers
+  # this build instead.
+  skipped "RSS after load in a sanitizer build ($rss_warm -> $rss_now KiB)"
+else
+  check "no memory growth after load and faults (RSS $rss_warm -> $rss_now KiB, 2 MiB allowed)" \
+    [ "$rss_now" -le $((rss_warm + 2048)) ]
+fi
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "splice: no process left" wait_for 20 no_user_procs
 
