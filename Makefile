@@ -82,8 +82,24 @@ check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 bench: uva_container
 	bench/run.sh
 
+# libFuzzer targets (clang): every parser of user input and the tap frame
+# path.  `make fuzz` runs each for FUZZ_SECONDS (CI: 60) on top of the
+# committed seeds and regression inputs (tests/fuzz/).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := publish specfile words frames
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build-fuzz/%.o)
+build-fuzz/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf build build-asan uva_container uva_container-asan
+	rm -rf build build-asan build-fuzz uva_container uva_container-asan
 
 install: uva_container
 	install -D -m 0755 uva_container $(DESTDIR)$(BINDIR)/uva_container
@@ -103,4 +119,4 @@ check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: all check check-asan e2e check-all bench clean install uninstall check-man
+.PHONY: all check check-asan e2e check-all bench fuzz clean install uninstall check-man

@@ -16,8 +16,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
   build-essential pkg-config libslirp-dev libglib2.0-dev \
-  python3 curl iproute2 util-linux procps ca-certificates groff-base
+  python3 curl iproute2 util-linux procps ca-certificates groff-base \
+  clang libclang-rt-14-dev
 
+# clang and its libFuzzer runtime build the fuzz targets (make fuzz).
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,
 # playwright-core.
 tests/e2e/install-deps.sh

@@ -14,6 +14,7 @@
  * host's 127.0.0.1 through 10.0.2.2. */
 #include "slirp.h"
 
+#include "fragguard.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -46,6 +47,8 @@ struct UvaNet {
   guint8 *frame; /* one receive buffer: MTU + Ethernet header */
   gsize frame_len;
   guint64 dropped_tx;
+  guint64 dropped_rx;  /* frames kept from libslirp (fragguard.c) */
+  UvaFragGuard *guard;
   gint64 deadline_ms; /* when libslirp wants slirp_pollfds_poll; -1: never */
   gboolean kick;      /* frames came in: run slirp_pollfds_poll now */
 };
@@ -259,6 +262,18 @@ static GSourceFuncs source_funcs = {
 
 /* Tap -------------------------------------------------------------------- */
 
+void uva_net_input(UvaNet *net, const guint8 *frame, gsize len) {
+  if (!uva_fragguard_pass(net->guard, frame, len, g_get_monotonic_time())) {
+    net->dropped_rx++;
+    return;
+  }
+  slirp_input(net->slirp, frame, (int)len);
+  /* What the guest sent may have released frames libslirp queued (an ARP
+   * reply does) or data for a host socket; they go out in
+   * slirp_pollfds_poll(), which must not wait for the next TCP timer. */
+  net->kick = TRUE;
+}
+
 static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
   UvaNet *net = data;
   (void)cond;
@@ -277,11 +292,7 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
       net->tap_watch = 0;
       return G_SOURCE_REMOVE;
     }
-    slirp_input(net->slirp, net->frame, (int)n);
-    /* What the guest sent may have released frames libslirp queued (an
-     * ARP reply does) or data for a host socket; they go out in
-     * slirp_pollfds_poll(), which must not wait for the next TCP timer. */
-    net->kick = TRUE;
+    uva_net_input(net, net->frame, (gsize)n);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -314,6 +325,7 @@ UvaNet *uva_net_new(const char *name, GError **error) {
   net->timers = g_ptr_array_new_with_free_func(g_free);
   net->frame_len = UVA_DEFAULT_MTU + 14; /* + Ethernet header */
   net->frame = g_malloc(net->frame_len);
+  net->guard = uva_fragguard_new();
   net->slirp = slirp_new(&cfg, &callbacks, net);
   if (!net->slirp) {
     uva_net_free(net);
@@ -374,6 +386,7 @@ void uva_net_free(UvaNet *net) {
   g_array_unref(net->fresh);
   g_ptr_array_unref(net->timers);
   g_free(net->frame);
+  uva_fragguard_free(net->guard);
   g_free(net->name);
   g_free(net);
 }

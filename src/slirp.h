@@ -19,6 +19,9 @@ UvaNet *uva_net_new(const char *name, GError **error);
 gboolean uva_net_publish(UvaNet *net, const UvaPublish *p, GError **error);
 /* Takes ownership of the tap fd received from the container. */
 gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error);
+/* One Ethernet frame from the container, as read from its tap (the fuzz
+ * target calls it directly). */
+void uva_net_input(UvaNet *net, const guint8 *frame, gsize len);
 /* Closes listeners, connections and the tap. */
 void uva_net_free(UvaNet *net);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UvaNet, uva_net_free)

@@ -82,18 +82,6 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
                   *network = NULL, *driver = NULL, *restart = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
-  g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
-  for (char **k = keys; k && *k; k++) {
-    if (!g_strv_contains(known_keys, *k)) {
-      *bad_key = g_intern_string(*k);
-      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                  "unknown key \"%s\" in [%s] (known: command, workdir, tmp, "
-                  "publish, env, volume, hostname, network, port-driver, "
-                  "restart, ready-http, seed-file, log)",
-                  *k, group);
-      goto fail;
-    }
-  }
 #define KEY(k) (*bad_key = (k), (k))
   command = g_key_file_get_string(kf, group, KEY("command"), NULL);
   if (!command) {
@@ -189,6 +177,20 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
       fail_at(error, path, text, *g, NULL, local);
       return NULL;
     }
+    /* Unknown keys first, named while the key list is alive (user input is
+     * not interned: g_intern_string never frees). */
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+      if (!g_strv_contains(known_keys, *k)) {
+        g_set_error(&local, UVA_ERROR, UVA_ERROR_INVALID,
+                    "unknown key \"%s\" in [%s] (known: command, workdir, "
+                    "tmp, publish, env, volume, hostname, network, "
+                    "port-driver, restart, ready-http, seed-file, log)",
+                    *k, *g);
+        fail_at(error, path, text, *g, *k, local);
+        return NULL;
+      }
+    }
     const char *bad_key = NULL;
     UvaContainerSpec *c =
         parse_group(kf, *g, name, base_dir, state_dir, &bad_key, &local);
@@ -220,64 +222,72 @@ UvaSpec *uva_specfile_load(const char *path, const char *state_dir,
   return uva_specfile_parse(path, text, state_dir, error);
 }
 
+/* Printed through GKeyFile, which escapes what the parser unescapes (a
+ * newline, a leading space, a ';' inside a list entry), so what parses
+ * prints and parses again to the same spec (tests/fuzz/fuzz_specfile.c). */
 char *uva_specfile_print(const UvaSpec *spec) {
-  GString *out = g_string_new(
-      "# uva_container spec: one [container NAME] group per container.\n"
-      "# Run it with: uva_container up FILE\n");
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_key_file_set_list_separator(kf, ';');
   for (guint i = 0; i < spec->containers->len; i++) {
     const UvaContainerSpec *c = spec->containers->pdata[i];
-    g_autofree char *command = NULL;
+    g_autofree char *group = g_strdup_printf("container %s", c->name);
     GString *cmd = g_string_new(NULL);
     for (char **a = c->argv; *a; a++) {
       g_autofree char *q = g_shell_quote(*a);
       g_string_append_printf(cmd, "%s%s", a == c->argv ? "" : " ", q);
     }
-    command = g_string_free(cmd, FALSE);
-    g_string_append_printf(out, "\n[container %s]\ncommand=%s\nworkdir=%s\n"
-                           "tmp=%s\n",
-                           c->name, command, c->workdir, c->tmpdir);
-    if (c->publish->len) {
-      g_string_append(out, "publish=");
-      for (guint j = 0; j < c->publish->len; j++) {
-        const UvaPublish *p = &g_array_index(c->publish, UvaPublish, j);
-        g_autofree char *h = uva_publish_host_string(p);
-        /* "host:port/udp" -> "host:port:cport/udp" */
-        char *slash = strchr(h, '/');
-        if (slash)
-          *slash = '\0';
-        g_string_append_printf(out, "%s%s:%u%s", j ? ";" : "", h,
-                               p->container_port, p->udp ? "/udp" : "");
-      }
-      g_string_append_c(out, '\n');
+    g_autofree char *command = g_string_free(cmd, FALSE);
+    g_key_file_set_string(kf, group, "command", command);
+    g_key_file_set_string(kf, group, "workdir", c->workdir);
+    g_key_file_set_string(kf, group, "tmp", c->tmpdir);
+    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+    for (guint j = 0; j < c->publish->len; j++) {
+      const UvaPublish *p = &g_array_index(c->publish, UvaPublish, j);
+      g_autofree char *h = uva_publish_host_string(p);
+      /* "host:port/udp" -> "host:port:cport/udp" */
+      char *slash = strchr(h, '/');
+      if (slash)
+        *slash = '\0';
+      g_ptr_array_add(list, g_strdup_printf("%s:%u%s", h, p->container_port,
+                                            p->udp ? "/udp" : ""));
     }
+    if (list->len)
+      g_key_file_set_string_list(kf, group, "publish",
+                                 (const char *const *)list->pdata, list->len);
+    g_ptr_array_set_size(list, 0);
     for (guint j = 0; j < c->mounts->len; j++) {
       const UvaMount *m = &g_array_index(c->mounts, UvaMount, j);
-      g_string_append_printf(out, "%s%s:%s%s", j ? ";" : "volume=", m->source,
-                             m->target, m->read_only ? ":ro" : "");
+      g_ptr_array_add(list, g_strdup_printf("%s:%s%s", m->source, m->target,
+                                            m->read_only ? ":ro" : ""));
     }
-    if (c->mounts->len)
-      g_string_append_c(out, '\n');
-    if (c->env && c->env[0]) {
-      g_autofree char *e = g_strjoinv(";", c->env);
-      g_string_append_printf(out, "env=%s\n", e);
-    }
+    if (list->len)
+      g_key_file_set_string_list(kf, group, "volume",
+                                 (const char *const *)list->pdata, list->len);
+    if (c->env && c->env[0])
+      g_key_file_set_string_list(kf, group, "env",
+                                 (const char *const *)c->env,
+                                 g_strv_length(c->env));
     if (c->hostname)
-      g_string_append_printf(out, "hostname=%s\n", c->hostname);
+      g_key_file_set_string(kf, group, "hostname", c->hostname);
     if (c->no_network)
-      g_string_append(out, "network=none\n");
+      g_key_file_set_string(kf, group, "network", "none");
     if (c->restart_on_failure) {
       g_autofree char *r = uva_restart_string(c);
-      g_string_append_printf(out, "restart=%s\n", r);
+      g_key_file_set_string(kf, group, "restart", r);
     }
     if (c->port_driver != UVA_PORT_DRIVER_SPLICE)
-      g_string_append_printf(out, "port-driver=%s\n",
-                             uva_port_driver_name(c->port_driver));
+      g_key_file_set_string(kf, group, "port-driver",
+                            uva_port_driver_name(c->port_driver));
     if (c->probe_http)
-      g_string_append(out, "ready-http=true\n");
+      g_key_file_set_boolean(kf, group, "ready-http", TRUE);
     if (c->seed_file)
-      g_string_append_printf(out, "seed-file=%s\n", c->seed_file);
+      g_key_file_set_string(kf, group, "seed-file", c->seed_file);
     if (c->tmp_log)
-      g_string_append_printf(out, "log=%s\n", c->tmp_log);
+      g_key_file_set_string(kf, group, "log", c->tmp_log);
   }
-  return g_string_free(out, FALSE);
+  g_autofree char *body = g_key_file_to_data(kf, NULL, NULL);
+  return g_strconcat(
+      "# uva_container spec: one [container NAME] group per container.\n"
+      "# Run it with: uva_container up FILE\n\n",
+      body, NULL);
 }

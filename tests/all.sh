@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/all.sh - every suite in turn (make check-all): the unit and
-# integration suite, the same under ASan+UBSan, and the browser and terminal
-# end-to-end test.  Prints each suite's output and, last, one total line
+# integration suite, the same under ASan+UBSan, the browser and terminal
+# end-to-end test, and every fuzz target for FUZZ_SECONDS (default 60).  Prints each suite's output and, last, one total line
 # "N passed, N failed"; exits non-zero if any suite failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -31,6 +31,8 @@ run_suite() { # name, command...
 run_suite "unit + integration" make --no-print-directory check
 run_suite "unit + integration under ASan/UBSan" make --no-print-directory check-asan
 run_suite "end to end (Chromium, tmux)" make --no-print-directory e2e
+run_suite "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)" \
+  make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 [ "$total_fail" = 0 ] || status=1
 echo "$total_pass passed, $total_fail failed"
 exit $status

@@ -1,6 +1,7 @@
 /* unit.c - GTest cases for the pure parts: publish specs, names, spec
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
+#include "fragguard.h"
 #include "msg.h"
 #include "preflight.h"
 #include "rootfs.h"
@@ -233,6 +234,41 @@ static void test_volume_and_driver(void) {
   g_autoptr(GError) error = NULL;
   g_assert_false(uva_port_driver_parse("Splice", &d, &error));
   g_assert_nonnull(strstr(error->message, "not splice or slirp"));
+}
+
+/* An Ethernet frame holding an IPv4 header with the given fragment field. */
+static gsize ip_frame(guint8 *f, guint16 id, guint16 frag) {
+  memset(f, 0, 60);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  guint8 *ip = f + 14;
+  ip[0] = 0x45;
+  ip[4] = (guint8)(id >> 8);
+  ip[5] = (guint8)id;
+  ip[6] = (guint8)(frag >> 8);
+  ip[7] = (guint8)frag;
+  ip[9] = 17;
+  memcpy(ip + 12, (guint8[]){10, 0, 2, 100, 10, 0, 2, 3}, 8);
+  return 60;
+}
+
+static void test_fragguard(void) {
+  UvaFragGuard *g = uva_fragguard_new();
+  guint8 f[60];
+  gint64 t = 1000 * G_USEC_PER_SEC;
+  g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x4000), t)); /* DF */
+  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x0001), t)); /* lone last */
+  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x2001), t)); /* lone middle */
+  g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x2000), t)); /* first */
+  g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x2001), t + 1));
+  g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x0002), t + 2));
+  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 3, 0x0002), t + 2)); /* other id */
+  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x0002),
+                                    t + UVA_FRAGGUARD_WINDOW_US)); /* too late */
+  guint8 arp[42] = {[12] = 0x08, [13] = 0x06};
+  g_assert_true(uva_fragguard_pass(g, arp, sizeof arp, t));
+  g_assert_true(uva_fragguard_pass(g, f, 20, t)); /* short: libslirp's call */
+  uva_fragguard_free(g);
 }
 
 static void test_default_spec(void) {
@@ -472,6 +508,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
+  g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/preflight/host-path", test_host_path);
   return g_test_run();
 }
