@@ -237,6 +237,8 @@ sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)'
 check "host reaches its own 127.0.0.1:39999 (control)" bash -c "(exec 3<>/dev/tcp/127.0.0.1/39999)"
 check "container reaches its own app at 10.0.2.100:8080 (control)" in_ns "$A" $PY -c "$probe" 10.0.2.100 8080
 check "container cannot reach the host's 127.0.0.1 via 10.0.2.2" bash -c "! in_ns $A $PY -c '$probe' 10.0.2.2 39999"
+check "container a cannot reach b through b's published port (10.0.2.2:28080)" bash -c "! in_ns $A $PY -c '$probe' 10.0.2.2 28080"
+check "container a cannot reach b's app on its own 127.0.0.1:28080 (a's loopback is a's)" bash -c "! in_ns $A $PY -c '$probe' 127.0.0.1 28080"
 kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null
 
 check "SIGINT stops everything and exits 0 within 5 s" stop_int
