@@ -95,6 +95,7 @@ build-fuzz/%.o: src/%.c $(wildcard src/*.h)
 	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+.SECONDARY: $(FUZZ_OBJS)
 fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

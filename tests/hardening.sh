@@ -128,7 +128,7 @@ for delay in 0 0.002 0.005 0.01 0.02 0.04 0.07 0.1 0.15 0.25; do
     fi
     wait "$MGR" 2>/dev/null; MGR=
   done
-done
+done 2>/dev/null # job-control notices ("[1]+ Interrupt ...")
 set +m
 check "SIGINT/SIGTERM at $stages moments of start-up: all exit promptly, nothing left ($stage_ok/$stages)" \
   [ "$stage_ok" = "$stages" ]
