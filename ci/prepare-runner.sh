@@ -14,12 +14,20 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
+# nginx is a test app run inside containers, not a service: policy-rc.d
+# keeps Debian from starting it on port 80 of the runner at install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y --no-install-recommends \
   build-essential pkg-config libslirp-dev libglib2.0-dev \
   python3 curl iproute2 util-linux procps ca-certificates groff-base \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev nginx-light wrk
 
-# clang and its libFuzzer runtime build the fuzz targets (make fuzz).
+# clang and its libFuzzer runtime build the fuzz targets (make fuzz);
+# nginx-light and wrk are the load test's server and client.
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,
 # playwright-core.
 tests/e2e/install-deps.sh

@@ -67,6 +67,24 @@ else
   skipped "manager seccomp is off in sanitizer builds (LeakSanitizer needs ptrace)"
 fi
 
+# Two default instances by the same user: the second stops at its ports,
+# before touching any state, and the first goes on undisturbed.
+if start; then
+  LA=$WORK/state/uva_container/a/tmp/http_recorder.log
+  curl -s -m 5 -o /dev/null http://127.0.0.1:18080/before-second
+  wait_for 50 grep -q before-second "$LA"
+  sum_before=$(md5sum <"$LA")
+  out=$(timeout 30 "${AS_USER[@]}" "$WORK/uva_container" 2>&1); rc=$?
+  check "a second default instance fails in one line naming port 18080 (rc=$rc)" \
+    bash -c '[ "$1" = 1 ] && grep -q "port 127.0.0.1:18080: it is already in use" <<<"$2" && [ "$(grep -c . <<<"$2")" = 1 ]' _ "$rc" "$out"
+  check "the first instance's log is untouched by the second" [ "$(md5sum <"$LA")" = "$sum_before" ]
+  check "the first instance still serves a and b" \
+    bash -c "curl -s -m 5 http://127.0.0.1:18080/ | grep -q hello-from-a && curl -s -m 5 http://127.0.0.1:28080/ | grep -q hello-from-b"
+  check "the first instance still stops cleanly" stop_int
+else
+  not_ok "start for the two-instances case"
+fi
+
 # ---- faults ----
 # The app crashes: --restart on-failure:N restarts it with back-off.
 out=$(run_out --restart on-failure:2 -- sh -c 'date +%s.%N; exit 3'); rc=$?

@@ -141,3 +141,42 @@ check "-v HOST:/data is writable, and the host sees it" \
   bash -c "[ '$out' = done ] && grep -q inside '$WORK/vol/back.txt'"
 expect_fail "-v with a relative container path is refused" "is not HOST_PATH:/CONTAINER_PATH" \
   as_user "$UVA" run -v "$WORK/vol:data" -- true
+
+# Load with a real server: nginx in a container, 256 concurrent keep-alive
+# clients for 30 s (wrk), zero errors, the manager's fds back after.
+if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+  NG=$WORK/nginx
+  mkdir -p "$NG/www"
+  head -c 600 /dev/zero | tr '\0' x >"$NG/www/index.html"
+  cat >"$NG/nginx.conf" <<'NGX'
+worker_processes 1;
+master_process off;
+daemon off;
+pid /tmp/nginx.pid;
+error_log /tmp/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path /tmp; proxy_temp_path /tmp;
+  fastcgi_temp_path /tmp; uwsgi_temp_path /tmp; scgi_temp_path /tmp;
+  server { listen 0.0.0.0:8080 backlog=4096; root /app/www; }
+}
+NGX
+  [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$NG"
+  "${AS_USER[@]}" "$UVA" run -w "$NG" -p 127.0.0.1:19030:8080 -- \
+    nginx -p /tmp/ -e /tmp/error.log -c /app/nginx.conf >"$WORK/nginx.out" 2>&1 &
+  MGR=$!
+  wait_for 100 bash -c "curl -sf -o /dev/null http://127.0.0.1:19030/"
+  curl -s -o /dev/null http://127.0.0.1:19030/
+  fds_before=$(fd_count "$MGR")
+  out=$(ulimit -n 4096; wrk -t2 -c256 -d30s http://127.0.0.1:19030/ 2>&1)
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  check "load: nginx, 256 keep-alive connections for 30 s, $reqs requests, no socket error or non-2xx" \
+    bash -c '[ "${1:-0}" -gt 0 ] && ! grep -qE "Socket errors|Non-2xx" <<<"$2"' _ "$reqs" "$out"
+  check "load: the manager's fds are back to $fds_before after" \
+    wait_for 50 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds_before ]"
+  kill -INT "$MGR"; wait "$MGR"; MGR=
+else
+  skipped "nginx load test (nginx or wrk not installed; ci/prepare-runner.sh installs them)"
+fi
