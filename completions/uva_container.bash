@@ -84,6 +84,10 @@ _uva_container_run_value() {
             COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp" -- "$val"))
             _uva_container_trim "$word"
             ;;
+        --restart)
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "no on-failure on-failure:" -- "$val"))
+            _uva_container_trim "$word"
+            ;;
         -w | --workdir | --tmp)
             if [[ $word == "$val" ]]; then
                 _uva_container_dirs "$val"
@@ -140,7 +144,7 @@ _uva_container() {
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
     local top="run up check --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
-        --hostname --network --port-driver --volume -v --help -h --"
+        --hostname --network --port-driver --restart --volume -v --help -h --"
     COMPREPLY=()
 
     if ((_uva_cword == 1)); then
@@ -168,7 +172,7 @@ _uva_container() {
                 break
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-                --hostname | --network | --port-driver | -v | --volume)
+                --hostname | --network | --port-driver | --restart | -v | --volume)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;
@@ -196,7 +200,7 @@ _uva_container() {
     esac
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-            --hostname | --network | --port-driver | -v | --volume)
+            --hostname | --network | --port-driver | --restart | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0
             ;;
