@@ -19,6 +19,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -94,7 +95,11 @@ int uva_seccomp_app_filter(void) {
  * and the taps, runs libslirp (which opens outbound sockets for the
  * containers), prints lines, signals and reaps its inits.  In the spirit of
  * passt's isolation, everything else fails with EPERM: no execve, no
- * open(at) of a file, no ptrace, no mount, no clone.  EPERM rather than a
+ * ptrace, no mount, no clone, and no open(at) that could write or create
+ * a file.  Read-only openat stays: libslirp's DNS forwarder (10.0.2.3)
+ * reads the host's /etc/resolv.conf at the first query and again when the
+ * file changes, and the containers' resolv.conf points at it.  EPERM
+ * rather than a
  * kill: an unforeseen call in a rare path (say, GLib loading an iconv
  * module to print a warning) fails softly instead of killing every
  * container. */
@@ -123,7 +128,7 @@ static const int manager_allowed[] = {
 };
 
 int uva_seccomp_manager_filter(void) {
-  struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) + 8];
+  struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) + 16];
   unsigned n = 0;
   prog[n++] = (struct sock_filter)LOAD_ARCH;
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -136,6 +141,19 @@ int uva_seccomp_manager_filter(void) {
                                              1);
     prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   }
+  /* openat(dirfd, path, flags, mode): allowed when flags (args[2], low 32
+   * bits) ask for reading only. */
+  const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC |
+                               O_APPEND | O_PATH |
+                               (O_TMPFILE & ~O_DIRECTORY);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           SYS_openat, 0, 4);
+  prog[n++] = (struct sock_filter)BPF_STMT(
+      BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]));
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
+                                           write_flags, 0, 1);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   prog[n++] = (struct sock_filter)DENY_EPERM;
   g_assert(n <= G_N_ELEMENTS(prog));
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};

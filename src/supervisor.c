@@ -645,7 +645,8 @@ static void confine_manager(void) {
     char *argv[] = {(char *)"/bin/true", NULL};
     execve(argv[0], argv, argv + 1);
     int exec_err = errno;
-    int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+    int fd = open("/tmp/uva-test-hook-probe",
+                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int open_err = fd < 0 ? errno : 0;
     fprintf(stderr, "uva_container: test hook: execve: %s; open: %s\n",
             g_strerror(exec_err), fd < 0 ? g_strerror(open_err) : "allowed");

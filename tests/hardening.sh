@@ -54,7 +54,7 @@ kill -INT "$MGR"; wait "$MGR"; MGR=
 out=$(timeout 30 "${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 "$WORK/uva_container-hooks" run --network none -- true 2>&1); rc=$?
 check "manager seccomp: execve from the manager fails with EPERM" \
   grep -q 'test hook: execve: Operation not permitted' <<<"$out"
-check "manager seccomp: opening a file from the manager fails with EPERM" \
+check "manager seccomp: creating a file from the manager fails with EPERM" \
   grep -q 'open: Operation not permitted' <<<"$out"
 check "manager seccomp: the container still ran and exited 0 (rc=$rc)" [ $rc = 0 ]
 if ! strings "$UVA" | grep -q __asan_; then

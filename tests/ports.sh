@@ -126,7 +126,33 @@ time.sleep(15)' &
   run_out -- $PY -c "$probe6" fd99::1 39997 >/dev/null; rc=$?
   check "outbound IPv6 through libslirp reaches a server of the test's namespace" [ $rc = 0 ]
   kill "$LO" 2>/dev/null; wait "$LO" 2>/dev/null
+  # DNS through libslirp's forwarder at 10.0.2.3 (the containers'
+  # resolv.conf), which reads the host's /etc/resolv.conf while the manager
+  # is under its seccomp filter.  The nameserver found there gets an
+  # address and a canned responder in this test's namespace.
+  NS=$(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ {print $2; exit}' /etc/resolv.conf)
+  if [ -n "$NS" ]; then
+    case $NS in 127.*) ;; *) ip addr add "$NS/32" dev lo ;; esac
+    $PY -c 'import socket,sys
+u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((sys.argv[1], 53)); u.settimeout(20)
+q,peer=u.recvfrom(512)
+# the query back as an answer: same id, QR set, no records (enough to match)
+u.sendto(q[:2] + b"\x81\x80" + q[4:], peer)' "$NS" >"$WORK/dnsr.out" 2>&1 &
+    DNSR=$!
+    sleep 0.3
+    dnsq='import socket,os,sys
+u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+qid=os.urandom(2)
+u.sendto(qid + bytes.fromhex("01000001000000000000076578616d706c6503636f6d0000010001"), ("10.0.2.3", 53))
+r=u.recv(512); sys.exit(0 if r[:2] == qid and r[2] & 0x80 else 1)'
+    dout=$(run_out -- $PY -c "$dnsq" 2>&1); rc=$?; [ $rc = 0 ] || { echo "# $dout"; sed 's/^/# responder: /' "$WORK/dnsr.out"; ip addr show dev lo | sed 's/^/# /'; }
+    check "DNS via 10.0.2.3 reaches the host's nameserver (here: a responder in the test's namespace)" [ $rc = 0 ]
+    kill "$DNSR" 2>/dev/null; wait "$DNSR" 2>/dev/null
+  else
+    skipped "DNS via 10.0.2.3 (no IPv4 nameserver in /etc/resolv.conf)"
+  fi
 else
+  skipped "DNS via 10.0.2.3 (needs root for a namespace of its own)"
   skipped "outbound IPv4 through libslirp (needs root for a namespace of its own)"
   skipped "outbound IPv6 through libslirp (needs root for a namespace of its own)"
 fi
