@@ -209,9 +209,22 @@ forwarder_pids() {
 rss_kib() { local s=0 p r; for p in "$@"; do r=$(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null); s=$((s + ${r:-0})); done; echo $s; }
 pss_kib() { local s=0 p r; for p in "$@"; do r=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null); s=$((s + ${r:-0})); done; echo $s; }
 start_sampler() {  # peak forwarder RSS while under load -> file $1
+    # The forwarders are found once, before the load; the loop then reads
+    # VmRSS with bash builtins only.  A sampler that walks the process tree
+    # (a dozen forks) every 0.25 s costs this 2-core machine enough CPU to
+    # move the results: wrk keep-alive through uva went from 48.3k to
+    # 40.7k req/s and its p99 from 1.37 to 2.72 ms with the old one.
+    local fpids; fpids=$(forwarder_pids | tr '\n' ' ')
     # Ctrl-C is for the main shell, whose cleanup stops the sampler with TERM.
     ( peak=0; trap 'echo $peak > "$1"; exit 0' TERM; trap '' INT
-      while :; do r=$(rss_kib $(forwarder_pids)); [ "${r:-0}" -gt "$peak" ] && peak=$r && echo $peak > "$1"; sleep 0.25; done ) &
+      while :; do
+          r=0
+          for p in $fpids; do
+              while read -r k v _; do [ "$k" = VmRSS: ] && r=$((r + v)); done < "/proc/$p/status" 2>/dev/null
+          done
+          [ "$r" -gt "$peak" ] && peak=$r && echo $peak > "$1"
+          sleep 0.5
+      done ) &
     SAMPLER_PID=$!
 }
 
