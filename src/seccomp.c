@@ -49,11 +49,11 @@ static const int denied[] = {
     SYS_delete_module, SYS_kexec_load,  SYS_kexec_file_load, SYS_reboot,
 };
 
-int uva_seccomp_app_filter(void) {
-  struct sock_filter prog[64];
+/* Both filters start alike: another architecture's numbers mean other
+ * calls, so they are refused; on x86_64, x32 calls (nr | 0x40000000) too.
+ * Leaves the syscall number loaded.  Returns the new length. */
+static unsigned prologue(struct sock_filter *prog) {
   unsigned n = 0;
-  /* Another architecture's numbers mean other calls: refuse them all.  On
-   * x86_64, x32 calls (nr | 0x40000000) are refused too. */
   prog[n++] = (struct sock_filter)LOAD_ARCH;
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            UVA_AUDIT_ARCH, 1, 0);
@@ -64,6 +64,12 @@ int uva_seccomp_app_filter(void) {
                                            0x40000000, 0, 1);
   prog[n++] = (struct sock_filter)DENY_EPERM;
 #endif
+  return n;
+}
+
+int uva_seccomp_app_filter(void) {
+  struct sock_filter prog[64];
+  unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(denied); i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                              (unsigned)denied[i], 0, 1);
@@ -129,12 +135,7 @@ static const int manager_allowed[] = {
 
 int uva_seccomp_manager_filter(void) {
   struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) + 16];
-  unsigned n = 0;
-  prog[n++] = (struct sock_filter)LOAD_ARCH;
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           UVA_AUDIT_ARCH, 1, 0);
-  prog[n++] = (struct sock_filter)DENY_EPERM;
-  prog[n++] = (struct sock_filter)LOAD_NR;
+  unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(manager_allowed); i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                              (unsigned)manager_allowed[i], 0,

@@ -131,33 +131,42 @@ def exchange(host, port, n, m):
         raise AssertionError(f"reply differs: {len(body)} bytes, wanted {m}")
 
 
-def concurrent(host, port, k):
-    # Every connection is open before any finishes: the barrier holds them.
-    barrier = threading.Barrier(k, timeout=TIMEOUT)
+def run_all(one, k):
+    """Runs one() in k threads at once; every failure is collected."""
     errors = []
 
-    def one():
+    def guarded():
         try:
-            payload = os.urandom(65536)
-            with socket.create_connection((host, port), timeout=TIMEOUT) as s:
-                barrier.wait()
-                s.sendall(b"65536 65536\n" + payload)
-                s.shutdown(socket.SHUT_WR)
-                reply = read_all(s)
-            line, _, body = reply.partition(b"\n")
-            if not line.startswith(hashlib.sha256(payload).hexdigest().encode()) \
-                    or body != stream(65536):
-                errors.append("bad reply")
+            one()
         except Exception as e:  # noqa: BLE001 - every failure counts
             errors.append(repr(e))
 
-    threads = [threading.Thread(target=one) for _ in range(k)]
+    threads = [threading.Thread(target=guarded) for _ in range(k)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if errors:
         raise AssertionError(f"{len(errors)} of {k} failed: {errors[:3]}")
+
+
+def concurrent(host, port, k):
+    # Every connection is open before any finishes: the barrier holds them.
+    barrier = threading.Barrier(k, timeout=TIMEOUT)
+
+    def one():
+        payload = os.urandom(65536)
+        with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+            barrier.wait()
+            s.sendall(b"65536 65536\n" + payload)
+            s.shutdown(socket.SHUT_WR)
+            reply = read_all(s)
+        line, _, body = reply.partition(b"\n")
+        if not line.startswith(hashlib.sha256(payload).hexdigest().encode()) \
+                or body != stream(65536):
+            raise AssertionError("bad reply")
+
+    run_all(one, k)
 
 
 def expect_reset(host, port):
@@ -171,32 +180,21 @@ def expect_reset(host, port):
 
 
 def keepalive(host, port, k, r):
-    errors = []
-
     def one():
-        try:
-            with socket.create_connection((host, port), timeout=TIMEOUT) as s:
-                for i in range(r):
-                    msg = f"ping {i}\n".encode()
-                    s.sendall(msg)
-                    got = b""
-                    while len(got) < len(msg):
-                        b = s.recv(len(msg) - len(got))
-                        if not b:
-                            raise AssertionError("closed early")
-                        got += b
-                    if got != msg:
-                        raise AssertionError(f"echo {got!r}")
-        except Exception as e:  # noqa: BLE001 - every failure counts
-            errors.append(repr(e))
+        with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+            for i in range(r):
+                msg = f"ping {i}\n".encode()
+                s.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    b = s.recv(len(msg) - len(got))
+                    if not b:
+                        raise AssertionError("closed early")
+                    got += b
+                if got != msg:
+                    raise AssertionError(f"echo {got!r}")
 
-    threads = [threading.Thread(target=one) for _ in range(k)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise AssertionError(f"{len(errors)} of {k} failed: {errors[:3]}")
+    run_all(one, k)
 
 
 def rst_close(s):
