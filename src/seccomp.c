@@ -67,6 +67,21 @@ static unsigned prologue(struct sock_filter *prog) {
   return n;
 }
 
+/* EPERM if argument arg (its low 32 bits: the flags sit there on these
+ * little-endian machines) has any of flags set, else allow.  Four
+ * instructions, so the jumps that lead here can count on it. */
+static unsigned deny_if_flags(struct sock_filter *prog, int arg,
+                              unsigned flags) {
+  prog[0] = (struct sock_filter)BPF_STMT(
+      BPF_LD | BPF_W | BPF_ABS,
+      offsetof(struct seccomp_data, args) + (unsigned)arg * sizeof(__u64));
+  prog[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags,
+                                         0, 1);
+  prog[2] = (struct sock_filter)DENY_EPERM;
+  prog[3] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  return 4;
+}
+
 int uva_seccomp_app_filter(void) {
   struct sock_filter prog[64];
   unsigned n = prologue(prog);
@@ -85,12 +100,7 @@ int uva_seccomp_app_filter(void) {
                                            SYS_unshare, 1, 0);
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            SYS_clone, 0, 3);
-  prog[n++] = (struct sock_filter)BPF_STMT(
-      BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
-                                           CLONE_NEWUSER, 0, 1);
-  prog[n++] = (struct sock_filter)DENY_EPERM;
-  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  n += deny_if_flags(prog + n, 0, CLONE_NEWUSER);
   g_assert(n <= G_N_ELEMENTS(prog));
 
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
@@ -149,12 +159,7 @@ int uva_seccomp_manager_filter(void) {
                                (O_TMPFILE & ~O_DIRECTORY);
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            SYS_openat, 0, 4);
-  prog[n++] = (struct sock_filter)BPF_STMT(
-      BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]));
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
-                                           write_flags, 0, 1);
-  prog[n++] = (struct sock_filter)DENY_EPERM;
-  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  n += deny_if_flags(prog + n, 2, write_flags);
   prog[n++] = (struct sock_filter)DENY_EPERM;
   g_assert(n <= G_N_ELEMENTS(prog));
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
