@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -371,6 +372,18 @@ static void container_reaped(Container *c, int status) {
   Supervisor *sup = c->sup;
   c->reaped = TRUE;
   c->wait_status = status;
+  /* SIGCHLD and init's last messages arrive on different fds, and the main
+   * loop may dispatch the signalfd first: an app that exits at once can be
+   * reaped before its READY is read.  Init is dead, so reading its end of
+   * the socket cannot block: take what it sent before judging the death. */
+  struct pollfd pfd = {.fd = c->sb.sync_fd, .events = POLLIN};
+  while (c->sync_watch && poll(&pfd, 1, 0) == 1) {
+    guint watch = c->sync_watch;
+    if (on_sync(c->sb.sync_fd, G_IO_IN, c) == G_SOURCE_REMOVE) {
+      g_source_remove(watch); /* called directly, not by the source */
+      c->sync_watch = 0;
+    }
+  }
   probe_reset(c);
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
@@ -717,6 +730,13 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   }
   if (!sup.failure)
     confine_manager();
+#ifdef UVA_TEST_HOOKS
+  /* Test builds only: a manager that is slow to run its loop, as on a busy
+   * machine, finds an app's READY and its death pending together. */
+  const char *stall = g_getenv("UVA_TEST_HOOK_STALL_MS");
+  if (stall)
+    g_usleep(1000 * g_ascii_strtoull(stall, NULL, 10));
+#endif
   /* g_main_loop_run() forgets a quit that came before it. */
   if (!sup_all_done(&sup))
     g_main_loop_run(sup.loop);

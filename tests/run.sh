@@ -326,8 +326,12 @@ fi
 UVA=$WORK/uva_container
 run_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run "$@" 2>&1; }
 out=$(run_out -- sh -c 'echo out-line; exit 7'); rc=$?
-check "run: the app's exit status comes back (7)" [ $rc = 7 ]
-check "run: the app's output is passed through unprefixed" [ "$out" = out-line ]
+check "run: the app's exit status comes back (7; got $rc)" [ $rc = 7 ]
+check "run: the app's output is passed through unprefixed (got: $out)" [ "$out" = out-line ]
+# A manager that is slow to look (a busy machine) finds the app's start
+# and its death pending together; the start must still be seen first.
+out=$(timeout -s KILL 30 "${AS_USER[@]}" UVA_TEST_HOOK_STALL_MS=300 "$WORK/uva_container-hooks" run -- sh -c 'echo out-line; exit 7' 2>&1); rc=$?
+check "run: an app that exits before the manager looks: status 7, output only" [ "$rc.$out" = 7.out-line ]
 run_out -- sh -c 'kill -TERM $$' >/dev/null; rc=$?
 check "run: death by SIGTERM gives 143" [ $rc = 143 ]
 out=$(run_out --hostname web -e FOO=bar -e PATH=/usr/bin:/bin -- sh -c 'echo "$FOO $HOSTNAME $(hostname) $PATH $(id -u)"')
