@@ -338,7 +338,14 @@ static void conn_event(Conn *c, gboolean guest_side, guint32 events) {
   int err = 0;
   if (events & (EPOLLIN | bad))
     err = pump(c->fwd, self, other, from, !(events & bad));
-  if (err == 0 && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+  /* Writable matters only to bytes that wait in the pipe for this socket.
+   * With an empty pipe the other socket's own EPOLLIN edge brings its
+   * bytes; pumping here too would find them first with a read that cannot
+   * take the no-EAGAIN shortcut, and the EPOLLIN that follows in the same
+   * batch would read nothing: two wasted splices per message, since every
+   * ACK raises an EPOLLOUT edge. */
+  if (err == 0 && (events & (EPOLLHUP | EPOLLERR) ||
+                   (events & EPOLLOUT && to->queued > 0)))
     err = pump(c->fwd, other, self, to, FALSE);
   conn_settle(c, err);
 }
@@ -608,7 +615,7 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
   f->dialing = g_hash_table_new(NULL, NULL);
   f->dead = g_ptr_array_new();
   f->pool = g_array_new(FALSE, FALSE, sizeof(Pipe));
-  f->watch = g_unix_fd_add(epfd, G_IO_IN, on_epoll, f);
+  f->watch = uva_fd_watch_hot(epfd, G_IO_IN, on_epoll, f);
   return f;
 }
 

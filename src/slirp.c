@@ -365,7 +365,7 @@ gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error) {
   if (!uva_set_nonblock(fd, TRUE, error))
     return FALSE;
   net->tap_fd = uva_steal_fd(&fd);
-  net->tap_watch = g_unix_fd_add(net->tap_fd, G_IO_IN, on_tap_readable, net);
+  net->tap_watch = uva_fd_watch_hot(net->tap_fd, G_IO_IN, on_tap_readable, net);
   return TRUE;
 }
 

@@ -91,3 +91,19 @@ gboolean uva_set_nonblock(int fd, gboolean on, GError **error) {
     return uva_fail_errno(error, errno, "fcntl F_SETFL");
   return TRUE;
 }
+
+guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
+                       gpointer data) {
+  /* GLib 2.74 "blocks" a source while dispatching it unless it may
+   * recurse: its fds leave the poll set and come back, and each change
+   * signals the context's wakeup eventfd (g_main_context_remove_poll_unlocked
+   * and _add_poll_unlocked in gmain.c).  That is two write()s, a read() and
+   * often one more poll() per event.  No callback here runs a nested loop,
+   * so allowing recursion is safe and removes the three syscalls. */
+  GSource *src = g_unix_fd_source_new(fd, cond);
+  g_source_set_callback(src, (GSourceFunc)(void (*)(void))func, data, NULL);
+  g_source_set_can_recurse(src, TRUE);
+  guint id = g_source_attach(src, NULL);
+  g_source_unref(src);
+  return id;
+}
