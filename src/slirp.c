@@ -229,9 +229,10 @@ static gboolean source_check(GSource *source) {
       return TRUE;
   /* libslirp's TCP timers run inside slirp_pollfds_poll, which the fill
    * timeout asks us to call even when no fd is ready.  Nothing else may
-   * make this TRUE: GLib wakes its loop up after every dispatch of a source
-   * with fds (it blocks and unblocks them), so a check that always says
-   * yes turns the loop into a busy spin. */
+   * make this TRUE: a check that always says yes runs libslirp on every
+   * wakeup of the loop, whatever woke it (GLib 2.74 also woke the loop
+   * after each dispatch of a blocking source: a busy spin, before this
+   * source was allowed to recurse). */
   return net->kick ||
          (net->deadline_ms >= 0 && net->deadline_ms <= now_ms());
 }
@@ -336,6 +337,8 @@ UvaNet *uva_net_new(const char *name, GError **error) {
       (NetSource *)g_source_new(&source_funcs, sizeof(NetSource));
   net->source->net = net;
   g_source_set_name(&net->source->source, "libslirp");
+  /* Not blocked while it dispatches: see uva_fd_watch_hot(). */
+  g_source_set_can_recurse(&net->source->source, TRUE);
   g_source_attach(&net->source->source, NULL);
   return net;
 }
@@ -365,7 +368,8 @@ gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error) {
   if (!uva_set_nonblock(fd, TRUE, error))
     return FALSE;
   net->tap_fd = uva_steal_fd(&fd);
-  net->tap_watch = uva_fd_watch_hot(net->tap_fd, G_IO_IN, on_tap_readable, net);
+  net->tap_watch =
+      uva_fd_watch_hot(net->tap_fd, G_IO_IN, on_tap_readable, net);
   return TRUE;
 }
 

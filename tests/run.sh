@@ -24,6 +24,7 @@ ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $*"; }
 skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n - # SKIP $*"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
 summary() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; }
 
 if [ "${UVA_IN_NETNS:-}" != 1 ]; then
@@ -182,6 +183,13 @@ check "both apps found" [ -n "$A" -a -n "$B" ]
 LA=$WORK/state/uva_container/a/tmp/http_recorder.log
 LB=$WORK/state/uva_container/b/tmp/http_recorder.log
 check "the readiness probe wrote nothing to the logs" [ ! -e "$LA" -a ! -e "$LB" ]
+# A loop that wakes itself (a GLib source whose check always says yes, or
+# one that re-registers its fds at every iteration) burns a whole core
+# while nothing happens: over 3 s idle the manager and both inits must use
+# under 0.3 s of CPU (a spin uses about 3 s).
+cpu_ticks() { local p s=0; for p in "$MGR" $(init_pids); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $s; }
+hz=$(getconf CLK_TCK); t0=$(cpu_ticks); sleep 3; t1=$(cpu_ticks)
+check "idle: manager and inits used $((t1 - t0)) of $hz/s ticks in 3 s (limit 0.3 s)" [ $((t1 - t0)) -lt $((hz * 3 / 10)) ]
 
 la=$(curl -s -m 5 http://127.0.0.1:18080/)
 lb=$(curl -s -m 5 http://127.0.0.1:28080/)
@@ -326,20 +334,20 @@ fi
 UVA=$WORK/uva_container
 run_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run "$@" 2>&1; }
 out=$(run_out -- sh -c 'echo out-line; exit 7'); rc=$?
-check "run: the app's exit status comes back (7; got $rc)" [ $rc = 7 ]
-check "run: the app's output is passed through unprefixed (got: $out)" [ "$out" = out-line ]
+check_eq "run: the app's exit status comes back" "$rc" 7
+check_eq "run: the app's output is passed through unprefixed" "$out" out-line
 # A manager that is slow to look (a busy machine) finds the app's start
 # and its death pending together; the start must still be seen first.
 out=$(timeout -s KILL 30 "${AS_USER[@]}" UVA_TEST_HOOK_STALL_MS=300 "$WORK/uva_container-hooks" run -- sh -c 'echo out-line; exit 7' 2>&1); rc=$?
-check "run: an app that exits before the manager looks: status 7, output only" [ "$rc.$out" = 7.out-line ]
+check_eq "run: an app that exits before the manager looks: status 7, output only" "$rc.$out" 7.out-line
 run_out -- sh -c 'kill -TERM $$' >/dev/null; rc=$?
-check "run: death by SIGTERM gives 143" [ $rc = 143 ]
+check_eq "run: death by SIGTERM gives 143" "$rc" 143
 out=$(run_out --hostname web -e FOO=bar -e PATH=/usr/bin:/bin -- sh -c 'echo "$FOO $HOSTNAME $(hostname) $PATH $(id -u)"')
-check "run: -e, --hostname, and the user's uid inside" [ "$out" = "bar web web /usr/bin:/bin $TUID" ]
+check_eq "run: -e, --hostname, and the user's uid inside" "$out" "bar web web /usr/bin:/bin $TUID"
 out=$(run_out --network none -- sh -c 'ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "')
-check "run --network none: only lo" [ "$out" = lo ]
+check_eq "run --network none: only lo" "$out" lo
 out=$(run_out -- sh -c 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " | sort | tr "\n" " "')
-check "run: slirp network gives lo and tap0" [ "$out" = "lo tap0 " ]
+check_eq "run: slirp network gives lo and tap0" "$out" "lo tap0 "
 out=$(run_out --network none -- $PY -c "$probe" 10.0.2.2 80); rc=$?
 check "run --network none: no route out" [ $rc != 0 ]
 mkdir -p "$WORK/site" && echo "site file" >"$WORK/site/page.txt"
@@ -350,7 +358,7 @@ MGR=$!
 wait_for 100 bash -c "curl -s -m 2 http://127.0.0.1:18081/page.txt | grep -q 'site file'"
 check "run -p 18081:8000 -w DIR serves DIR" bash -c "curl -s -m 2 http://127.0.0.1:18081/page.txt | grep -q 'site file'"
 kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
-check "run: Ctrl-C ends with the app's status (SIGTERM: 143)" [ $rc = 143 ]
+check_eq "run: Ctrl-C ends with the app's status (SIGTERM: 143)" "$rc" 143
 check "run: no process left" wait_for 20 no_user_procs
 expect_fail "run -p 0:80 is refused, naming the argument" "0:80" as_user "$UVA" run -p 0:80 -- true
 expect_fail "run --workdir that does not exist" "is not an existing directory" as_user "$UVA" run -w /nonexistent-uva -- true
@@ -391,7 +399,7 @@ for i in 1 2 3; do
   check "up: 1808$i lists web$i's own file only" bash -c 'grep -q "I-am-web$1.txt" <<<"$2" && [ "$(grep -c I-am-web <<<"$2")" = 1 ]' _ "$i" "$l"
 done
 kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
-check "up: SIGINT exits 0" [ $rc = 0 ]
+check_eq "up: SIGINT exits 0" "$rc" 0
 check "up: no process left" wait_for 20 no_user_procs
 printf '[container a]\ncommand=x\ncolor=red\n' >"$WORK/bad.spec"
 expect_fail "up: an unknown key names file and line" "bad.spec:3: unknown key \"color\"" as_user "$UVA" up "$WORK/bad.spec"
