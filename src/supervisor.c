@@ -606,8 +606,9 @@ static gboolean start_container(Container *c, GError **error) {
         g_unix_fd_add(streams[i]->fd, G_IO_IN | G_IO_HUP, on_stream,
                       streams[i]);
   }
+  /* Hot: with the splice driver every new connection passes here. */
   c->sync_watch =
-      g_unix_fd_add(c->sb.sync_fd, G_IO_IN | G_IO_HUP, on_sync, c);
+      uva_fd_watch_hot(c->sb.sync_fd, G_IO_IN | G_IO_HUP, on_sync, c);
   return TRUE;
 }
 
