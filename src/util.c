@@ -98,8 +98,9 @@ guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
    * recurse: its fds leave the poll set and come back, and each change
    * signals the context's wakeup eventfd (g_main_context_remove_poll_unlocked
    * and _add_poll_unlocked in gmain.c).  That is two write()s, a read() and
-   * often one more poll() per event.  No callback here runs a nested loop,
-   * so allowing recursion is safe and removes the three syscalls. */
+   * often one more poll() per event.  None of uva_container's callbacks runs
+   * a nested main loop, so recursion cannot happen and allowing it only
+   * removes those syscalls. */
   GSource *src = g_unix_fd_source_new(fd, cond);
   g_source_set_callback(src, (GSourceFunc)(void (*)(void))func, data, NULL);
   g_source_set_can_recurse(src, TRUE);

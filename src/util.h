@@ -53,7 +53,8 @@ char *uva_read_small_file(const char *path, GError **error);
 gboolean uva_write_all(int fd, const void *buf, size_t len, GError **error);
 /* Sets or clears O_NONBLOCK. */
 gboolean uva_set_nonblock(int fd, gboolean on, GError **error);
-/* g_unix_fd_add() for the hot fds (the forwarders' epoll set, the taps):
- * the same watch, but one GLib does not block while it dispatches. */
+/* g_unix_fd_add() for fds on the per-packet or per-connection path (the
+ * forwarders' epoll sets, the taps, the sync sockets): the same watch, but
+ * one GLib does not block while it dispatches. */
 guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
                        gpointer data);
