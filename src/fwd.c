@@ -615,7 +615,7 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
   f->dialing = g_hash_table_new(NULL, NULL);
   f->dead = g_ptr_array_new();
   f->pool = g_array_new(FALSE, FALSE, sizeof(Pipe));
-  f->watch = uva_fd_watch_hot(epfd, G_IO_IN, on_epoll, f);
+  f->watch = uva_fd_watch_hot(epfd, G_IO_IN, G_PRIORITY_DEFAULT, on_epoll, f);
   return f;
 }
 

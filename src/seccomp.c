@@ -115,10 +115,9 @@ int uva_seccomp_app_filter(void) {
  * a file.  Read-only openat stays: libslirp's DNS forwarder (10.0.2.3)
  * reads the host's /etc/resolv.conf at the first query and again when the
  * file changes, and the containers' resolv.conf points at it.  EPERM
- * rather than a
- * kill: an unforeseen call in a rare path (say, GLib loading an iconv
- * module to print a warning) fails softly instead of killing every
- * container. */
+ * rather than a kill: an unforeseen call in a rare path (say, GLib loading
+ * an iconv module to print a warning) fails softly instead of killing
+ * every container. */
 static const int manager_allowed[] = {
     /* memory, time, identity, exit */
     SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise,

@@ -369,7 +369,8 @@ gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error) {
     return FALSE;
   net->tap_fd = uva_steal_fd(&fd);
   net->tap_watch =
-      uva_fd_watch_hot(net->tap_fd, G_IO_IN, on_tap_readable, net);
+      uva_fd_watch_hot(net->tap_fd, G_IO_IN, G_PRIORITY_DEFAULT,
+                       on_tap_readable, net);
   return TRUE;
 }
 

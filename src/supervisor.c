@@ -22,7 +22,6 @@
 
 #include <fcntl.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -372,18 +371,6 @@ static void container_reaped(Container *c, int status) {
   Supervisor *sup = c->sup;
   c->reaped = TRUE;
   c->wait_status = status;
-  /* SIGCHLD and init's last messages arrive on different fds, and the main
-   * loop may dispatch the signalfd first: an app that exits at once can be
-   * reaped before its READY is read.  Init is dead, so reading its end of
-   * the socket cannot block: take what it sent before judging the death. */
-  struct pollfd pfd = {.fd = c->sb.sync_fd, .events = POLLIN};
-  while (c->sync_watch && poll(&pfd, 1, 0) == 1) {
-    guint watch = c->sync_watch;
-    if (on_sync(c->sb.sync_fd, G_IO_IN, c) == G_SOURCE_REMOVE) {
-      g_source_remove(watch); /* called directly, not by the source */
-      c->sync_watch = 0;
-    }
-  }
   probe_reset(c);
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
@@ -606,9 +593,14 @@ static gboolean start_container(Container *c, GError **error) {
         g_unix_fd_add(streams[i]->fd, G_IO_IN | G_IO_HUP, on_stream,
                       streams[i]);
   }
-  /* Hot: with the splice driver every new connection passes here. */
-  c->sync_watch =
-      uva_fd_watch_hot(c->sb.sync_fd, G_IO_IN | G_IO_HUP, on_sync, c);
+  /* Hot: with the splice driver every new connection passes here.  High
+   * priority: GLib dispatches only the highest-priority ready sources in an
+   * iteration, so whatever init sent before it died (READY, ERROR) is read
+   * before the SIGCHLD that reports the death, even when a busy manager
+   * finds both pending at once.  Init only answers requests (at most
+   * MAX_DIALS in fwd.c at a time), so it cannot starve the others. */
+  c->sync_watch = uva_fd_watch_hot(c->sb.sync_fd, G_IO_IN | G_IO_HUP,
+                                   G_PRIORITY_HIGH, on_sync, c);
   return TRUE;
 }
 

@@ -92,8 +92,8 @@ gboolean uva_set_nonblock(int fd, gboolean on, GError **error) {
   return TRUE;
 }
 
-guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
-                       gpointer data) {
+guint uva_fd_watch_hot(int fd, GIOCondition cond, int priority,
+                       GUnixFDSourceFunc func, gpointer data) {
   /* GLib 2.74 "blocks" a source while dispatching it unless it may
    * recurse: its fds leave the poll set and come back, and each change
    * signals the context's wakeup eventfd (g_main_context_remove_poll_unlocked
@@ -104,6 +104,7 @@ guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
   GSource *src = g_unix_fd_source_new(fd, cond);
   g_source_set_callback(src, (GSourceFunc)(void (*)(void))func, data, NULL);
   g_source_set_can_recurse(src, TRUE);
+  g_source_set_priority(src, priority);
   guint id = g_source_attach(src, NULL);
   g_source_unref(src);
   return id;

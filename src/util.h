@@ -56,5 +56,5 @@ gboolean uva_set_nonblock(int fd, gboolean on, GError **error);
 /* g_unix_fd_add() for fds on the per-packet or per-connection path (the
  * forwarders' epoll sets, the taps, the sync sockets): the same watch, but
  * one GLib does not block while it dispatches. */
-guint uva_fd_watch_hot(int fd, GIOCondition cond, GUnixFDSourceFunc func,
-                       gpointer data);
+guint uva_fd_watch_hot(int fd, GIOCondition cond, int priority,
+                       GUnixFDSourceFunc func, gpointer data);
