@@ -110,8 +110,9 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"name", 0, 0, G_OPTION_ARG_STRING, &name,
        "Container name (default: run)", "NAME"},
       {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir,
-       "Host directory mounted at /app, where COMMAND starts (default: the "
-       "current directory)", "DIR"},
+       "Host directory mounted at /app, where COMMAND starts (default: "
+       "STATE/NAME/www, emptied at every start; -w . shares the current "
+       "directory, read-write)", "DIR"},
       {"tmp", 0, 0, G_OPTION_ARG_FILENAME, &tmp,
        "Host directory behind /tmp (default: STATE/NAME/tmp)", "DIR"},
       {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env,
@@ -145,6 +146,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     return 2;
 
   g_autoptr(UvaSpec) spec = uva_spec_new();
+  spec->state_dir = g_strdup(state);
   UvaContainerSpec *c = uva_container_spec_new(name ? name : "run");
   g_ptr_array_add(spec->containers, c);
   if (!command || !command[0]) {
@@ -153,9 +155,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     return 2;
   }
   c->argv = g_steal_pointer(&command);
+  /* Not the current directory by default: run from ~, an app could
+   * otherwise append to ~/.bashrc.  docker run gives a fresh filesystem
+   * too; -w . is the explicit opt-in. */
+  c->fresh_workdir = workdir == NULL;
   c->workdir = workdir ? g_canonicalize_filename(workdir, NULL)
-                       : g_get_current_dir();
-  if (!g_file_test(c->workdir, G_FILE_TEST_IS_DIR)) {
+                       : g_build_filename(state, c->name, "www", NULL);
+  if (workdir && !g_file_test(c->workdir, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "run: --workdir %s is not an existing directory", c->workdir);
     return 2;

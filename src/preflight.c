@@ -44,7 +44,9 @@ char *uva_preflight_host_path(const UvaContainerSpec *c, const char *argv0) {
 /* Checks the #! line of an executable script at host path. */
 static gboolean check_interpreter(const char *shown, const char *path,
                                   GError **error) {
-  uva_autofd fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* The path may lie in a workdir the app wrote: a FIFO swapped in after
+   * the S_ISREG check must not block us (O_NONBLOCK). */
+  uva_autofd fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return uva_fail_errno(error, errno, "cannot read %s", path);
   char head[256];

@@ -10,6 +10,17 @@
  * in /newroot, /oldroot is detached, and a second pivot_root(".", ".")
  * (pivot_root(2), "NOTES") makes /newroot the root.
  *
+ * What the container can write (its workdir, /tmp, volumes) is not bound
+ * by path: the manager resolved each once and passed an O_PATH fd
+ * (hostdir.c).  Such an fd belongs to the manager's mount namespace, which
+ * open_tree(2) refuses to clone from (EINVAL), so the child opens the same
+ * canonical path again in its own namespace, before mounting anything,
+ * with no symlink allowed on the way, and mounts it only if it is the very
+ * object the manager opened (device and inode).  Mount points are made
+ * below a /newroot directory fd, one component at a time, never through a
+ * symlink: a symlink the app planted in its workdir between runs cannot
+ * send a mount point, or a created directory, out of the container.
+ *
  * Every mount below happens in a mount namespace owned by our user namespace,
  * so the host never sees them, and they all vanish with the last process. */
 #include "rootfs.h"
@@ -17,6 +28,8 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -58,7 +71,9 @@ static gboolean make_file(const char *path, GError **error) {
 }
 
 /* Binds the host path src (seen below /oldroot) at dst inside /newroot,
- * creating the mount point as a file or directory like src. */
+ * creating the mount point as a file or directory like src.  For the
+ * host's own system directories and device nodes only: nothing a
+ * container can write is bound by path (uva_rootfs_setup). */
 static gboolean bind_host(const char *src, const char *dst, gboolean ro,
                           GError **error) {
   g_autofree char *from = g_build_filename("/oldroot", src, NULL);
@@ -74,6 +89,124 @@ static gboolean bind_host(const char *src, const char *dst, gboolean ro,
   if (!do_mount(from, to, NULL, MS_BIND | MS_REC, NULL, error))
     return FALSE;
   return !ro || make_read_only(to, TRUE, error);
+}
+
+static int open_beneath(int dirfd, const char *name, int flags) {
+  struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                    RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+}
+
+static gboolean fail_component(GError **error, int err, const char *target,
+                               const char *upto) {
+  if (err == ELOOP)
+    return uva_fail(error, "mount point %s: %s is a symlink; mount points "
+                    "are never made through one (name the real path)",
+                    target, upto);
+  return uva_fail_errno(error, err, "mount point %s: %s", target, upto);
+}
+
+/* An O_PATH fd on the mount point for target below root_fd (/newroot),
+ * walked one component at a time with no symlink followed.  Missing
+ * directories are made; a missing last component is made as a directory
+ * or an empty file (O_EXCL) unless existing_only, where -1 and no error
+ * mean "not there". */
+static int mount_point(int root_fd, const char *target, gboolean is_dir,
+                       gboolean existing_only, GError **error) {
+  g_auto(GStrv) parts = g_strsplit(target, "/", -1);
+  g_autoptr(GString) upto = g_string_new("");
+  uva_autofd dir = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  for (char **p = parts; *p; p++) {
+    if (!**p)
+      continue;
+    g_string_append_printf(upto, "/%s", *p);
+    gboolean last = p[1] == NULL;
+    int fd = open_beneath(dir, *p, O_PATH | (last ? 0 : O_DIRECTORY));
+    if (fd < 0 && errno == ENOENT && existing_only)
+      return -1;
+    if (fd < 0 && errno == ENOENT) {
+      if (!last || is_dir) {
+        if (mkdirat(dir, *p, 0755) < 0 && errno != EEXIST) {
+          fail_component(error, errno, target, upto->str);
+          return -1;
+        }
+      } else {
+        int made = openat(dir, *p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                                       O_NOCTTY | O_CLOEXEC, 0644);
+        if (made < 0) {
+          fail_component(error, errno, target, upto->str);
+          return -1;
+        }
+        close(made);
+      }
+      fd = open_beneath(dir, *p, O_PATH | (last ? 0 : O_DIRECTORY));
+    }
+    if (fd < 0) {
+      fail_component(error, errno, target, upto->str);
+      return -1;
+    }
+    uva_close_fdp(&dir);
+    dir = fd;
+  }
+  return uva_steal_fd(&dir);
+}
+
+/* In the child's own mount namespace, before any mount: the manager's
+ * object again, as a detached copy of its mount tree (open_tree(2)). */
+static int clone_bind(const UvaBind *b, GError **error) {
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  uva_autofd fd = (int)syscall(SYS_openat2, AT_FDCWD, b->path, &how,
+                               sizeof how);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return uva_fail_errno(error, errno, "%s", b->path), -1;
+  if (st.st_dev != b->dev || st.st_ino != b->ino)
+    return uva_fail(error, "%s was replaced after the manager checked it",
+                    b->path), -1;
+  int tree = (int)syscall(SYS_open_tree, fd, "",
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                              AT_RECURSIVE);
+  if (tree < 0)
+    return uva_fail_errno(error, errno, "cloning the mount of %s", b->path), -1;
+  if (b->read_only) {
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                &attr, sizeof attr) < 0) {
+      int e = errno;
+      close(tree);
+      return uva_fail_errno(error, e, "making %s read-only", b->path), -1;
+    }
+  }
+  return tree;
+}
+
+static gboolean attach_bind(int root_fd, const UvaBind *b, int tree,
+                            GError **error) {
+  uva_autofd at = mount_point(root_fd, b->target, b->is_dir, b->existing_only,
+                              error);
+  if (at < 0)
+    return b->existing_only && !(error && *error);
+  if (b->existing_only) {
+    /* A later volume may hide this path: protect only what shows here. */
+    struct stat st;
+    if (fstat(at, &st) < 0 || st.st_dev != b->dev || st.st_ino != b->ino)
+      return TRUE;
+  } else {
+    struct stat st;
+    if (fstat(at, &st) < 0)
+      return uva_fail_errno(error, errno, "mount point %s", b->target);
+    if (!S_ISDIR(st.st_mode) != !b->is_dir)
+      return uva_fail(error, "mount point %s is a %s, but %s is a %s",
+                      b->target, S_ISDIR(st.st_mode) ? "directory" : "file",
+                      b->path, b->is_dir ? "directory" : "file");
+  }
+  if (syscall(SYS_move_mount, tree, "", at, "",
+              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return uva_fail_errno(error, errno, "mounting %s on %s", b->path,
+                          b->target);
+  return TRUE;
 }
 
 /* /usr and friends: read-only binds; the /bin -> usr/bin style symlinks of a
@@ -167,11 +300,9 @@ static gboolean pivot(const char *new_root, const char *put_old,
   return TRUE;
 }
 
-gboolean uva_rootfs_setup(const UvaContainerSpec *c, GError **error) {
-  /* Slave, not private: we still see the host unmount a disk, but nothing we
-   * mount propagates back (mount_namespaces(7)). */
-  if (!do_mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL, error) ||
-      !do_mount("tmpfs", "/tmp", "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755",
+static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
+                           const int *trees, GError **error) {
+  if (!do_mount("tmpfs", "/tmp", "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755",
                 error))
     return FALSE;
   if (chdir("/tmp") < 0)
@@ -195,14 +326,13 @@ gboolean uva_rootfs_setup(const UvaContainerSpec *c, GError **error) {
       !do_mount("proc", "/newroot/proc", "proc",
                 MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, error))
     return FALSE;
-  if (!bind_host(c->tmpdir, "/tmp", FALSE, error) ||
-      !bind_host(c->workdir, UVA_APP_DIR, FALSE, error))
-    return FALSE;
-  for (guint i = 0; i < c->mounts->len; i++) {
-    const UvaMount *m = &g_array_index(c->mounts, UvaMount, i);
-    if (!bind_host(m->source, m->target, m->read_only, error))
+  uva_autofd root_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return uva_fail_errno(error, errno, "/newroot");
+  for (guint i = 0; i < binds->len; i++)
+    if (!attach_bind(root_fd, &g_array_index(binds, UvaBind, i), trees[i],
+                     error))
       return FALSE;
-  }
   if (!make_dirs("/newroot/run", error) || !make_dirs("/newroot/var/tmp", error))
     return FALSE;
 
@@ -230,4 +360,27 @@ gboolean uva_rootfs_setup(const UvaContainerSpec *c, GError **error) {
   if (chdir(UVA_APP_DIR) < 0)
     return uva_fail_errno(error, errno, "chdir %s", UVA_APP_DIR);
   return TRUE;
+}
+
+gboolean uva_rootfs_setup(const UvaContainerSpec *c, const GArray *binds,
+                          GError **error) {
+  /* Slave, not private: we still see the host unmount a disk, but nothing we
+   * mount propagates back (mount_namespaces(7)). */
+  if (!do_mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL, error))
+    return FALSE;
+  /* Before the tmpfs covers the host's /tmp: the binds' paths are host
+   * paths, and may lie below /tmp. */
+  g_autofree int *trees = g_new(int, binds->len + 1);
+  gboolean ok = TRUE;
+  guint made = 0;
+  for (; ok && made < binds->len; made++) {
+    trees[made] = clone_bind(&g_array_index(binds, UvaBind, made), error);
+    ok = trees[made] >= 0;
+  }
+  if (ok)
+    ok = setup_root(c, binds, trees, error);
+  for (guint i = 0; i < made; i++)
+    if (trees[i] >= 0)
+      close(trees[i]);
+  return ok;
 }

@@ -117,12 +117,21 @@ G_GNUC_NORETURN static void child_fail(int sync_fd, GError *error) {
 }
 
 G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
-                                       gboolean with_tap, int sync_fd,
-                                       int out_fd, int err_fd) {
+                                       const GArray *binds, gboolean with_tap,
+                                       int sync_fd, int out_fd, int err_fd) {
   g_autoptr(GError) error = NULL;
-  int keep[] = {sync_fd, out_fd, err_fd};
-  qsort(keep, G_N_ELEMENTS(keep), sizeof keep[0], cmp_int);
-  close_fds_except(keep, G_N_ELEMENTS(keep));
+  /* The clone is fork-like and the manager single-threaded: malloc is
+   * safe here. */
+  size_t n_keep = 3 + binds->len;
+  int *keep = g_new(int, n_keep);
+  keep[0] = sync_fd;
+  keep[1] = out_fd;
+  keep[2] = err_fd;
+  for (guint i = 0; i < binds->len; i++)
+    keep[3 + i] = g_array_index(binds, UvaBind, i).fd;
+  qsort(keep, n_keep, sizeof keep[0], cmp_int);
+  close_fds_except(keep, n_keep);
+  g_free(keep);
   /* Nothing outlives the manager: if it dies, the kernel kills us, and
    * everything in our pid namespace dies with its init. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -155,16 +164,19 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   }
   uva_close_fdp(&tap);
   tap = -1;
-  if (!uva_rootfs_setup(c, &error)) {
+  if (!uva_rootfs_setup(c, binds, &error)) {
     g_prefix_error(&error, "root filesystem: ");
     child_fail(sync_fd, error);
   }
+  /* The manager's fds on host objects: mounted now, never the app's. */
+  for (guint i = 0; i < binds->len; i++)
+    close(g_array_index(binds, UvaBind, i).fd);
   uva_init_run(c, sync_fd, out_fd, err_fd);
 }
 
-gboolean uva_sandbox_start(const UvaContainerSpec *c, gboolean with_tap,
-                           int out_fd, int err_fd, UvaSandbox *out,
-                           GError **error) {
+gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
+                           gboolean with_tap, int out_fd, int err_fd,
+                           UvaSandbox *out, GError **error) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return uva_fail_errno(error, errno, "socketpair");
@@ -184,7 +196,7 @@ gboolean uva_sandbox_start(const UvaContainerSpec *c, gboolean with_tap,
                      NULL, NULL, NULL, NULL);
   int clone_err = errno;
   if (pid == 0)
-    child_main(c, with_tap, child_end, out_fd, err_fd);
+    child_main(c, binds, with_tap, child_end, out_fd, err_fd);
   sigprocmask(SIG_SETMASK, &old, NULL);
   if (pid < 0)
     return fail_userns(error, clone_err, "creating user namespace (clone)");

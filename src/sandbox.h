@@ -3,6 +3,7 @@
  * init. */
 #pragma once
 
+#include "hostdir.h"
 #include "spec.h"
 
 #include <glib.h>
@@ -14,11 +15,12 @@ typedef struct {
 } UvaSandbox;
 
 /* Clones c's init with its stdout/stderr going to out_fd/err_fd (which the
- * caller keeps and closes), writes its id maps and lets it go.  The init
+ * caller keeps and closes) and the host objects of binds (of UvaBind, the
+ * caller keeps their fds), writes its id maps and lets it go.  The init
  * then sends TAP (unless with_tap is FALSE), then READY or ERROR. */
-gboolean uva_sandbox_start(const UvaContainerSpec *c, gboolean with_tap,
-                           int out_fd, int err_fd, UvaSandbox *out,
-                           GError **error);
+gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
+                           gboolean with_tap, int out_fd, int err_fd,
+                           UvaSandbox *out, GError **error);
 
 /* A sentence on what to do when creating a user namespace failed with err,
  * read from the sysctls that explain it; NULL when nothing is known. */

@@ -18,6 +18,8 @@ void uva_spec_free(UvaSpec *spec) {
   if (!spec)
     return;
   g_ptr_array_unref(spec->containers);
+  g_free(spec->state_dir);
+  g_free(spec->file);
   g_free(spec);
 }
 
@@ -308,6 +310,19 @@ static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
                             &((const struct sockaddr_in6 *)&b->host)->sin6_addr);
 }
 
+gboolean uva_plain_name_valid(const char *what, const char *name,
+                              GError **error) {
+  /* A file name in one directory, nothing more: the manager creates it
+   * relative to a directory fd, and a '/' or ".." would reach out. */
+  if (*name && strlen(name) <= 255 && !strchr(name, '/') &&
+      !g_str_equal(name, ".") && !g_str_equal(name, ".."))
+    return TRUE;
+  g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+              "%s \"%s\" is not a plain file name (no '/', not '.' or '..')",
+              what, name);
+  return FALSE;
+}
+
 gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
   if (spec->containers->len == 0)
     return uva_fail(error, "the spec describes no container");
@@ -325,6 +340,12 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
         g_prefix_error(error, "container %s: ", c->name);
         return FALSE;
       }
+    if ((c->seed_file &&
+         !uva_plain_name_valid("seed-file", c->seed_file, error)) ||
+        (c->tmp_log && !uva_plain_name_valid("log", c->tmp_log, error))) {
+      g_prefix_error(error, "container %s: ", c->name);
+      return FALSE;
+    }
     if (c->hostname && !uva_name_valid(c->hostname, error)) {
       g_prefix_error(error, "container %s: hostname: ", c->name);
       return FALSE;
@@ -417,6 +438,7 @@ static UvaContainerSpec *recorder(const char *name, const char *publish,
 
 UvaSpec *uva_spec_default(const char *recorder_path, const char *state_dir) {
   UvaSpec *spec = uva_spec_new();
+  spec->state_dir = g_strdup(state_dir);
   g_ptr_array_add(spec->containers,
                   recorder("a", "127.0.0.1:18080:8080", recorder_path,
                            state_dir));

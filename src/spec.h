@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /* Inside every container (documented in README):
  *   10.0.2.100/24 on tap0, gateway (and host, via libslirp) 10.0.2.2,
@@ -53,6 +54,7 @@ typedef struct {
   char *workdir;  /* host directory mounted at /app */
   char *tmpdir;   /* host directory mounted at /tmp */
   char *seed_file; /* if set, created in workdir when missing: names the container */
+  gboolean fresh_workdir; /* emptied at every start (run without -w) */
   char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
   char *hostname;  /* NULL: the name */
   char **env;      /* extra K=V for the app, after the defaults */
@@ -67,6 +69,12 @@ typedef struct {
 
 typedef struct {
   GPtrArray *containers; /* of UvaContainerSpec*, owned */
+  char *state_dir;       /* where default workdirs and /tmp live: ours */
+  /* The spec file it was read from (canonical), and what it is: no app
+   * may rewrite it (hostdir.c protects it where a container can write). */
+  char *file;
+  dev_t file_dev;
+  ino_t file_ino;
 } UvaSpec;
 
 UvaSpec *uva_spec_new(void);
@@ -111,6 +119,10 @@ const char *uva_container_hostname(const UvaContainerSpec *c);
 
 /* A container name is used as hostname and directory name. */
 gboolean uva_name_valid(const char *name, GError **error);
+
+/* seed-file and log: one file name, no '/', not "." or "..". */
+gboolean uva_plain_name_valid(const char *what, const char *name,
+                              GError **error);
 
 /* Checks a whole spec: names unique and valid, command not empty, no host
  * port published twice. */

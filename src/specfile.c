@@ -12,15 +12,18 @@
  *   port-driver = splice | slirp  (how published ports reach the app)
  *   restart = no | on-failure | on-failure:N
  *   ready-http = true        (ready = an HTTP answer on the first port)
- *   seed-file = hello.txt    (created in workdir if missing)
- *   log = http_recorder.log  (a file in /tmp shown at start)
+ *   seed-file = hello.txt    (a file name, created in workdir if missing)
+ *   log = http_recorder.log  (a file name in /tmp, shown at start)
  *
  * Relative host paths are relative to the spec file's directory.  Unknown
  * groups and keys are errors, not silently ignored typos. */
 #include "specfile.h"
 
+#include "hostdir.h"
 #include "util.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const known_keys[] = {
@@ -163,6 +166,7 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
   g_autofree char *abs = g_canonicalize_filename(path, NULL);
   g_autofree char *base_dir = g_path_get_dirname(abs);
   g_autoptr(UvaSpec) spec = uva_spec_new();
+  spec->state_dir = g_strdup(state_dir);
   g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
   for (char **g = groups; *g; g++) {
     if (!g_str_has_prefix(*g, "container ") || !(*g)[10]) {
@@ -211,15 +215,44 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
 
 UvaSpec *uva_specfile_load(const char *path, const char *state_dir,
                            GError **error) {
-  g_autofree char *text = NULL;
-  GError *local = NULL;
-  if (!g_file_get_contents(path, &text, NULL, &local)) {
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "cannot read spec file: %s", local->message);
-    g_error_free(local);
+  g_autofree char *canon = realpath(path, NULL);
+  int open_err = errno;
+  uva_autofd fd = canon ? open(canon, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+                                          O_NONBLOCK | O_CLOEXEC)
+                        : -1;
+  if (fd < 0) {
+    uva_fail_errno(error, canon ? errno : open_err,
+                   "cannot read spec file %s", path);
     return NULL;
   }
-  return uva_specfile_parse(path, text, state_dir, error);
+  dev_t dev;
+  ino_t ino;
+  if (!uva_hostdir_check_spec_file(fd, canon, &dev, &ino, error))
+    return NULL;
+  /* Read from the fd just checked, not from the path again. */
+  g_autoptr(GString) text = g_string_new(NULL);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      uva_fail_errno(error, errno, "reading spec file %s", path);
+      return NULL;
+    }
+    if (text->len + (gsize)n > 1024 * 1024) {
+      uva_fail(error, "spec file %s is larger than 1 MiB", path);
+      return NULL;
+    }
+    g_string_append_len(text, buf, n);
+  }
+  UvaSpec *spec = uva_specfile_parse(path, text->str, state_dir, error);
+  if (spec) {
+    spec->file = g_steal_pointer(&canon);
+    spec->file_dev = dev;
+    spec->file_ino = ino;
+  }
+  return spec;
 }
 
 /* Printed through GKeyFile, which escapes what the parser unescapes (a

@@ -1,8 +1,9 @@
 /* supervisor.c - everything the manager does after the spec is known, in one
  * GLib main loop and one thread:
  *
- *   prepare dirs -> one libslirp per container, ports published (a taken
- *   port fails here, before any process exists) -> clone each container ->
+ *   one libslirp per container, ports published (a taken port fails
+ *   here, before any process exists) -> host directories resolved,
+ *   checked and locked (hostdir.c) -> clone each container ->
  *   TAP and READY messages on the sync sockets -> HTTP readiness probe on
  *   every published TCP port -> banner -> output lines until a signal ->
  *   SIGTERM to each init, SIGKILL after STOP_GRACE_MS -> reap, drain every
@@ -14,6 +15,7 @@
 #include "supervisor.h"
 
 #include "fwd.h"
+#include "hostdir.h"
 #include "msg.h"
 #include "sandbox.h"
 #include "seccomp.h"
@@ -57,8 +59,8 @@ typedef struct Container {
   Stream out, err;
   gboolean app_started, reaped, ready;
   int wait_status;
+  UvaHostdirs *host; /* its binds until started; the flock on its /tmp */
   /* readiness probe */
-  int lock_fd; /* flock(2) on its /tmp directory while it runs */
   int probe_fd;
   guint probe_watch, probe_timer;
   GString *probe_reply;
@@ -508,60 +510,14 @@ static gboolean publish_ports(Container *c, GError **error) {
   return TRUE;
 }
 
-/* Replaces *path by its realpath(3). */
-static gboolean canonicalize(const char *name, char **path, GError **error) {
-  char *canon = realpath(*path, NULL);
-  if (!canon)
-    return uva_fail_errno(error, errno, "%s: %s", name, *path);
-  g_free(*path);
-  *path = canon;
-  return TRUE;
-}
-
-/* Two managers must not share a container's /tmp (its logs): the
- * directory is locked with flock(2), which the kernel drops when the last
- * fd goes, so a killed manager leaves no stale lock. */
-static gboolean lock_tmpdir(Container *ct, GError **error) {
-  UvaContainerSpec *c = ct->spec;
-  uva_autofd fd = open(c->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return uva_fail_errno(error, errno, "%s: opening %s", c->name, c->tmpdir);
-  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-    if (errno == EWOULDBLOCK)
-      return uva_fail(error,
-                      "container %s: its /tmp (%s) is in use by another "
-                      "running uva_container; stop that one, or give this "
-                      "one another --name or --tmp",
-                      c->name, c->tmpdir);
-    return uva_fail_errno(error, errno, "%s: locking %s", c->name, c->tmpdir);
-  }
-  ct->lock_fd = uva_steal_fd(&fd);
-  return TRUE;
-}
-
-static gboolean prepare_dirs(UvaContainerSpec *c, GError **error) {
-  /* 0700: another user must not read a container's files or logs. */
-  for (char **dir = (char *[]){c->workdir, c->tmpdir, NULL}; *dir; dir++) {
-    if (g_mkdir_with_parents(*dir, 0700) < 0)
-      return uva_fail_errno(error, errno, "%s: creating %s", c->name, *dir);
-  }
-  if (c->seed_file) {
-    g_autofree char *path = g_build_filename(c->workdir, c->seed_file, NULL);
-    g_autofree char *text = g_strdup_printf(
-        "This file lives in the working directory of container %s.\n",
-        c->name);
-    if (!g_file_test(path, G_FILE_TEST_EXISTS) &&
-        !uva_write_file(path, text, TRUE, error))
-      return FALSE;
-  }
-  /* Bind sources are named by canonical host path below /oldroot. */
-  if (!canonicalize(c->name, &c->workdir, error) ||
-      !canonicalize(c->name, &c->tmpdir, error))
+/* Each container's host side (hostdir.c), before any process exists. */
+static gboolean prepare_hosts(Supervisor *sup, GError **error) {
+  g_autoptr(GPtrArray) hosts = uva_hostdir_prepare(sup->spec, error);
+  if (!hosts)
     return FALSE;
-  for (guint i = 0; i < c->mounts->len; i++)
-    if (!canonicalize(c->name,
-                      &g_array_index(c->mounts, UvaMount, i).source, error))
-      return FALSE;
+  for (guint i = 0; i < sup->containers->len; i++)
+    ((Container *)sup->containers->pdata[i])->host =
+        g_steal_pointer(&hosts->pdata[i]);
   return TRUE;
 }
 
@@ -579,8 +535,12 @@ static gboolean start_container(Container *c, GError **error) {
   uva_autofd err_r = err[0];
   uva_autofd out_w = out[1];
   uva_autofd err_w = err[1];
-  if (!uva_sandbox_start(c->spec, !c->spec->no_network, out_w, err_w,
-                         &c->sb, error)) {
+  gboolean started = uva_sandbox_start(c->spec, c->host->binds,
+                                       !c->spec->no_network, out_w, err_w,
+                                       &c->sb, error);
+  /* The child has its own copies; the manager keeps only the /tmp lock. */
+  g_array_set_size(c->host->binds, 0);
+  if (!started) {
     g_prefix_error(error, "container %s: ", c->spec->name);
     return FALSE;
   }
@@ -618,7 +578,7 @@ static void container_free(gpointer p) {
   uva_close_fdp(&c->sb.sync_fd);
   uva_fwd_free(c->fwd);
   uva_net_free(c->net);
-  uva_close_fdp(&c->lock_fd);
+  uva_hostdir_free(c->host);
   g_free(c);
 }
 
@@ -690,7 +650,6 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     c->sb.pid = -1;
     c->sb.sync_fd = -1;
     c->probe_fd = -1;
-    c->lock_fd = -1;
     c->probe_reply = g_string_new(NULL);
     c->out = (Stream){c, -1, 0, g_string_new(NULL), stdout};
     c->err = (Stream){c, -1, 0, g_string_new(NULL), stderr};
@@ -705,10 +664,8 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   for (guint i = 0; i < sup.containers->len; i++)
     if (!publish_ports(sup.containers->pdata[i], error))
       goto out;
-  for (guint i = 0; i < sup.containers->len; i++)
-    if (!prepare_dirs(((Container *)sup.containers->pdata[i])->spec, error) ||
-        !lock_tmpdir(sup.containers->pdata[i], error))
-      goto out;
+  if (!prepare_hosts(&sup, error))
+    goto out;
   for (guint i = 0; i < sup.containers->len; i++) {
     Container *c = sup.containers->pdata[i];
     GError *local = NULL;

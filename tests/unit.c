@@ -2,6 +2,7 @@
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
 #include "fragguard.h"
+#include "hostdir.h"
 #include "msg.h"
 #include "preflight.h"
 #include "rootfs.h"
@@ -13,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -474,6 +476,12 @@ static void test_specfile_bad(void) {
       {"[container A]\ncommand=x\n", "s.spec:1: container name \"A\""},
       {"[container a]\ncommand=x\npublish=1000:80\n[container b]\ncommand=y\npublish=1000:81\n",
        "s.spec: host port 127.0.0.1:1000 is published twice"},
+      {"[container a]\ncommand=x\nseed-file=../../x\n",
+       "s.spec: container a: seed-file \"../../x\" is not a plain file name"},
+      {"[container a]\ncommand=x\nseed-file=..\n",
+       "s.spec: container a: seed-file \"..\" is not a plain file name"},
+      {"[container a]\ncommand=x\nlog=sub/x.log\n",
+       "s.spec: container a: log \"sub/x.log\" is not a plain file name"},
       {"this is not a key file\n", "s.spec: "},
       {"", "s.spec: the spec describes no container"},
   };
@@ -492,8 +500,50 @@ static void test_specfile_bad(void) {
   g_assert_nonnull(strstr(error->message, "/nonexistent/uva.spec"));
 }
 
+/* The resolver follows the user's own symlinks, refuses one planted where
+ * a container can write, and keeps a missing tail. */
+static void test_hostdir_resolve(void) {
+  g_autofree char *dir = g_dir_make_tmp("uva-unit-XXXXXX", NULL);
+  g_autofree char *real = g_build_filename(dir, "real", NULL);
+  g_autofree char *area = g_build_filename(dir, "area", NULL);
+  g_assert_cmpint(mkdir(real, 0700), ==, 0);
+  g_assert_cmpint(mkdir(area, 0700), ==, 0);
+  g_autofree char *link = g_build_filename(dir, "link", NULL);
+  g_autofree char *planted = g_build_filename(area, "planted", NULL);
+  g_assert_cmpint(symlink("real", link), ==, 0);
+  g_assert_cmpint(symlink(real, planted), ==, 0);
+  g_autofree char *canon_dir = realpath(dir, NULL);
+  g_autofree char *canon_real = g_build_filename(canon_dir, "real", NULL);
+  g_autofree char *canon_area = g_build_filename(canon_dir, "area", NULL);
+  const char *areas[] = {canon_area, NULL};
+
+  g_autoptr(GError) error = NULL;
+  g_autofree char *in = g_build_filename(link, "missing", "tail", NULL);
+  g_autofree char *got = uva_hostdir_resolve(in, areas, &error);
+  g_assert_no_error(error);
+  g_autofree char *want = g_build_filename(canon_real, "missing", "tail", NULL);
+  g_assert_cmpstr(got, ==, want);
+  g_autofree char *dots = g_build_filename(link, "..", "real", NULL);
+  g_autofree char *got2 = uva_hostdir_resolve(dots, areas, &error);
+  g_assert_cmpstr(got2, ==, canon_real);
+
+  g_autofree char *bad = uva_hostdir_resolve(planted, areas, &error);
+  g_assert_null(bad);
+  g_assert_nonnull(strstr(error->message, "a container can write there"));
+  g_clear_error(&error);
+  g_autofree char *ok = uva_hostdir_resolve(planted, NULL, &error);
+  g_assert_cmpstr(ok, ==, canon_real);
+
+  unlink(planted);
+  unlink(link);
+  rmdir(area);
+  rmdir(real);
+  rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/hostdir/resolve", test_hostdir_resolve);
   g_test_add_func("/publish/good", test_publish_good);
   g_test_add_func("/publish/bad", test_publish_bad);
   g_test_add_func("/spec/names", test_names);
