@@ -370,6 +370,9 @@ expect_fail "run of a command that does not exist" "not found in the container's
 # ---- attacks from inside ----
 . "$ROOT/tests/hardening.sh"
 
+# ---- paths: the container and other users are hostile ----
+. "$ROOT/tests/paths.sh"
+
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
 

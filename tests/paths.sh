@@ -1,0 +1,135 @@
+# tests/paths.sh - a container is hostile: what it can write (its workdir,
+# /tmp, volumes) and what another local user prepared must never make the
+# manager or init reach out of it.  Sourced by tests/run.sh after
+# hardening.sh (uses its helpers and $WORK, $THOME, $TUID, $IS_ROOT).
+
+own() { [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$@"; return 0; }
+up_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" up "$@" 2>&1; }
+
+# 1. The app rewrites its own spec (README's `workdir = .`): appending,
+# renaming, removing, hard-linking and replacing it all fail, in place and
+# one directory down, and the next `up` reads what the user wrote.
+APPD=$WORK/myapp
+mkdir -p "$APPD/conf"
+cat >"$APPD/attack.sh" <<'ATTACK'
+s=$1 d=$(dirname "$1")
+echo "volume = /:/host" >>"$s" 2>/dev/null && echo APPENDED
+mv "$s" "$s.moved" 2>/dev/null && echo MOVED
+rm -f "$s" 2>/dev/null; [ -e "$s" ] || echo REMOVED
+ln "$s" /app/hard-link 2>/dev/null && echo LINKED
+if [ "$d" != /app ]; then
+  mv "$d" "$d.old" 2>/dev/null && mkdir "$d" && echo "[container evil]" >"$s" && echo REPLACED
+fi
+echo attack-done
+ATTACK
+printf '[container rw]\ncommand = sh /app/attack.sh /app/top.spec\nworkdir = .\n' >"$APPD/top.spec"
+printf '[container rw]\ncommand = sh /app/attack.sh /app/conf/deep.spec\nworkdir = ..\n' >"$APPD/conf/deep.spec"
+own "$APPD"
+for f in top.spec conf/deep.spec; do
+  sum=$(md5sum <"$APPD/$f")
+  out=$(up_out "$APPD/$f")
+  check "spec in a writable workdir ($f): the app ran its attack" grep -q "rw | attack-done" <<<"$out"
+  check "spec in a writable workdir ($f): not appended, moved, removed, linked or replaced" \
+    bash -c '! grep -qE "APPENDED|MOVED|REMOVED|LINKED|REPLACED" <<<"$1"' _ "$out"
+  check "spec in a writable workdir ($f): unchanged on the host" [ "$(md5sum <"$APPD/$f")" = "$sum" ]
+done
+ln "$APPD/top.spec" "$APPD/second-name.spec"
+expect_fail "a spec file with a second hard link is refused" "has 2 hard links" as_user "$UVA" up "$APPD/top.spec"
+rm -f "$APPD/second-name.spec"
+chmod 0666 "$APPD/top.spec"
+expect_fail "a spec file others can write is refused" "writable by group or others" as_user "$UVA" up "$APPD/top.spec"
+chmod 0644 "$APPD/top.spec"
+
+# 2. `run` without -w does not share the current directory: run from the
+# home directory, the app sees an empty /app and cannot touch ~/.bashrc.
+out=$(cd "$THOME" && run_out -- sh -c 'ls -A /app | wc -l; echo pwned >>/app/.uva-probe-rc')
+check_eq "run from \$HOME without -w: /app is empty" "$out" 0
+check "run from \$HOME without -w: nothing written in \$HOME" [ ! -e "$THOME/.uva-probe-rc" ]
+rm -f "$THOME/.uva-probe-rc"
+out=$(run_out -- sh -c 'ls -A /app | wc -l; touch /app/left-behind')
+check_eq "run without -w: a fresh /app at every start" "$out" 0
+out=$(cd "$WORK/site" && run_out -w . -- cat page.txt)
+check_eq "run -w . shares the current directory" "$out" "site file"
+
+# 3. A dangling symlink planted at the seed file: nothing is created
+# through it.
+SEEDD=$WORK/seeddir
+mkdir -p "$SEEDD"
+ln -s "$WORK/pwned-by-seed" "$SEEDD/hello.txt"
+printf '[container seed]\ncommand = true\nworkdir = %s\nseed-file = hello.txt\n' "$SEEDD" >"$WORK/seed.spec"
+own "$SEEDD" "$WORK/seed.spec"
+up_out "$WORK/seed.spec" >/dev/null
+check "a symlink at the seed file is not followed" [ ! -e "$WORK/pwned-by-seed" ]
+printf '[container seed]\ncommand = true\nseed-file = ../../x\n' >"$WORK/seed2.spec"
+own "$WORK/seed2.spec"
+expect_fail "seed-file with a path is refused" 'seed-file "../../x" is not a plain file name' \
+  as_user "$UVA" up "$WORK/seed2.spec"
+printf '[container seed]\ncommand = true\nlog = /etc/passwd\n' >"$WORK/seed3.spec"
+own "$WORK/seed3.spec"
+expect_fail "log with a path is refused" 'log "/etc/passwd" is not a plain file name' \
+  as_user "$UVA" up "$WORK/seed3.spec"
+
+# 4. A symlink on a volume's target path, planted in the workdir, pointing
+# at the host root as init sees it while it builds the root (/oldroot).
+TGTD=$WORK/tgtdir
+mkdir -p "$TGTD" "$WORK/vsrc" "$WORK/escaped"
+ln -s "/oldroot$WORK/escaped" "$TGTD/x"
+own "$TGTD" "$WORK/vsrc" "$WORK/escaped"
+expect_fail "a symlink on a volume target's path is refused" "/app/x is a symlink" \
+  as_user "$UVA" run -w "$TGTD" -v "$WORK/vsrc:/app/x/y" -- true
+check "nothing was created through it on the host" [ -z "$(ls -A "$WORK/escaped")" ]
+
+# 5. One container plants a symlink where another's volume source is.
+XA=$WORK/xa
+mkdir -p "$XA"
+ln -s "$THOME" "$XA/shared"
+cat >"$WORK/cross.spec" <<SPEC_EOF
+[container xa]
+command = true
+workdir = $XA
+
+[container xb]
+command = ls /data
+volume = $XA/shared:/data
+SPEC_EOF
+own "$XA" "$WORK/cross.spec"
+expect_fail "a symlink planted in another container's workdir is not followed for a volume" \
+  "$XA/shared is a symlink and a container can write there" as_user "$UVA" up "$WORK/cross.spec"
+rm "$XA/shared"
+mkdir "$XA/shared" && touch "$XA/shared/shared-file"
+own "$XA"
+out=$(up_out "$WORK/cross.spec")
+check "a real directory of one container's workdir can be another's volume" grep -q "xb | shared-file" <<<"$out"
+
+# 6. State directories that are not the user's own.
+LOOSE=$WORK/loose-state
+mkdir -p "$LOOSE"
+own "$LOOSE"
+chmod 0777 "$LOOSE"
+expect_fail "a world-writable XDG_STATE_HOME is refused" "$LOOSE is writable by group or others" \
+  as_user env XDG_STATE_HOME="$LOOSE" "$UVA" run -- true
+check "nothing was created in it" [ -z "$(ls -A "$LOOSE")" ]
+if [ $IS_ROOT = 1 ]; then
+  # Another user (nobody) prepared the state directory, with the victim's
+  # home behind a symlinked www, as the issue's attacker did.
+  EVIL=$WORK/evil-state
+  mkdir -p "$EVIL/uva_container/run"
+  ln -s "$THOME" "$EVIL/uva_container/run/www"
+  chown -R nobody: "$EVIL"
+  chmod 0777 "$EVIL" "$EVIL/uva_container" "$EVIL/uva_container/run"
+  expect_fail "a state directory of another user is refused" "$EVIL belongs to uid $(id -u nobody)" \
+    as_user env XDG_STATE_HOME="$EVIL" "$UVA" run -- true
+  mkdir -p "$WORK/evil-tmp" && chown nobody: "$WORK/evil-tmp"
+  expect_fail "--tmp of another user is refused" "$WORK/evil-tmp belongs to uid" \
+    as_user "$UVA" run --tmp "$WORK/evil-tmp" -- true
+  # sudo -E: root with the user's state directory leaves nothing of root's.
+  out=$(cd "$WORK/site" && XDG_STATE_HOME="$WORK/state" timeout 30 "$UVA" run --name asroot -- true 2>&1); rc=$?
+  check "root with another user's state directory is refused, naming sudo (rc=$rc)" \
+    bash -c '[ "$1" != 0 ] && grep -q "running as root (sudo?)" <<<"$2"' _ "$rc" "$out"
+  check "root left no root-owned file in the user's state" [ -z "$(find "$WORK/state" -uid 0)" ]
+else
+  skipped "a state directory of another user (needs root to arrange)"
+  skipped "--tmp of another user (needs root to arrange)"
+  skipped "root with another user's state directory (needs root)"
+  skipped "root left no root-owned file (needs root)"
+fi
