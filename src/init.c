@@ -16,7 +16,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <termios.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -86,14 +88,35 @@ static void exec_app(const UvaContainerSpec *c, char **env) {
   errno = err;
 }
 
+/* The app's stdio: the pty's slave (`run -t`) as its controlling
+ * terminal, in a session of its own, so that Ctrl-C and Ctrl-Z reach it
+ * through the line discipline as in a local shell (credentials(7),
+ * TIOCSCTTY in ioctl_tty(2)); else stdin (the caller's with -i, or
+ * /dev/null) and the output fds. */
+static int setup_stdio(const UvaContainerSpec *c, int tty_fd, int out_fd,
+                       int err_fd) {
+  if (tty_fd >= 0) {
+    if (setsid() < 0 || ioctl(tty_fd, TIOCSCTTY, 0) < 0)
+      return -1;
+    for (int i = 0; i < 3; i++)
+      if (dup2(tty_fd, i) < 0)
+        return -1;
+    return 0;
+  }
+  if (!c->keep_stdin) {
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, 0) < 0)
+      return -1;
+  }
+  return dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ? -1 : 0;
+}
+
 /* The forked app, before exec.  Failures go to status_fd as an errno. */
 G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
-                                      int out_fd, int err_fd) {
+                                      int tty_fd, int out_fd, int err_fd) {
   int err = 0;
   g_auto(GStrv) env = uva_init_app_env(c);
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
-      dup2(err_fd, 2) < 0)
+  if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0)
     goto fail;
   /* Nothing but stdio survives exec: whatever else init holds is marked
    * close-on-exec (close_range(2), Linux 5.11). */
@@ -157,8 +180,8 @@ static int wait_status_to_exit_code(int st) {
 
 /* Forks and execs the app.  Returns its pid, or -1 with *exec_err set
  * (and the app gone) when fork or exec failed. */
-static pid_t start_app(const UvaContainerSpec *c, int out_fd, int err_fd,
-                       int *exec_err) {
+static pid_t start_app(const UvaContainerSpec *c, int tty_fd, int out_fd,
+                       int err_fd, int *exec_err) {
   int status_pipe[2];
   *exec_err = 0;
   if (pipe2(status_pipe, O_CLOEXEC) < 0) {
@@ -174,7 +197,7 @@ static pid_t start_app(const UvaContainerSpec *c, int out_fd, int err_fd,
   }
   if (app == 0) {
     close(status_pipe[0]);
-    app_child(c, status_pipe[1], out_fd, err_fd);
+    app_child(c, status_pipe[1], tty_fd, out_fd, err_fd);
   }
   close(status_pipe[1]);
   /* EOF on the close-on-exec pipe means execve succeeded (nsjail's trick). */
@@ -203,10 +226,42 @@ static gboolean should_restart(const UvaContainerSpec *c, int code,
          (c->restart_max == 0 || done < c->restart_max);
 }
 
+/* `run -t`: a pty pair from the container's own devpts.  The master goes
+ * to the manager, which joins it to the caller's terminal; the slave stays
+ * here for the app (and its restarts).  TIOCGPTPEER (Linux 4.13) opens the
+ * slave without a path lookup. */
+static int open_pty(const UvaContainerSpec *c, int sync_fd) {
+  uva_autofd master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int unlock = 0;
+  if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0)
+    return -1;
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0)
+    return -1;
+  /* The caller's size from the start: a shell asks at once. */
+  struct winsize ws = {.ws_row = c->tty_rows, .ws_col = c->tty_cols};
+  if (ws.ws_row && ws.ws_col)
+    (void)ioctl(slave, TIOCSWINSZ, &ws);
+  UvaMsg m = {.type = UVA_MSG_PTY};
+  if (!uva_msg_send(sync_fd, &m, master, NULL)) {
+    close(slave);
+    return -1;
+  }
+  return slave;
+}
+
 void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
                   int err_fd) {
   int exec_err;
-  pid_t app = start_app(c, out_fd, err_fd, &exec_err);
+  int tty_fd = -1;
+  if (c->tty && (tty_fd = open_pty(c, sync_fd)) < 0) {
+    int e = errno;
+    g_autofree char *m = g_strdup_printf("opening a pseudo-terminal: %s",
+                                         g_strerror(e));
+    uva_msg_send_error(sync_fd, e, m);
+    _exit(127);
+  }
+  pid_t app = start_app(c, tty_fd, out_fd, err_fd, &exec_err);
   if (app < 0) {
     const char *hint = exec_err == ENOENT
                            ? " (the file, or the interpreter named on its "
@@ -223,6 +278,8 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
   if (!c->restart_on_failure) {
     close(out_fd);
     close(err_fd);
+    if (tty_fd >= 0)
+      close(tty_fd); /* the master sees EIO once the app is gone */
   }
   UvaMsg ready = {.type = UVA_MSG_READY, .value = app};
   (void)uva_msg_send(sync_fd, &ready, -1, NULL);
@@ -250,7 +307,7 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     }
     if (restart_at >= 0 && g_get_monotonic_time() / 1000 >= restart_at) {
       restart_at = -1;
-      app = start_app(c, out_fd, err_fd, &exec_err);
+      app = start_app(c, tty_fd, out_fd, err_fd, &exec_err);
       if (app < 0)
         _exit(last_code);
     }

@@ -7,6 +7,7 @@
 #include "spec.h"
 #include "specfile.h"
 #include "supervisor.h"
+#include "term.h"
 #include "util.h"
 
 #include <signal.h>
@@ -103,7 +104,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
                   *restart = NULL;
+  gboolean interactive = FALSE, tty = FALSE;
   GOptionEntry entries[] = {
+      {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
+       "Keep stdin open and give it to COMMAND (default: /dev/null)", NULL},
+      {"tty", 't', 0, G_OPTION_ARG_NONE, &tty,
+       "Give COMMAND a pseudo-terminal inside the container; with -i, the "
+       "caller's terminal is joined to it in raw mode", NULL},
       {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &publish,
        "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
        " (HOST_IP defaults to 127.0.0.1; IPv6 in brackets)", "SPEC"},
@@ -170,6 +177,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
                   : g_build_filename(state, c->name, "tmp", NULL);
   c->hostname = g_steal_pointer(&hostname);
   c->env = g_steal_pointer(&env);
+  c->keep_stdin = interactive;
+  c->tty = tty;
+  if (tty)
+    uva_term_size(isatty(1) ? 1 : 0, &c->tty_rows, &c->tty_cols);
   if (network && !g_str_equal(network, "slirp") &&
       !g_str_equal(network, "none")) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,

@@ -15,6 +15,7 @@ typedef enum {
   UVA_MSG_CONNECTED, /* init -> manager: value = id, the socket or err */
   UVA_MSG_APP_EXIT,  /* init -> manager: the app ended with status value and
                         restarts after arg ms: restart number err */
+  UVA_MSG_PTY,       /* init -> manager: the pty master of `run -t` */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u

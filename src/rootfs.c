@@ -237,13 +237,14 @@ static gboolean bind_system_dirs(GError **error) {
   return TRUE;
 }
 
-char *uva_rootfs_hosts_text(const char *name) {
+char *uva_rootfs_hosts_text(const char *name, gboolean with_tap) {
   /* Python's HTTPServer calls socket.getfqdn() at start: the container's own
-   * name must resolve from this file, never through DNS. */
+   * name must resolve from this file, never through DNS.  Without a tap
+   * (network none) no interface has 10.0.2.100: the name is loopback's. */
   return g_strdup_printf("127.0.0.1\tlocalhost\n"
                          "::1\tlocalhost ip6-localhost ip6-loopback\n"
                          "%s\t%s\n",
-                         UVA_GUEST_ADDR, name);
+                         with_tap ? UVA_GUEST_ADDR : "127.0.1.1", name);
 }
 
 /* Files we generate live in the staging tmpfs and are bound over the host's
@@ -286,6 +287,16 @@ static gboolean setup_dev(GError **error) {
   for (size_t i = 0; i < G_N_ELEMENTS(links); i++)
     if (symlink(links[i][0], links[i][1]) < 0)
       return uva_fail_errno(error, errno, "symlink %s", links[i][1]);
+  /* A devpts instance of our own (newinstance is implied since Linux 4.7):
+   * openpty(3), script(1), tmux and `run -t` work, and no pty of the host
+   * is visible.  /dev/ptmx points into it (devpts(5) documentation,
+   * Documentation/filesystems/devpts.rst). */
+  if (!make_dirs("/newroot/dev/pts", error) ||
+      !do_mount("devpts", "/newroot/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620", error))
+    return FALSE;
+  if (symlink("pts/ptmx", "/newroot/dev/ptmx") < 0)
+    return uva_fail_errno(error, errno, "symlink /dev/ptmx");
   if (!make_dirs("/newroot/dev/shm", error) ||
       !do_mount("tmpfs", "/newroot/dev/shm", "tmpfs",
                 MS_NOSUID | MS_NODEV, "mode=1777", error))
@@ -336,7 +347,8 @@ static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
   if (!make_dirs("/newroot/run", error) || !make_dirs("/newroot/var/tmp", error))
     return FALSE;
 
-  g_autofree char *hosts = uva_rootfs_hosts_text(uva_container_hostname(c));
+  g_autofree char *hosts =
+      uva_rootfs_hosts_text(uva_container_hostname(c), !c->no_network);
   g_autofree char *hostname =
       g_strdup_printf("%s\n", uva_container_hostname(c));
   if (!overlay_etc("hosts", hosts, TRUE, error) ||

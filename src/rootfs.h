@@ -16,5 +16,6 @@
 gboolean uva_rootfs_setup(const UvaContainerSpec *c, const GArray *binds,
                           GError **error);
 
-/* The /etc/hosts text of a container named name. */
-char *uva_rootfs_hosts_text(const char *name);
+/* The /etc/hosts text of a container named name (with_tap: it has
+ * 10.0.2.100; network none: 127.0.1.1, as Debian names a host). */
+char *uva_rootfs_hosts_text(const char *name, gboolean with_tap);

@@ -55,6 +55,9 @@ typedef struct {
   char *tmpdir;   /* host directory mounted at /tmp */
   char *seed_file; /* if set, created in workdir when missing: names the container */
   gboolean fresh_workdir; /* emptied at every start (run without -w) */
+  gboolean keep_stdin;    /* run -i: the caller's stdin, not /dev/null */
+  gboolean tty;           /* run -t: a pty inside, joined to the caller's */
+  unsigned short tty_rows, tty_cols; /* its size at start */
   char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
   char *hostname;  /* NULL: the name */
   char **env;      /* extra K=V for the app, after the defaults */

@@ -17,9 +17,11 @@
 #include "fwd.h"
 #include "hostdir.h"
 #include "msg.h"
+#include "relay.h"
 #include "sandbox.h"
 #include "seccomp.h"
 #include "slirp.h"
+#include "term.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -78,9 +80,15 @@ struct Supervisor {
   int prefix_width; /* 0: lines are passed through unprefixed */
   gboolean app_status; /* exit with the app's status (run) */
   FILE *info;          /* where the manager's own lines go */
+  /* run -t: the pty master init sent, joined to the caller's terminal */
+  int pty_fd, tty_in, tty_out;
+  UvaRelay *to_pty, *from_pty;
+  struct termios saved_mode;
+  gboolean raw;
 };
 
-static void stop_all(Supervisor *sup);
+static void stop_all(Supervisor *sup, int sig);
+static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd);
 
 /* Output ----------------------------------------------------------------- */
 
@@ -109,6 +117,8 @@ static void stream_flush_lines(Stream *s, gboolean at_eof) {
 }
 
 static gboolean sup_all_done(Supervisor *sup) {
+  if (sup->pty_fd >= 0)
+    return FALSE; /* the app's last output is still on its way */
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     if (!c->reaped || c->out.fd >= 0 || c->err.fd >= 0)
@@ -304,7 +314,7 @@ static void fail_startup(Supervisor *sup, GError *error) {
   else
     g_error_free(error);
   sup->exit_code = 1;
-  stop_all(sup);
+  stop_all(sup, SIGTERM);
 }
 
 static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
@@ -356,6 +366,11 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     else
       c->ready = TRUE;
     announce_if_all_ready(c->sup);
+    break;
+  case UVA_MSG_PTY:
+    if (passed_fd >= 0 && c->spec->tty && c->sup->pty_fd < 0)
+      pty_attach(c->sup, c->spec, uva_steal_fd(&passed_fd));
+    uva_close_fdp(&passed_fd);
     break;
   case UVA_MSG_ERROR:
     fail_startup(c->sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
@@ -424,33 +439,47 @@ static void reap_children(Supervisor *sup) {
   maybe_quit(sup);
 }
 
-static gboolean on_kill_timer(gpointer data) {
-  Supervisor *sup = data;
-  sup->kill_timer = 0;
+static void kill_remaining(Supervisor *sup, const char *why) {
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     if (!c->reaped) {
-      fprintf(stderr, "uva_container: %s did not stop in %d ms: killing it\n",
-              c->spec->name, STOP_GRACE_MS);
+      fprintf(stderr, "uva_container: %s %s: killing it\n", c->spec->name,
+              why);
       kill(c->sb.pid, SIGKILL);
     }
   }
+}
+
+static gboolean on_kill_timer(gpointer data) {
+  Supervisor *sup = data;
+  sup->kill_timer = 0;
+  g_autofree char *why =
+      g_strdup_printf("did not stop in %d ms", STOP_GRACE_MS);
+  kill_remaining(sup, why);
   return G_SOURCE_REMOVE;
 }
 
-static void stop_all(Supervisor *sup) {
+/* sig goes to each init, which passes it to the app and exits with the
+ * app's status: SIGTERM for `up`; for `run`, the signal the user sent, as
+ * docker's signal proxy does (Ctrl-C stays SIGINT). */
+static void stop_all(Supervisor *sup, int sig) {
   if (sup->stopping)
     return;
   sup->stopping = TRUE;
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     probe_reset(c);
-    /* init forwards SIGTERM to the app and exits with its status. */
     if (!c->reaped)
-      kill(c->sb.pid, SIGTERM);
+      kill(c->sb.pid, sig);
   }
   sup->kill_timer = g_timeout_add(STOP_GRACE_MS, on_kill_timer, sup);
   maybe_quit(sup);
+}
+
+/* Signals `run` hands on to its app without stopping (docker's proxy). */
+static gboolean is_passed_on(int sig) {
+  return sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2 ||
+         sig == SIGWINCH;
 }
 
 static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
@@ -458,17 +487,64 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
   (void)cond;
   struct signalfd_siginfo si;
   while (read(fd, &si, sizeof si) == sizeof si) {
-    if (si.ssi_signo == SIGCHLD) {
+    int sig = (int)si.ssi_signo;
+    if (sig == SIGCHLD) {
       reap_children(sup);
+    } else if (sig == SIGWINCH && sup->pty_fd >= 0) {
+      uva_term_copy_size(sup->tty_out >= 0 ? 1 : 0, sup->pty_fd);
+    } else if (is_passed_on(sig)) {
+      for (guint i = 0; i < sup->containers->len; i++) {
+        Container *c = sup->containers->pdata[i];
+        if (!c->reaped)
+          kill(c->sb.pid, sig);
+      }
     } else if (sup->stopping) {
-      on_kill_timer(sup); /* a second Ctrl-C: no more waiting */
+      /* A second Ctrl-C: no more waiting, and no timer left behind. */
+      if (sup->kill_timer)
+        g_source_remove(sup->kill_timer);
+      sup->kill_timer = 0;
+      kill_remaining(sup, "is still running after a second signal");
     } else {
-      fprintf(sup->info, "\nuva_container: %s: stopping all containers\n",
-              strsignal((int)si.ssi_signo));
-      stop_all(sup);
+      /* In raw mode (run -t) Ctrl-C is a byte for the app, not this. */
+      fprintf(sup->info, "%suva_container: %s: stopping all containers\n",
+              sup->app_status ? "" : "\n", strsignal(sig));
+      stop_all(sup, sup->app_status ? sig : SIGTERM);
     }
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* run -t ------------------------------------------------------------------ */
+
+static void pty_closed(gpointer data) {
+  Supervisor *sup = data;
+  g_clear_pointer(&sup->to_pty, uva_relay_free);
+  g_clear_pointer(&sup->from_pty, uva_relay_free);
+  uva_close_fdp(&sup->pty_fd);
+  sup->pty_fd = -1;
+  maybe_quit(sup);
+}
+
+static void stdin_closed(gpointer data) {
+  Supervisor *sup = data;
+  /* Stop reading; the app's side stays open (its shell may go on). */
+  g_clear_pointer(&sup->to_pty, uva_relay_free);
+}
+
+static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
+  sup->pty_fd = fd;
+  uva_set_nonblock(fd, TRUE, NULL);
+  /* Descriptions of our own: O_NONBLOCK on the shared ones would reach the
+   * shell that started us.  A regular file does not block anyway. */
+  sup->tty_out = uva_relay_reopen(1, O_WRONLY);
+  sup->from_pty = uva_relay_new(fd, sup->tty_out >= 0 ? sup->tty_out : 1,
+                                pty_closed, sup);
+  if (c->keep_stdin) {
+    sup->tty_in = uva_relay_reopen(0, O_RDONLY);
+    sup->to_pty = uva_relay_new(sup->tty_in >= 0 ? sup->tty_in : 0, fd,
+                                stdin_closed, sup);
+    sup->raw = uva_term_raw(0, &sup->saved_mode);
+  }
 }
 
 /* Start-up --------------------------------------------------------------- */
@@ -521,7 +597,18 @@ static gboolean prepare_hosts(Supervisor *sup, GError **error) {
   return TRUE;
 }
 
-static gboolean start_container(Container *c, GError **error) {
+/* `run`: the app writes to the caller's own stdout and stderr, as with
+ * bubblewrap: byte for byte, at full speed, EPIPE and SIGPIPE as in a
+ * pipeline, and nothing for the manager's loop to carry.  The app has no
+ * controlling terminal (its own session), so TIOCSTI cannot inject input
+ * into the caller's. */
+static gboolean start_direct(Container *c, GError **error) {
+  return uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, 1,
+                           2, &c->sb, error);
+}
+
+/* `up`: each app's output comes through pipes and is shown prefixed. */
+static gboolean start_piped(Container *c, GError **error) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) < 0)
     return uva_fail_errno(error, errno, "pipe2");
@@ -535,15 +622,9 @@ static gboolean start_container(Container *c, GError **error) {
   uva_autofd err_r = err[0];
   uva_autofd out_w = out[1];
   uva_autofd err_w = err[1];
-  gboolean started = uva_sandbox_start(c->spec, c->host->binds,
-                                       !c->spec->no_network, out_w, err_w,
-                                       &c->sb, error);
-  /* The child has its own copies; the manager keeps only the /tmp lock. */
-  g_array_set_size(c->host->binds, 0);
-  if (!started) {
-    g_prefix_error(error, "container %s: ", c->spec->name);
+  if (!uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network,
+                         out_w, err_w, &c->sb, error))
     return FALSE;
-  }
   c->out.fd = uva_steal_fd(&out_r);
   c->err.fd = uva_steal_fd(&err_r);
   Stream *streams[] = {&c->out, &c->err};
@@ -552,6 +633,18 @@ static gboolean start_container(Container *c, GError **error) {
     streams[i]->watch =
         g_unix_fd_add(streams[i]->fd, G_IO_IN | G_IO_HUP, on_stream,
                       streams[i]);
+  }
+  return TRUE;
+}
+
+static gboolean start_container(Container *c, GError **error) {
+  gboolean started = c->sup->prefix_width == 0 ? start_direct(c, error)
+                                               : start_piped(c, error);
+  /* The child has its own copies; the manager keeps only the /tmp lock. */
+  g_array_set_size(c->host->binds, 0);
+  if (!started) {
+    g_prefix_error(error, "container %s: ", c->spec->name);
+    return FALSE;
   }
   /* Hot: with the splice driver every new connection passes here.  High
    * priority: GLib dispatches only the highest-priority ready sources in an
@@ -624,6 +717,9 @@ static void confine_manager(void) {
 int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   Supervisor sup = {.spec = spec,
                     .signal_fd = -1,
+                    .pty_fd = -1,
+                    .tty_in = -1,
+                    .tty_out = -1,
                     .app_status = app_status,
                     .info = app_status ? stderr : stdout};
   sup.containers = g_ptr_array_new_with_free_func(container_free);
@@ -635,6 +731,10 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGCHLD);
+  if (app_status)
+    for (int sig = 1; sig < NSIG; sig++)
+      if (is_passed_on(sig))
+        sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, NULL);
   sup.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sup.signal_fd < 0) {
@@ -696,6 +796,14 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     sup.failure = NULL;
   }
 out:
+  /* Every way out passes here: the caller's terminal gets its mode back. */
+  if (sup.raw)
+    uva_term_restore(0, &sup.saved_mode);
+  uva_relay_free(sup.to_pty);
+  uva_relay_free(sup.from_pty);
+  uva_close_fdp(&sup.pty_fd);
+  uva_close_fdp(&sup.tty_in);
+  uva_close_fdp(&sup.tty_out);
   if (sup.kill_timer)
     g_source_remove(sup.kill_timer);
   if (sup.signal_watch)

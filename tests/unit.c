@@ -308,9 +308,12 @@ static void test_id_map(void) {
 }
 
 static void test_hosts_text(void) {
-  g_autofree char *h = uva_rootfs_hosts_text("web");
+  g_autofree char *h = uva_rootfs_hosts_text("web", TRUE);
   g_assert_nonnull(strstr(h, "127.0.0.1\tlocalhost\n"));
   g_assert_nonnull(strstr(h, "\n10.0.2.100\tweb\n"));
+  g_autofree char *none = uva_rootfs_hosts_text("web", FALSE);
+  g_assert_null(strstr(none, "10.0.2.100"));
+  g_assert_nonnull(strstr(none, "\n127.0.1.1\tweb\n"));
 }
 
 static void test_hints(void) {
