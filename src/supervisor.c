@@ -17,6 +17,7 @@
 #include "fwd.h"
 #include "hostdir.h"
 #include "msg.h"
+#include "output.h"
 #include "relay.h"
 #include "sandbox.h"
 #include "seccomp.h"
@@ -39,17 +40,8 @@
 #define STOP_GRACE_MS 3000
 #define PROBE_INTERVAL_MS 100
 #define PROBE_ATTEMPT_MS 2000
-#define MAX_LINE 65536
 
 typedef struct Supervisor Supervisor;
-
-typedef struct {
-  struct Container *owner;
-  int fd;
-  guint watch;
-  GString *partial;
-  FILE *dest;
-} Stream;
 
 typedef struct Container {
   Supervisor *sup;
@@ -58,7 +50,7 @@ typedef struct Container {
   UvaFwd *fwd; /* its published ports with the splice driver */
   UvaSandbox sb;
   guint sync_watch;
-  Stream out, err;
+  UvaStream *out, *err; /* its output pipes (up); NULL for run */
   gboolean app_started, reaped, ready;
   int wait_status;
   UvaHostdirs *host; /* its binds until started; the flock on its /tmp */
@@ -80,6 +72,8 @@ struct Supervisor {
   int prefix_width; /* 0: lines are passed through unprefixed */
   gboolean app_status; /* exit with the app's status (run) */
   FILE *info;          /* where the manager's own lines go */
+  UvaSink *out_sink, *err_sink; /* stdout and stderr, never blocking */
+  FILE *real_stdout, *real_stderr;
   /* run -t: the pty master init sent, joined to the caller's terminal */
   int pty_fd, tty_in, tty_out;
   UvaRelay *to_pty, *from_pty;
@@ -90,38 +84,12 @@ struct Supervisor {
 static void stop_all(Supervisor *sup, int sig);
 static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd);
 
-/* Output ----------------------------------------------------------------- */
-
-static void emit_line(Stream *s, const char *line, gsize len) {
-  if (s->owner->sup->prefix_width == 0)
-    fprintf(s->dest, "%.*s\n", (int)len, line);
-  else
-    fprintf(s->dest, "%-*s | %.*s\n", s->owner->sup->prefix_width,
-            s->owner->spec->name, (int)len, line);
-}
-
-static void stream_flush_lines(Stream *s, gboolean at_eof) {
-  gsize start = 0;
-  for (gsize i = 0; i < s->partial->len; i++) {
-    if (s->partial->str[i] == '\n') {
-      emit_line(s, s->partial->str + start, i - start);
-      start = i + 1;
-    }
-  }
-  g_string_erase(s->partial, 0, (gssize)start);
-  if (s->partial->len > 0 && (at_eof || s->partial->len >= MAX_LINE)) {
-    emit_line(s, s->partial->str, s->partial->len);
-    g_string_truncate(s->partial, 0);
-  }
-  fflush(s->dest);
-}
-
 static gboolean sup_all_done(Supervisor *sup) {
   if (sup->pty_fd >= 0)
     return FALSE; /* the app's last output is still on its way */
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
-    if (!c->reaped || c->out.fd >= 0 || c->err.fd >= 0)
+    if (!c->reaped || uva_stream_open(c->out) || uva_stream_open(c->err))
       return FALSE;
   }
   return TRUE;
@@ -132,32 +100,56 @@ static void maybe_quit(Supervisor *sup) {
     g_main_loop_quit(sup->loop);
 }
 
-static void stream_close(Stream *s) {
-  if (s->watch)
-    g_source_remove(s->watch);
-  s->watch = 0;
-  uva_close_fdp(&s->fd);
-  s->fd = -1;
+static void stream_closed(gpointer data) {
+  maybe_quit(data);
 }
 
-static gboolean on_stream(int fd, GIOCondition cond, gpointer data) {
-  Stream *s = data;
-  (void)cond;
-  char buf[16384];
-  ssize_t n = read(fd, buf, sizeof buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
-    return G_SOURCE_CONTINUE;
-  if (n <= 0) {
-    stream_flush_lines(s, TRUE);
-    s->watch = 0;
-    uva_close_fdp(&s->fd);
-    s->fd = -1;
-    maybe_quit(s->owner->sup);
-    return G_SOURCE_REMOVE;
+/* Like a program in a shell pipeline whose reader went away
+ * (`uva_container up FILE | head -3`): stop, do not retry forever. */
+static void stdout_broken(gpointer data) {
+  Supervisor *sup = data;
+  if (sup->stopping)
+    return;
+  fprintf(stderr, "uva_container: standard output was closed: stopping all "
+          "containers\n");
+  sup->exit_code = 1;
+  stop_all(sup, SIGTERM);
+}
+
+/* From here on, the manager's stdout and stderr, its own fprintf lines
+ * included, are queues that never block the loop (output.c). */
+static void output_open(Supervisor *sup) {
+  fflush(stdout);
+  fflush(stderr);
+  sup->real_stdout = stdout;
+  sup->real_stderr = stderr;
+  sup->out_sink = uva_sink_new(1, stdout_broken, sup);
+  sup->err_sink = uva_sink_new(2, NULL, NULL);
+  if (uva_sink_file(sup->out_sink) && uva_sink_file(sup->err_sink)) {
+    stdout = uva_sink_file(sup->out_sink);
+    stderr = uva_sink_file(sup->err_sink);
   }
-  g_string_append_len(s->partial, buf, n);
-  stream_flush_lines(s, FALSE);
-  return G_SOURCE_CONTINUE;
+  sup->info = sup->app_status ? stderr : stdout;
+  /* run -t: the caller's terminal, reopened and made raw now, while the
+   * manager may still open files and change terminal modes. */
+  const UvaContainerSpec *c = sup->spec->containers->len == 1
+                                  ? sup->spec->containers->pdata[0]
+                                  : NULL;
+  if (sup->app_status && c && c->tty) {
+    sup->tty_out = uva_relay_reopen(1, O_WRONLY);
+    if (c->keep_stdin) {
+      sup->tty_in = uva_relay_reopen(0, O_RDONLY);
+      sup->raw = uva_term_raw(0, &sup->saved_mode);
+    }
+  }
+}
+
+static void output_close(Supervisor *sup) {
+  stdout = sup->real_stdout;
+  stderr = sup->real_stderr;
+  /* The last lines are worth a short wait for a slow terminal. */
+  uva_sink_free(sup->out_sink, 2000);
+  uva_sink_free(sup->err_sink, 2000);
 }
 
 /* Readiness -------------------------------------------------------------- */
@@ -534,17 +526,14 @@ static void stdin_closed(gpointer data) {
 static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
   sup->pty_fd = fd;
   uva_set_nonblock(fd, TRUE, NULL);
-  /* Descriptions of our own: O_NONBLOCK on the shared ones would reach the
-   * shell that started us.  A regular file does not block anyway. */
-  sup->tty_out = uva_relay_reopen(1, O_WRONLY);
+  /* tty_in and tty_out are descriptions of our own (output_open):
+   * O_NONBLOCK on the shared ones would reach the shell that started us.
+   * Where none could be had (a regular file), the shared one serves. */
   sup->from_pty = uva_relay_new(fd, sup->tty_out >= 0 ? sup->tty_out : 1,
                                 pty_closed, sup);
-  if (c->keep_stdin) {
-    sup->tty_in = uva_relay_reopen(0, O_RDONLY);
+  if (c->keep_stdin)
     sup->to_pty = uva_relay_new(sup->tty_in >= 0 ? sup->tty_in : 0, fd,
                                 stdin_closed, sup);
-    sup->raw = uva_term_raw(0, &sup->saved_mode);
-  }
 }
 
 /* Start-up --------------------------------------------------------------- */
@@ -625,15 +614,11 @@ static gboolean start_piped(Container *c, GError **error) {
   if (!uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network,
                          out_w, err_w, &c->sb, error))
     return FALSE;
-  c->out.fd = uva_steal_fd(&out_r);
-  c->err.fd = uva_steal_fd(&err_r);
-  Stream *streams[] = {&c->out, &c->err};
-  for (int i = 0; i < 2; i++) {
-    uva_set_nonblock(streams[i]->fd, TRUE, NULL);
-    streams[i]->watch =
-        g_unix_fd_add(streams[i]->fd, G_IO_IN | G_IO_HUP, on_stream,
-                      streams[i]);
-  }
+  Supervisor *sup = c->sup;
+  c->out = uva_stream_new(sup->out_sink, uva_steal_fd(&out_r), c->spec->name,
+                          sup->prefix_width, stream_closed, sup);
+  c->err = uva_stream_new(sup->err_sink, uva_steal_fd(&err_r), c->spec->name,
+                          sup->prefix_width, stream_closed, sup);
   return TRUE;
 }
 
@@ -662,10 +647,8 @@ static void container_free(gpointer p) {
   probe_reset(c);
   if (c->probe_reply)
     g_string_free(c->probe_reply, TRUE);
-  stream_close(&c->out);
-  stream_close(&c->err);
-  g_string_free(c->out.partial, TRUE);
-  g_string_free(c->err.partial, TRUE);
+  uva_stream_free(c->out);
+  uva_stream_free(c->err);
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
   uva_close_fdp(&c->sb.sync_fd);
@@ -720,8 +703,8 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
                     .pty_fd = -1,
                     .tty_in = -1,
                     .tty_out = -1,
-                    .app_status = app_status,
-                    .info = app_status ? stderr : stdout};
+                    .app_status = app_status};
+  output_open(&sup);
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
@@ -751,8 +734,6 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     c->sb.sync_fd = -1;
     c->probe_fd = -1;
     c->probe_reply = g_string_new(NULL);
-    c->out = (Stream){c, -1, 0, g_string_new(NULL), stdout};
-    c->err = (Stream){c, -1, 0, g_string_new(NULL), stderr};
     g_ptr_array_add(sup.containers, c);
     sup.prefix_width = MAX(sup.prefix_width, (int)strlen(c->spec->name));
   }
@@ -819,6 +800,7 @@ out:
     }
   }
   g_ptr_array_unref(sup.containers);
+  output_close(&sup);
   g_main_loop_unref(sup.loop);
   if (error && *error)
     return 1;

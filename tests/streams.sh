@@ -52,3 +52,54 @@ check "run -it: ... and its status comes back (4), mode restored" \
 # --network none: /etc/hosts does not name an address nobody has.
 out=$(run_out --network none -- cat /etc/hosts)
 check "run --network none: /etc/hosts without 10.0.2.100" bash -c '! grep -q 10.0.2.100 <<<"$1" && grep -q "127.0.1.1" <<<"$1"' _ "$out"
+
+# Prefixed mode (up): escape sequences shown escaped, NUL kept, a partial
+# line shown without waiting for its end.
+cat >"$WORK/streams/esc.spec" <<SPEC_EOF
+[container esc]
+command = printf 'evil\\033[2Jline\\000end\\nPassword: '
+SPEC_EOF
+own "$WORK/streams/esc.spec"
+out=$(up_out "$WORK/streams/esc.spec")
+check "up: escape sequences and NUL are shown escaped" grep -qF 'esc | evil^[[2Jline^@end' <<<"$out"
+check "up: a final line without newline is shown" grep -qF 'esc | Password: ' <<<"$out"
+cat >"$WORK/streams/prompt.spec" <<SPEC_EOF
+[container p]
+command = sh -c 'printf "Password: "; sleep 30'
+SPEC_EOF
+own "$WORK/streams/prompt.spec"
+"${AS_USER[@]}" "$UVA" up "$WORK/streams/prompt.spec" >"$POUT" 2>&1 &
+MGR=$!
+check "up: a partial line shows while the app still runs" wait_for 100 grep -qF 'p | Password: ' "$POUT"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+
+# Output that nobody reads never stops the forwarding of another
+# container, and a reader that goes away ends the manager.
+cat >"$WORK/streams/chatty.spec" <<SPEC_EOF
+[container chatty]
+command = yes chatter
+
+[container web]
+command = $PY -m http.server 8000
+workdir = $WORK/site
+publish = 127.0.0.1:19061:8000
+ready-http = true
+SPEC_EOF
+own "$WORK/streams/chatty.spec"
+FIFO=$WORK/streams/fifo
+mkfifo "$FIFO" && chmod 0666 "$FIFO"
+sleep 120 <"$FIFO" &
+READER=$!
+"${AS_USER[@]}" "$UVA" up "$WORK/streams/chatty.spec" >"$FIFO" 2>/dev/null &
+MGR=$!
+check "up: with its output stuck in a FIFO nobody reads, another container still answers" \
+  wait_for 150 bash -c "curl -s -m 2 http://127.0.0.1:19061/page.txt | grep -q 'site file'"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+kill "$READER" 2>/dev/null; wait "$READER" 2>/dev/null
+check "up: ... and Ctrl-C still stops it, nothing left" wait_for 50 no_user_procs
+"${AS_USER[@]}" "$UVA" up "$WORK/streams/chatty.spec" 2>/dev/null | head -3 >/dev/null &
+PIPE=$!
+check "up FILE | head -3: the manager ends when its reader does" \
+  wait_for 150 bash -c "! kill -0 $PIPE 2>/dev/null"
+kill -KILL "$PIPE" 2>/dev/null; wait "$PIPE" 2>/dev/null
+check "up FILE | head -3: nothing left" wait_for 50 no_user_procs

@@ -4,6 +4,7 @@
 #include "fragguard.h"
 #include "hostdir.h"
 #include "msg.h"
+#include "output.h"
 #include "preflight.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -544,8 +545,17 @@ static void test_hostdir_resolve(void) {
   rmdir(dir);
 }
 
+/* No app can move the cursor or forge another container's lines. */
+static void test_output_escape(void) {
+  static const char in[] = "a\tb\033[2J\0\r\x7f\xc2\x9b\xc3\xa9";
+  g_autoptr(GString) out = g_string_new(NULL);
+  uva_output_escape(out, in, sizeof in - 1);
+  g_assert_cmpstr(out->str, ==, "a\tb^[[2J^@^M^?\\u009b\xc3\xa9");
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/output/escape", test_output_escape);
   g_test_add_func("/hostdir/resolve", test_hostdir_resolve);
   g_test_add_func("/publish/good", test_publish_good);
   g_test_add_func("/publish/bad", test_publish_bad);
