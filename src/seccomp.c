@@ -56,7 +56,7 @@ static const int denied[] = {
 /* personality(2) values Docker's default profile allows: PER_LINUX (0),
  * PER_LINUX32 (0x8, what `setarch i386`/linux32 asks for), UNAME26
  * (0x20000), both together, and 0xffffffff, which only queries.  The rest
- * flags (linux/personality.h) such as ADDR_NO_RANDOMIZE (0x0040000),
+ * are flags (linux/personality.h) such as ADDR_NO_RANDOMIZE (0x0040000),
  * which turns address space randomisation off for what the app executes
  * next, READ_IMPLIES_EXEC (0x0400000), which makes readable memory
  * executable, and MMAP_PAGE_ZERO: nothing a web app needs, and each undoes
