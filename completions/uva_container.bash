@@ -88,6 +88,11 @@ _uva_container_run_value() {
             COMPREPLY=($(compgen -P "${word%"$val"}" -W "no on-failure on-failure:" -- "$val"))
             _uva_container_trim "$word"
             ;;
+        --pids-limit)
+            # A number, or no cap.
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "unlimited" -- "$val"))
+            _uva_container_trim "$word"
+            ;;
         -w | --workdir | --tmp)
             if [[ $word == "$val" ]]; then
                 _uva_container_dirs "$val"
@@ -132,7 +137,7 @@ _uva_container_run_value() {
             fi
             ;;
         *)
-            # -p, --name, --hostname: free text.
+            # -p, --name, --hostname, --shm-size: free text.
             COMPREPLY=()
             ;;
     esac
@@ -144,7 +149,8 @@ _uva_container() {
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
     local top="run up check --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
-        --hostname --network --port-driver --restart --volume -v --help -h --"
+        --hostname --network --port-driver --restart --pids-limit --shm-size
+        --volume -v --help -h --"
     COMPREPLY=()
 
     if ((_uva_cword == 1)); then
@@ -172,7 +178,8 @@ _uva_container() {
                 break
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-                --hostname | --network | --port-driver | --restart | -v | --volume)
+                --hostname | --network | --port-driver | --restart | --pids-limit | \
+                --shm-size | -v | --volume)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;
@@ -200,7 +207,8 @@ _uva_container() {
     esac
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-            --hostname | --network | --port-driver | --restart | -v | --volume)
+            --hostname | --network | --port-driver | --restart | --pids-limit | \
+            --shm-size | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0
             ;;

@@ -103,7 +103,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
-                  *restart = NULL;
+                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL;
   gboolean interactive = FALSE, tty = FALSE;
   GOptionEntry entries[] = {
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
@@ -138,6 +138,12 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Restart COMMAND when it fails: no (default), on-failure or "
        "on-failure:N (at most N times), after 1, 2, 4 ... 30 s",
        "POLICY"},
+      {"pids-limit", 0, 0, G_OPTION_ARG_STRING, &pids_limit,
+       "At most N processes and threads in the container, its init "
+       "included (default: 2048); unlimited, 0 or -1: no cap", "N"},
+      {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
+       "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
+       "SIZE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
        "Bind a host path into the container (read-write unless :ro)",
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
@@ -194,6 +200,14 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   }
   if (restart && !uva_restart_parse(restart, c, error)) {
     g_prefix_error(error, "run: --restart: ");
+    return 2;
+  }
+  if (pids_limit && !uva_pids_limit_parse(pids_limit, &c->pids_limit, error)) {
+    g_prefix_error(error, "run: --pids-limit: ");
+    return 2;
+  }
+  if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error)) {
+    g_prefix_error(error, "run: --shm-size: ");
     return 2;
   }
   for (char **v = volumes; v && *v; v++) {

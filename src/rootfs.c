@@ -268,7 +268,7 @@ static gboolean overlay_etc(const char *file, const char *text,
   return make_read_only(target, FALSE, error);
 }
 
-static gboolean setup_dev(GError **error) {
+static gboolean setup_dev(const UvaContainerSpec *c, GError **error) {
   static const char *const nodes[] = {"null",   "zero",    "full",
                                       "random", "urandom", "tty"};
   if (!make_dirs("/newroot/dev", error) ||
@@ -297,9 +297,15 @@ static gboolean setup_dev(GError **error) {
     return FALSE;
   if (symlink("pts/ptmx", "/newroot/dev/ptmx") < 0)
     return uva_fail_errno(error, errno, "symlink /dev/ptmx");
+  /* A size of its own, Docker's 64 MiB by default (--shm-size): without
+   * one a tmpfs may grow to half of RAM (tmpfs(5), "size"), and its pages
+   * are memory the app could fill without owning any process's RSS.  The
+   * kernel rounds the size up to whole pages. */
+  g_autofree char *shm_options =
+      g_strdup_printf("mode=1777,size=%" G_GUINT64_FORMAT, c->shm_size);
   if (!make_dirs("/newroot/dev/shm", error) ||
       !do_mount("tmpfs", "/newroot/dev/shm", "tmpfs",
-                MS_NOSUID | MS_NODEV, "mode=1777", error))
+                MS_NOSUID | MS_NODEV, shm_options, error))
     return FALSE;
   return make_read_only("/newroot/dev", FALSE, error);
 }
@@ -327,7 +333,7 @@ static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
   if (chdir("/") < 0)
     return uva_fail_errno(error, errno, "chdir /");
 
-  if (!bind_system_dirs(error) || !setup_dev(error))
+  if (!bind_system_dirs(error) || !setup_dev(c, error))
     return FALSE;
   /* A fresh procfs shows only our pid namespace.  It must be mounted while
    * the host's /proc is still visible below /oldroot: the kernel refuses a

@@ -10,9 +10,12 @@
  * crun's default profiles: a program that probes for a feature gets a clean
  * error.  The list holds what a web app never needs and what widens the
  * kernel's attack surface from inside a user namespace: the keyring, eBPF,
- * perf events, userfaultfd, kernel modules, kexec, reboot, and nested user
- * namespaces (unshare or clone with CLONE_NEWUSER; clone3 gets ENOSYS, so
- * libc falls back to clone, whose flags a filter can read).
+ * perf events, userfaultfd, kernel modules, kexec, reboot, io_uring (a
+ * second syscall interface that seccomp cannot see into, and a steady
+ * source of kernel bugs: Docker's default profile refuses it too), and
+ * nested user namespaces (unshare or clone with CLONE_NEWUSER; clone3 gets
+ * ENOSYS, so libc falls back to clone, whose flags a filter can read).
+ * personality(2) is allowed only for the values Docker's profile allows.
  *
  * The filter is installed after no_new_privs, which lets an unprivileged
  * process do so, and is inherited across fork and execve. */
@@ -47,7 +50,19 @@ static const int denied[] = {
     SYS_keyctl,        SYS_add_key,     SYS_request_key,  SYS_bpf,
     SYS_perf_event_open, SYS_userfaultfd, SYS_init_module, SYS_finit_module,
     SYS_delete_module, SYS_kexec_load,  SYS_kexec_file_load, SYS_reboot,
+    SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
 };
+
+/* personality(2) values Docker's default profile allows: PER_LINUX (0),
+ * PER_LINUX32 (0x8, what `setarch i386`/linux32 asks for), UNAME26
+ * (0x20000), both together, and 0xffffffff, which only queries.  The rest
+ * are flags (linux/personality.h) such as ADDR_NO_RANDOMIZE (0x0040000),
+ * which turns address space randomisation off for what the app executes
+ * next, READ_IMPLIES_EXEC (0x0400000), which makes readable memory
+ * executable, and MMAP_PAGE_ZERO: nothing a web app needs, and each undoes
+ * an exploit mitigation. */
+static const unsigned personality_allowed[] = {0x0, 0x8, 0x20000, 0x20008,
+                                               0xffffffff};
 
 /* Both filters start alike: another architecture's numbers mean other
  * calls, so they are refused; on x86_64, x32 calls (nr | 0x40000000) too.
@@ -82,8 +97,26 @@ static unsigned deny_if_flags(struct sock_filter *prog, int arg,
   return 4;
 }
 
+/* EPERM unless argument arg's low 32 bits are one of values[], else allow.
+ * 3 + n_values instructions. */
+static unsigned allow_only_values(struct sock_filter *prog, int arg,
+                                  const unsigned *values, size_t n_values) {
+  unsigned n = 0;
+  prog[n++] = (struct sock_filter)BPF_STMT(
+      BPF_LD | BPF_W | BPF_ABS,
+      offsetof(struct seccomp_data, args) + (unsigned)arg * sizeof(__u64));
+  /* Value i jumps over the n_values - 1 - i tests after it and the deny. */
+  for (size_t i = 0; i < n_values; i++)
+    prog[n++] = (struct sock_filter)BPF_JUMP(
+        BPF_JMP | BPF_JEQ | BPF_K, values[i],
+        (unsigned char)(n_values - i), 0);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  return n;
+}
+
 int uva_seccomp_app_filter(void) {
-  struct sock_filter prog[64];
+  struct sock_filter prog[96];
   unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(denied); i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -93,6 +126,24 @@ int uva_seccomp_app_filter(void) {
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            SYS_clone3, 0, 1);
   prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | ENOSYS);
+  /* personality(persona): the kernel takes an unsigned int
+   * (SYSCALL_DEFINE1(personality, unsigned int, personality) in
+   * kernel/exec_domain.c), so only the low 32 bits of the register act, and
+   * only they are compared, at args[0]'s own offset on these little-endian
+   * machines.  libseccomp, behind Docker's profile, compares all 64 bits
+   * (its issue #383): that refuses a permitted value with stale high bits
+   * in the register, but a narrower compare is no weaker, because what is
+   * allowed is exactly what the kernel will do.  The opposite mistake is
+   * the dangerous one: a deny-list compare of 64 bits lets
+   * (1 << 32 | READ_IMPLIES_EXEC) through while the kernel acts on the low
+   * half (CVE-2019-10063, TIOCSTI in flatpak). */
+  const unsigned persona_len =
+      3 + (unsigned)G_N_ELEMENTS(personality_allowed);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           SYS_personality, 0,
+                                           (unsigned char)persona_len);
+  n += allow_only_values(prog + n, 0, personality_allowed,
+                         G_N_ELEMENTS(personality_allowed));
   /* unshare(flags) and clone(flags, ...): flags is the first argument on
    * both architectures; CLONE_NEWUSER is in its low 32 bits, which on
    * these little-endian machines sit at args[0]'s own offset. */

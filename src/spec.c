@@ -35,6 +35,8 @@ UvaContainerSpec *uva_container_spec_new(const char *name) {
   c->publish = g_array_new(FALSE, TRUE, sizeof(UvaPublish));
   c->mounts = g_array_new(FALSE, TRUE, sizeof(UvaMount));
   g_array_set_clear_func(c->mounts, mount_clear);
+  c->pids_limit = UVA_DEFAULT_PIDS_LIMIT;
+  c->shm_size = UVA_DEFAULT_SHM_SIZE;
   return c;
 }
 
@@ -219,6 +221,71 @@ char *uva_restart_string(const UvaContainerSpec *c) {
   if (c->restart_max == 0)
     return g_strdup("on-failure");
   return g_strdup_printf("on-failure:%u", c->restart_max);
+}
+
+gboolean uva_pids_limit_parse(const char *text, guint *out, GError **error) {
+  guint64 n = 0;
+  if (g_str_equal(text, "unlimited") || g_str_equal(text, "0") ||
+      g_str_equal(text, "-1")) {
+    *out = 0;
+    return TRUE;
+  }
+  /* From 2: the cap counts the container's init, so 1 would leave no room
+   * for the app. */
+  if (!g_ascii_string_to_unsigned(text, 10, 2, UVA_MAX_PIDS_LIMIT, &n, NULL))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "pids limit \"%s\" is not a number of processes "
+                       "from 2 (init and the app) to %u, or unlimited",
+                       text, UVA_MAX_PIDS_LIMIT),
+           FALSE;
+  *out = (guint)n;
+  return TRUE;
+}
+
+char *uva_pids_limit_string(guint limit) {
+  return limit ? g_strdup_printf("%u", limit) : g_strdup("unlimited");
+}
+
+static const struct {
+  char unit;
+  guint64 factor;
+} size_units[] = {{'g', 1024 * 1024 * 1024}, {'m', 1024 * 1024}, {'k', 1024},
+                  {'b', 1}};
+
+gboolean uva_size_parse(const char *text, guint64 *out, GError **error) {
+  const char *p = text;
+  while (g_ascii_isdigit(*p))
+    p++;
+  g_autofree char *digits = g_strndup(text, (gsize)(p - text));
+  g_autofree char *unit = g_ascii_strdown(p, -1);
+  guint64 factor = 0, n = 0;
+  if (!*unit)
+    factor = 1;
+  for (size_t i = 0; !factor && i < G_N_ELEMENTS(size_units); i++) {
+    char u = size_units[i].unit;
+    /* "m", and for k, m and g also "mb" and "mib". */
+    if (unit[0] == u && (!unit[1] || (u != 'b' && (g_str_equal(unit + 1, "b") ||
+                                                   g_str_equal(unit + 1, "ib")))))
+      factor = size_units[i].factor;
+  }
+  if (!factor || !*digits ||
+      !g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64 / factor, &n,
+                                  NULL))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "size \"%s\" is not a number of bytes greater than "
+                       "0, optionally followed by k, m or g (64m, 1g)",
+                       text),
+           FALSE;
+  *out = n * factor;
+  return TRUE;
+}
+
+char *uva_size_string(guint64 bytes) {
+  for (size_t i = 0; i + 1 < G_N_ELEMENTS(size_units); i++)
+    if (bytes % size_units[i].factor == 0)
+      return g_strdup_printf("%" G_GUINT64_FORMAT "%c",
+                             bytes / size_units[i].factor, size_units[i].unit);
+  return g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
 }
 
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,

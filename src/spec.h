@@ -26,6 +26,13 @@
 #define UVA_DEFAULT_MTU 65520
 #define UVA_APP_DIR "/app"
 #define UVA_TAP_NAME "tap0"
+/* The default cap on a container's processes and threads, its init
+ * included (podman's default); see uva_pids_limit_parse. */
+#define UVA_DEFAULT_PIDS_LIMIT 2048u
+/* The largest cap: PID_MAX_LIMIT on 64-bit (include/linux/threads.h). */
+#define UVA_MAX_PIDS_LIMIT 4194304u
+/* The default size of /dev/shm, Docker's. */
+#define UVA_DEFAULT_SHM_SIZE (64u * 1024 * 1024)
 /* The PATH of every app: the host's system directories, seen read-only. */
 #define UVA_APP_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -66,6 +73,8 @@ typedef struct {
   UvaPortDriver port_driver;
   gboolean restart_on_failure; /* init restarts the app when it fails */
   guint restart_max;           /* ... at most this often; 0: no limit */
+  guint pids_limit; /* processes and threads inside, init too; 0: no cap */
+  guint64 shm_size; /* bytes of the /dev/shm tmpfs */
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
 } UvaContainerSpec;
@@ -99,6 +108,21 @@ gboolean uva_restart_parse(const char *text, UvaContainerSpec *c,
                            GError **error);
 /* The same text back (for spec files). */
 char *uva_restart_string(const UvaContainerSpec *c);
+
+/* A process cap: N from 2 (init and the app) to UVA_MAX_PIDS_LIMIT, or
+ * "unlimited", "0" or "-1" (Docker's and podman's words for none): *out
+ * gets N, or 0 for none. */
+gboolean uva_pids_limit_parse(const char *text, guint *out, GError **error);
+/* The same text back: "N" or "unlimited". */
+char *uva_pids_limit_string(guint limit);
+
+/* A size as Docker's --shm-size takes it: a number of bytes greater than
+ * 0, optionally followed by b, k, m or g (binary multiples, any case; "kb",
+ * "KiB" and the like are accepted too). */
+gboolean uva_size_parse(const char *text, guint64 *out, GError **error);
+/* The same size back, in the largest unit that divides it: "64m", "1g",
+ * "1536k", "4097". */
+char *uva_size_string(guint64 bytes);
 
 /* "splice" or "slirp". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,

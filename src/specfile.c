@@ -11,6 +11,8 @@
  *   network = slirp | none
  *   port-driver = splice | slirp  (how published ports reach the app)
  *   restart = no | on-failure | on-failure:N
+ *   pids-limit = 2048 | unlimited  (processes and threads, init included)
+ *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (a file name, created in workdir if missing)
  *   log = http_recorder.log  (a file name in /tmp, shown at start)
@@ -28,8 +30,8 @@
 
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
-    "hostname", "network", "port-driver", "restart", "ready-http",
-    "seed-file", "log", NULL};
+    "hostname", "network", "port-driver", "restart", "pids-limit",
+    "shm-size", "ready-http", "seed-file", "log", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -82,7 +84,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
    * one (its cleanup would free garbage). */
   g_autoptr(GError) local = NULL;
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
-                  *network = NULL, *driver = NULL, *restart = NULL;
+                  *network = NULL, *driver = NULL, *restart = NULL,
+                  *pids_limit = NULL, *shm_size = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -133,6 +136,12 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
     goto fail;
   restart = g_key_file_get_string(kf, group, KEY("restart"), NULL);
   if (restart && !uva_restart_parse(restart, c, error))
+    goto fail;
+  pids_limit = g_key_file_get_string(kf, group, KEY("pids-limit"), NULL);
+  if (pids_limit && !uva_pids_limit_parse(pids_limit, &c->pids_limit, error))
+    goto fail;
+  shm_size = g_key_file_get_string(kf, group, KEY("shm-size"), NULL);
+  if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error))
     goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
@@ -189,7 +198,8 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
         g_set_error(&local, UVA_ERROR, UVA_ERROR_INVALID,
                     "unknown key \"%s\" in [%s] (known: command, workdir, "
                     "tmp, publish, env, volume, hostname, network, "
-                    "port-driver, restart, ready-http, seed-file, log)",
+                    "port-driver, restart, pids-limit, shm-size, ready-http, "
+                    "seed-file, log)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -311,6 +321,14 @@ char *uva_specfile_print(const UvaSpec *spec) {
     if (c->port_driver != UVA_PORT_DRIVER_SPLICE)
       g_key_file_set_string(kf, group, "port-driver",
                             uva_port_driver_name(c->port_driver));
+    if (c->pids_limit != UVA_DEFAULT_PIDS_LIMIT) {
+      g_autofree char *n = uva_pids_limit_string(c->pids_limit);
+      g_key_file_set_string(kf, group, "pids-limit", n);
+    }
+    if (c->shm_size != UVA_DEFAULT_SHM_SIZE) {
+      g_autofree char *size = uva_size_string(c->shm_size);
+      g_key_file_set_string(kf, group, "shm-size", size);
+    }
     if (c->probe_http)
       g_key_file_set_boolean(kf, group, "ready-http", TRUE);
     if (c->seed_file)

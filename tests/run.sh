@@ -170,6 +170,7 @@ check "make install DESTDIR= puts binary, recorder, man page and completion in p
 make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
 check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
 check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
+check "bash completion knows --pids-limit (offering unlimited) and --shm-size" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --pids-limit ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = unlimited ] || exit 1; COMP_WORDS=(uva_container run --shm); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --shm-size ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
 check "an unexpected argument exits 2" [ $? = 2 ]
 

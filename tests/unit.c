@@ -255,6 +255,81 @@ static gsize ip_frame(guint8 *f, guint16 id, guint16 frag) {
   return 60;
 }
 
+static void test_pids_limit(void) {
+  static const struct {
+    const char *in;
+    guint want;
+    const char *back;
+  } good[] = {{"2", 2, "2"},           {"50", 50, "50"},
+              {"2048", 2048, "2048"},  {"4194304", 4194304, "4194304"},
+              {"unlimited", 0, "unlimited"}, {"0", 0, "unlimited"},
+              {"-1", 0, "unlimited"}};
+  for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+    g_autoptr(GError) error = NULL;
+    guint n = 7;
+    g_assert_true(uva_pids_limit_parse(good[i].in, &n, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(n, ==, good[i].want);
+    g_autofree char *back = uva_pids_limit_string(n);
+    g_assert_cmpstr(back, ==, good[i].back);
+  }
+  static const char *const bad[] = {"",   "1",  "-2", "4194305", "1e3",
+                                    " 5", "5 ", "+5", "0x10",    "none",
+                                    "99999999999999999999"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GError) error = NULL;
+    guint n = 7;
+    if (uva_pids_limit_parse(bad[i], &n, &error))
+      g_error("pids limit \"%s\" was accepted", bad[i]);
+    g_assert_error(error, UVA_ERROR, UVA_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, bad[i]));
+    g_assert_cmpuint(n, ==, 7);
+  }
+  UvaContainerSpec *c = uva_container_spec_new("x");
+  g_assert_cmpuint(c->pids_limit, ==, 2048);
+  g_assert_cmpuint(c->shm_size, ==, 64 * 1024 * 1024);
+  uva_container_spec_free(c);
+}
+
+static void test_size(void) {
+  static const struct {
+    const char *in;
+    guint64 want;
+    const char *back;
+  } good[] = {
+      {"64m", 67108864, "64m"},      {"64M", 67108864, "64m"},
+      {"64mb", 67108864, "64m"},     {"64MiB", 67108864, "64m"},
+      {"1g", 1073741824, "1g"},      {"1GB", 1073741824, "1g"},
+      {"2048k", 2097152, "2m"},      {"1kib", 1024, "1k"},
+      {"4097", 4097, "4097"},        {"4097b", 4097, "4097"},
+      {"1", 1, "1"},                 {"1536k", 1572864, "1536k"},
+      {"17179869183g", G_GUINT64_CONSTANT(17179869183) << 30,
+       "17179869183g"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+    g_autoptr(GError) error = NULL;
+    guint64 n = 7;
+    if (!uva_size_parse(good[i].in, &n, &error))
+      g_error("size \"%s\": %s", good[i].in, error->message);
+    g_assert_cmpuint(n, ==, good[i].want);
+    g_autofree char *back = uva_size_string(n);
+    g_assert_cmpstr(back, ==, good[i].back);
+  }
+  static const char *const bad[] = {
+      "",     "0",   "0m",   "m",     "-1m",  "1.5g", "64 m", " 64m", "64m ",
+      "64mm", "64t", "64ib", "64bb",  "64kibb", "0x10", "18446744073709551616",
+      "17179869184g", "18446744073709551615k"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GError) error = NULL;
+    guint64 n = 7;
+    if (uva_size_parse(bad[i], &n, &error))
+      g_error("size \"%s\" was accepted", bad[i]);
+    g_assert_error(error, UVA_ERROR, UVA_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, bad[i]));
+    g_assert_cmpuint(n, ==, 7);
+  }
+}
+
 static void test_fragguard(void) {
   UvaFragGuard *g = uva_fragguard_new();
   guint8 f[60];
@@ -412,7 +487,12 @@ static void test_specfile_roundtrip(void) {
     g_assert_cmpstr(ma->source, ==, mb->source);
     g_assert_cmpstr(ma->target, ==, mb->target);
     g_assert_cmpint(ma->read_only, ==, mb->read_only);
+    g_assert_cmpuint(b->pids_limit, ==, UVA_DEFAULT_PIDS_LIMIT);
+    g_assert_cmpuint(b->shm_size, ==, UVA_DEFAULT_SHM_SIZE);
   }
+  /* Defaults are not printed: the default spec stays as short as it was. */
+  g_assert_null(strstr(text, "pids-limit"));
+  g_assert_null(strstr(text, "shm-size"));
 }
 
 static void test_specfile_full(void) {
@@ -429,7 +509,13 @@ static void test_specfile_full(void) {
                      "command = sleep 1\n"
                      "network = none\n"
                      "port-driver = slirp\n"
-                     "restart = on-failure:4\n";
+                     "restart = on-failure:4\n"
+                     "pids-limit = 50\n"
+                     "shm-size = 1536k\n"
+                     "[container free]\n"
+                     "command = true\n"
+                     "pids-limit = unlimited\n"
+                     "shm-size = 1g\n";
   g_autoptr(GError) error = NULL;
   g_autoptr(UvaSpec) s = uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
   g_assert_no_error(error);
@@ -451,15 +537,34 @@ static void test_specfile_full(void) {
   g_assert_cmpint(w->port_driver, ==, UVA_PORT_DRIVER_SPLICE);
   g_assert_true(q->restart_on_failure);
   g_assert_cmpuint(q->restart_max, ==, 4);
+  g_assert_cmpuint(q->pids_limit, ==, 50);
+  g_assert_cmpuint(q->shm_size, ==, 1536 * 1024);
+  g_assert_cmpuint(w->pids_limit, ==, UVA_DEFAULT_PIDS_LIMIT);
+  g_assert_cmpuint(w->shm_size, ==, UVA_DEFAULT_SHM_SIZE);
+  UvaContainerSpec *f = s->containers->pdata[2];
+  g_assert_cmpuint(f->pids_limit, ==, 0);
+  g_assert_cmpuint(f->shm_size, ==, 1024 * 1024 * 1024);
   /* Printed and parsed again, it is the same. */
   g_autofree char *printed = uva_specfile_print(s);
   g_assert_nonnull(strstr(printed, "port-driver=slirp\n"));
   g_assert_nonnull(strstr(printed, "restart=on-failure:4\n"));
+  g_assert_nonnull(strstr(printed, "pids-limit=50\n"));
+  g_assert_nonnull(strstr(printed, "shm-size=1536k\n"));
+  g_assert_nonnull(strstr(printed, "pids-limit=unlimited\n"));
+  g_assert_nonnull(strstr(printed, "shm-size=1g\n"));
   g_autoptr(UvaSpec) again = uva_specfile_parse("/p.spec", printed, "/st", NULL);
   g_assert_nonnull(again);
   UvaContainerSpec *q2 = again->containers->pdata[1];
   g_assert_cmpint(q2->port_driver, ==, UVA_PORT_DRIVER_SLIRP);
   g_assert_cmpuint(q2->restart_max, ==, 4);
+  g_assert_cmpuint(q2->pids_limit, ==, 50);
+  g_assert_cmpuint(q2->shm_size, ==, 1536 * 1024);
+  UvaContainerSpec *w2 = again->containers->pdata[0];
+  g_assert_cmpuint(w2->pids_limit, ==, UVA_DEFAULT_PIDS_LIMIT);
+  g_assert_cmpuint(w2->shm_size, ==, UVA_DEFAULT_SHM_SIZE);
+  UvaContainerSpec *f2 = again->containers->pdata[2];
+  g_assert_cmpuint(f2->pids_limit, ==, 0);
+  g_assert_cmpuint(f2->shm_size, ==, 1024 * 1024 * 1024);
 }
 
 static void test_specfile_bad(void) {
@@ -474,6 +579,8 @@ static void test_specfile_bad(void) {
       {"[container a]\ncommand=x\nnetwork=wifi\n", "s.spec:3: network \"wifi\""},
       {"[container a]\ncommand=x\nport-driver=fast\n", "s.spec:3: port driver \"fast\""},
       {"[container a]\ncommand=x\nrestart=always\n", "s.spec:3: restart policy \"always\""},
+      {"[container a]\ncommand=x\npids-limit=1\n", "s.spec:3: pids limit \"1\""},
+      {"[container a]\ncommand=x\nshm-size=64x\n", "s.spec:3: size \"64x\""},
       {"[container a]\ncommand=x\nport-driver=slirp\npublish=53:53/udp\n",
        "s.spec: container a: the slirp port driver cannot publish UDP"},
       {"[container a]\ncommand='unclosed\n", "s.spec:2: command:"},
@@ -564,6 +671,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/env", test_env);
   g_test_add_func("/spec/volume-and-driver", test_volume_and_driver);
   g_test_add_func("/spec/default", test_default_spec);
+  g_test_add_func("/spec/pids-limit", test_pids_limit);
+  g_test_add_func("/spec/size", test_size);
   g_test_add_func("/specfile/roundtrip", test_specfile_roundtrip);
   g_test_add_func("/specfile/full", test_specfile_full);
   g_test_add_func("/specfile/bad", test_specfile_bad);

@@ -10,6 +10,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     UvaSpec *again = uva_specfile_parse("/fuzz/f.spec", printed, "/st", NULL);
     g_assert(again != NULL);
     g_assert(again->containers->len == spec->containers->len);
+    for (guint i = 0; i < spec->containers->len; i++) {
+      const UvaContainerSpec *a = spec->containers->pdata[i];
+      const UvaContainerSpec *b = again->containers->pdata[i];
+      g_assert(a->pids_limit == b->pids_limit);
+      g_assert(a->shm_size == b->shm_size);
+    }
     uva_spec_free(again);
     g_free(printed);
     uva_spec_free(spec);
