@@ -85,6 +85,12 @@ struct uva_ruleset_attr {
 
 #define RESOLV_CONF "/etc/resolv.conf"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UVA_SANITIZED 1
+#else
+#define UVA_SANITIZED 0
+#endif
+
 int uva_confine_landlock_abi(void) {
   long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
                      LANDLOCK_CREATE_RULESET_VERSION);
@@ -157,14 +163,12 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
     rl.rlim_cur = rl.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &rl);
   }
-#if defined(__SANITIZE_ADDRESS__)
-  /* LeakSanitizer's check at exit ptraces the process (which the seccomp
-   * filter forbids) and reads /proc/self/maps (which Landlock forbids). */
-  (void)inits;
-  (void)n_inits;
-  (void)error;
-  return TRUE;
-#else
+  /* Sanitizer builds: LeakSanitizer's check at exit ptraces the process,
+   * which the seccomp filter forbids, and reads /proc, which Landlock
+   * forbids (measured: under a Landlock ruleset alone it stops with
+   * "LeakSanitizer has encountered a fatal error"). */
+  if (UVA_SANITIZED)
+    return TRUE;
   GError *ll_error = NULL;
   int abi = uva_confine_landlock_abi();
   gboolean ll_ok = abi <= 0 || landlock_restrict(abi, &ll_error);
@@ -178,7 +182,6 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
     return FALSE;
   }
   return TRUE;
-#endif
 }
 
 #ifdef UVA_TEST_HOOKS
@@ -217,6 +220,12 @@ static void probe_line(const char *what, long rc, int err) {
  * names a file of the user's to read, UVA_TEST_HOOK_VICTIM the pid of
  * another process of the user's (which a kill would end). */
 void uva_confine_test_probe(void) {
+  if (UVA_SANITIZED) {
+    /* Not confined (see uva_confine_manager): the execve would succeed. */
+    fprintf(stderr, "uva_container: test hook: a sanitizer build is not "
+            "confined\n");
+    return;
+  }
   char *argv[] = {(char *)"/bin/true", NULL};
   PROBE("execve", execve(argv[0], argv, argv + 1));
   PROBE_FD("open", open("/tmp/uva-test-hook-probe",
