@@ -172,6 +172,14 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
   GError *ll_error = NULL;
   int abi = uva_confine_landlock_abi();
   gboolean ll_ok = abi <= 0 || landlock_restrict(abi, &ll_error);
+#ifdef UVA_TEST_HOOKS
+  /* Test builds only: Landlock alone, to show what it stops by itself. */
+  if (g_getenv("UVA_TEST_HOOK_NO_SECCOMP")) {
+    if (!ll_ok)
+      g_propagate_error(error, ll_error);
+    return ll_ok;
+  }
+#endif
   if (uva_seccomp_manager_filter(inits, n_inits) < 0) {
     int e = errno;
     g_clear_error(&ll_error);
@@ -190,6 +198,9 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <signal.h>
 
@@ -278,6 +289,22 @@ void uva_confine_test_probe(void) {
     struct iovec remote = {(void *)0x400000, sizeof buf};
     PROBE("process_vm_readv", process_vm_readv(victim, &local, 1, &remote, 1,
                                                0));
+  }
+  /* An abstract unix socket of the user's (an X server, a D-Bus bus). */
+  const char *abstract = g_getenv("UVA_TEST_HOOK_ABSTRACT");
+  if (abstract) {
+    uva_autofd u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int socket_err = errno;
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    gsize len = MIN(strlen(abstract), sizeof sun.sun_path - 1);
+    memcpy(sun.sun_path + 1, abstract, len);
+    socklen_t sun_len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+    if (u < 0)
+      probe_line("connect(abstract unix socket)", -1, socket_err);
+    else
+      PROBE("connect(abstract unix socket)",
+            connect(u, (struct sockaddr *)&sun, sun_len));
   }
   /* A new listening port: bind, or listen() alone, which binds a port. */
   uva_autofd s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

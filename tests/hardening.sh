@@ -64,7 +64,7 @@ if ! strings "$UVA" | grep -q __asan_; then
   check "manager seccomp: the manager runs with a filter (Seccomp: 2)" grep -q $'^Seccomp:\t2' "/proc/$MGR/status"
   kill -INT "$MGR"; wait "$MGR"; MGR=
 else
-  skipped "manager seccomp is off in sanitizer builds (LeakSanitizer needs ptrace)"
+  skipped "manager seccomp and Landlock are off in sanitizer builds (LeakSanitizer needs ptrace and /proc)"
 fi
 
 # After start-up the manager confines itself (src/confine.c): Landlock and
@@ -127,6 +127,24 @@ check "manager confined: Ctrl-C still stops its container (it signals its init)"
 kill -KILL "$MGR" 2>/dev/null; wait "$MGR" 2>/dev/null; MGR=
 kill "$VICTIM" 2>/dev/null; wait "$VICTIM" 2>/dev/null
 rm -f "$SECRET"
+
+# Landlock alone (the hook skips the seccomp filter): what it stops by
+# itself, where seccomp's answer would otherwise come first.  An abstract
+# unix socket of the user's stands for an X server or a D-Bus bus.
+ABS=uva-hook-$$
+"${AS_USER[@]}" $PY -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.bind("\0" + sys.argv[1]); s.listen(); print("listening", flush=True); time.sleep(30)' "$ABS" >"$WORK/abs.out" 2>&1 &
+ABSL=$!
+wait_for 50 grep -q listening "$WORK/abs.out"
+HOUT=$WORK/hook-ll.out
+timeout 30 "${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 UVA_TEST_HOOK_NO_SECCOMP=1 UVA_TEST_HOOK_ABSTRACT="$ABS" \
+  "$WORK/uva_container-hooks" run --network none -- true >"$HOUT" 2>&1
+check "manager Landlock alone: connecting to an abstract unix socket of the user fails with EPERM (scope)" \
+  hook_says "connect(abstract unix socket): Operation not permitted"
+check "manager Landlock alone: bind of a new TCP port fails with EACCES" hook_says "bind(new TCP socket): Permission denied"
+check "manager Landlock alone: execve fails with EACCES" hook_says "execve: Permission denied"
+check "manager Landlock alone: creating a file fails with EACCES" hook_says "open: Permission denied"
+kill "$ABSL" 2>/dev/null; wait "$ABSL" 2>/dev/null
 
 # Two default instances by the same user: the second stops at its ports,
 # before touching any state, and the first goes on undisturbed.
