@@ -132,10 +132,10 @@ static gboolean landlock_restrict(int abi, GError **error) {
     return uva_fail_errno(error, errno, "Landlock: creating a ruleset");
   /* The rule sits on the file's inode (O_PATH follows a symlink to it): a
    * resolv.conf rewritten in place stays readable; one replaced by
-   * rename(2) is a new inode that libslirp can no longer read, so DNS
-   * through 10.0.2.3 fails until the manager restarts.  Granting its whole
-   * directory instead would grant all of /etc.  No resolv.conf: no rule, libslirp finds none
-   * either way. */
+   * rename(2) is a new inode, whose reread Landlock refuses (EACCES), so a
+   * new nameserver needs a restart of the manager.  Granting the whole
+   * directory instead would grant all of /etc.  No resolv.conf: no rule;
+   * libslirp finds none either way. */
   uva_autofd file = open(RESOLV_CONF, O_PATH | O_CLOEXEC);
   if (file >= 0) {
     struct landlock_path_beneath_attr rule = {
