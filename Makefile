@@ -45,9 +45,10 @@ $(BUILD):
 	mkdir -p $@
 
 # The same program with test-only hooks (UVA_TEST_HOOKS): the tests use it
-# to prove the manager's seccomp filter forbids execve.
-HOOK_OBJS := $(filter-out $(BUILD)/supervisor.o,$(OBJS)) $(BUILD)/supervisor-hooks.o
-$(BUILD)/supervisor-hooks.o: src/supervisor.c $(wildcard src/*.h) | $(BUILD)
+# to prove the manager's confinement forbids what it should, from inside.
+HOOKED := supervisor confine
+HOOK_OBJS := $(filter-out $(HOOKED:%=$(BUILD)/%.o),$(OBJS)) $(HOOKED:%=$(BUILD)/%-hooks.o)
+$(BUILD)/%-hooks.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) $(WARN) -DUVA_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 $(BUILD)/uva_container-hooks: $(HOOK_OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

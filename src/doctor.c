@@ -4,8 +4,10 @@
  * child, so OK means it works, not that a sysctl looks right. */
 #include "doctor.h"
 
+#include "confine.h"
 #include "preflight.h"
 #include "sandbox.h"
+#include "seccomp.h"
 #include "spec.h"
 #include "util.h"
 
@@ -105,6 +107,35 @@ static void probe_ports(void) {
   }
 }
 
+/* Which layers will confine the manager once its containers are started
+ * (confine.c).  Neither is a failure when missing: the manager runs
+ * without it, and the line says what is lost.  The seccomp filter is
+ * installed for real, in a throw-away child. */
+static void probe_confinement(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  report(TRUE, "manager confinement",
+         "off in this sanitizer build (LeakSanitizer needs ptrace and /proc)");
+  return;
+#endif
+  int abi = uva_confine_landlock_abi();
+  g_autofree char *ll = uva_confine_describe_landlock(abi);
+  report(TRUE, "manager Landlock", ll);
+  pid_t pid = fork();
+  if (pid == 0)
+    _exit(uva_seccomp_manager_filter(NULL, 0) < 0 ? MIN(errno, 255) : 0);
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st)) {
+    report(TRUE, "manager seccomp filter", "could not run the probe");
+    return;
+  }
+  g_autofree char *detail =
+      WEXITSTATUS(st) == 0
+          ? g_strdup("allow-list; socket, ioctl and kill argument filters")
+          : g_strdup_printf("refused (%s): the manager runs unfiltered",
+                            g_strerror(WEXITSTATUS(st)));
+  report(TRUE, "manager seccomp filter", detail);
+}
+
 int uva_doctor_run(const char *recorder_path) {
   failures = 0;
   probe_userns();
@@ -123,6 +154,7 @@ int uva_doctor_run(const char *recorder_path) {
   else
     report(FALSE, "http_recorder.py + python3", error->message);
   probe_ports();
+  probe_confinement();
   printf("%s\n", failures ? "Some checks failed: see the lines marked FAIL."
                           : "This machine can run uva_container.");
   return failures ? 1 : 0;

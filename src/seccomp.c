@@ -29,8 +29,11 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #define UVA_AUDIT_ARCH AUDIT_ARCH_X86_64
@@ -162,13 +165,18 @@ int uva_seccomp_app_filter(void) {
  * and the taps, runs libslirp (which opens outbound sockets for the
  * containers), prints lines, signals and reaps its inits.  In the spirit of
  * passt's isolation, everything else fails with EPERM: no execve, no
- * ptrace, no mount, no clone, and no open(at) that could write or create
- * a file.  Read-only openat stays: libslirp's DNS forwarder (10.0.2.3)
- * reads the host's /etc/resolv.conf at the first query and again when the
- * file changes, and the containers' resolv.conf points at it.  EPERM
+ * ptrace or process_vm_*, no mount, no clone, no bind or listen (every
+ * published port is bound before; libslirp binds nothing for outbound
+ * flows, and listen() on an unbound socket would autobind a port past
+ * Landlock's bind rule), no socketpair (the sync sockets exist already),
+ * and no open(at) that could write or create a file.  Read-only openat
+ * stays: libslirp's DNS forwarder (10.0.2.3) reads the host's
+ * /etc/resolv.conf at the first query and again when the file changes;
+ * which files it may read is Landlock's business (confine.c).  EPERM
  * rather than a kill: an unforeseen call in a rare path (say, GLib loading
  * an iconv module to print a warning) fails softly instead of killing
- * every container. */
+ * every container.  Calls with argument filters (socket, ioctl, kill,
+ * tgkill, openat) follow the list. */
 static const int manager_allowed[] = {
     /* memory, time, identity, exit */
     SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise,
@@ -183,18 +191,78 @@ static const int manager_allowed[] = {
     SYS_ppoll, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
     /* fds and bytes */
     SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fcntl,
-    SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_pipe2, SYS_splice, SYS_ioctl,
-    /* sockets: forwarding, probes, libslirp's outbound connections */
-    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_shutdown,
-    SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg,
-    SYS_recvmmsg, SYS_setsockopt, SYS_getsockopt, SYS_getsockname,
-    SYS_getpeername,
-    /* stopping and reaping the containers */
-    SYS_kill, SYS_wait4, SYS_waitid,
+    SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_pipe2, SYS_splice,
+    /* sockets that exist or that socket() below may make: forwarding,
+     * probes, libslirp's outbound connections */
+    SYS_connect, SYS_accept, SYS_accept4, SYS_shutdown, SYS_sendto,
+    SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg,
+    SYS_setsockopt, SYS_getsockopt, SYS_getsockname, SYS_getpeername,
+    /* reaping the containers */
+    SYS_wait4, SYS_waitid,
 };
 
-int uva_seccomp_manager_filter(void) {
-  struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) + 16];
+/* The ioctl requests the manager makes after start-up, found with
+ * `strace -e trace=ioctl -p MANAGER` over TCP and UDP forwarding on both
+ * families, libslirp's DNS forwarder and outbound flows, both port
+ * drivers: FIONREAD only (libslirp sizes a UDP or ICMP datagram before
+ * recvfrom).  TCGETS is glibc's isatty(), which stdio calls when it first
+ * buffers a stream that may be a terminal (the app's output goes to our
+ * stdout only after start-up), and which reads, never writes, the tty.
+ * `run -t` adds the window size (TIOCGWINSZ on the caller's terminal,
+ * TIOCSWINSZ on the pty master, at SIGWINCH) and TCSETSW, which puts the
+ * caller's terminal mode back at the end: each sets a mode or a size and
+ * none can feed input to a terminal.  Everything else, TIOCSTI above all
+ * (it pushes keystrokes into the terminal the manager shares with the
+ * user's shell, CVE-2017-5226), gets EPERM. */
+static const unsigned manager_ioctls[] = {FIONREAD, TCGETS, TIOCGWINSZ,
+                                          TIOCSWINSZ, TCSETSW};
+
+/* The low 32 bits of syscall argument i.  These machines are little-endian,
+ * so they sit at the argument's own offset in seccomp_data. */
+#define LOAD_ARG_LO(i)                                                        \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                                          \
+           offsetof(struct seccomp_data, args) + (unsigned)(i) * sizeof(__u64))
+
+/* A block for syscall nr whose argument arg (low 32 bits) must be one of
+ * values[]: "if nr: load arg; each match allows; else EPERM".  Every path
+ * through the body returns, so a skipped block leaves the syscall number in
+ * the accumulator for the next one.  Why the low 32 bits only: the kernel
+ * declares these arguments int or unsigned int (socket's domain, kill's
+ * pid, ioctl's request: SYSCALL_DEFINE3(ioctl, unsigned int fd, unsigned
+ * int cmd, ...)) and truncates the 64-bit register to them.  A filter that
+ * compared 64 bits could be passed TIOCSTI | 1UL << 32 and, if it listed
+ * TIOCSTI as denied, let through what the kernel then runs as TIOCSTI
+ * (CVE-2019-10063, bubblewrap).  Comparing exactly the 32 bits the kernel
+ * uses checks what will run, whatever the upper half holds; a request
+ * whose bit 31 is set and that went through an int would also have its
+ * upper half sign-filled, another reason not to compare it.  Returns the
+ * new length, or 0 when the block would not fit a jump. */
+static unsigned arg_in(struct sock_filter *prog, unsigned nr, unsigned arg,
+                       const unsigned *values, unsigned n_values) {
+  unsigned body = 1 + 2 * n_values + 1;
+  if (body > 255)
+    return 0;
+  unsigned n = 0;
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0,
+                                           (unsigned char)body);
+  prog[n++] = (struct sock_filter)LOAD_ARG_LO(arg);
+  for (unsigned i = 0; i < n_values; i++) {
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             values[i], 0, 1);
+    prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  }
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  return n;
+}
+
+int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
+  /* A handful of inits: each is one more comparison in kill's block. */
+  if (n_signal > UVA_SECCOMP_MAX_SIGNALLED) {
+    errno = E2BIG;
+    return -1;
+  }
+  struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) +
+                          2 * UVA_SECCOMP_MAX_SIGNALLED + 64];
   unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(manager_allowed); i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -202,11 +270,33 @@ int uva_seccomp_manager_filter(void) {
                                              1);
     prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   }
+  /* socket(domain, ...): Internet sockets only.  No AF_UNIX (ssh-agent,
+   * the session bus, the user's systemd), no AF_NETLINK (routes,
+   * addresses, audit), no AF_PACKET.  The control connections of later
+   * versions come in through accept() on a socket made before. */
+  const unsigned families[] = {AF_INET, AF_INET6};
+  n += arg_in(prog + n, SYS_socket, 0, families, G_N_ELEMENTS(families));
+  n += arg_in(prog + n, SYS_ioctl, 1, manager_ioctls,
+              G_N_ELEMENTS(manager_ioctls));
+  /* kill(pid, sig): the manager itself and its inits, which it stops with
+   * SIGTERM and SIGKILL; no other process of the user, no process group
+   * (pid 0 or negative), not -1 (everything the user owns).  An init's pid
+   * cannot be reused while the manager has not reaped it, and the manager
+   * signals only unreaped inits.  tgkill(tgid, ...) only within the
+   * manager: glibc's raise() and abort() use it.  tkill is not allowed. */
+  unsigned targets[UVA_SECCOMP_MAX_SIGNALLED + 1];
+  unsigned n_targets = 0;
+  targets[n_targets++] = (unsigned)getpid();
+  for (unsigned i = 0; i < n_signal; i++)
+    targets[n_targets++] = (unsigned)may_signal[i];
+  n += arg_in(prog + n, SYS_kill, 0, targets, n_targets);
+  n += arg_in(prog + n, SYS_tgkill, 0, targets, 1);
   /* openat(dirfd, path, flags, mode): allowed when flags (args[2], low 32
    * bits) ask for reading only. */
   const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC |
                                O_APPEND | O_PATH |
                                (O_TMPFILE & ~O_DIRECTORY);
+  prog[n++] = (struct sock_filter)LOAD_NR;
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            SYS_openat, 0, 4);
   n += deny_if_flags(prog + n, 2, write_flags);

@@ -14,13 +14,13 @@
  * a second thread could leave a lock held in the child. */
 #include "supervisor.h"
 
+#include "confine.h"
 #include "fwd.h"
 #include "hostdir.h"
 #include "msg.h"
 #include "output.h"
 #include "relay.h"
 #include "sandbox.h"
-#include "seccomp.h"
 #include "slirp.h"
 #include "term.h"
 #include "util.h"
@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -658,42 +657,24 @@ static void container_free(gpointer p) {
   g_free(c);
 }
 
-/* Once every container is cloned, the manager only forwards.  First the
- * soft fd limit goes up to the hard one: each forwarded connection holds
- * two sockets, and 1024 would cap it near 500 (the containers were cloned
- * with the limit the user had, so their apps keep it).  Then the seccomp
- * allow-list (seccomp.c).  Sanitizer builds skip the filter: LeakSanitizer
- * ptraces the process at exit, which the filter forbids. */
-static void confine_manager(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &rl);
+/* Once every container is cloned, the manager only forwards: it confines
+ * itself (confine.c), and kill() may still reach each init. */
+static void confine_manager(Supervisor *sup) {
+  g_autoptr(GArray) inits = g_array_new(FALSE, FALSE, sizeof(pid_t));
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    if (c->sb.pid > 0)
+      g_array_append_val(inits, c->sb.pid);
   }
-#if defined(__SANITIZE_ADDRESS__)
-  return;
-#else
+  g_autoptr(GError) error = NULL;
+  if (!uva_confine_manager((const pid_t *)inits->data, inits->len, &error))
+    fprintf(stderr, "uva_container: warning: the manager is not fully "
+            "confined (%s); going on\n", error->message);
 #ifdef UVA_TEST_HOOKS
-  gboolean probe_exec = g_getenv("UVA_TEST_HOOK_EXEC") != NULL;
-#endif
-  if (uva_seccomp_manager_filter() < 0) {
-    fprintf(stderr, "uva_container: warning: cannot confine the manager with "
-            "seccomp (%s); going on without it\n", g_strerror(errno));
-    return;
-  }
-#ifdef UVA_TEST_HOOKS
-  /* Test builds only: prove the filter holds by trying what it forbids. */
-  if (probe_exec) {
-    char *argv[] = {(char *)"/bin/true", NULL};
-    execve(argv[0], argv, argv + 1);
-    int exec_err = errno;
-    int fd = open("/tmp/uva-test-hook-probe",
-                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int open_err = fd < 0 ? errno : 0;
-    fprintf(stderr, "uva_container: test hook: execve: %s; open: %s\n",
-            g_strerror(exec_err), fd < 0 ? g_strerror(open_err) : "allowed");
-  }
-#endif
+  /* Test builds only: prove the confinement holds by trying what it
+   * forbids. */
+  if (g_getenv("UVA_TEST_HOOK_EXEC"))
+    uva_confine_test_probe();
 #endif
 }
 
@@ -760,7 +741,7 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     }
   }
   if (!sup.failure)
-    confine_manager();
+    confine_manager(&sup);
 #ifdef UVA_TEST_HOOKS
   /* Test builds only: a manager that is slow to run its loop, as on a busy
    * machine, finds an app's READY and its death pending together. */

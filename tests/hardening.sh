@@ -176,8 +176,87 @@ if ! strings "$UVA" | grep -q __asan_; then
   check "manager seccomp: the manager runs with a filter (Seccomp: 2)" grep -q $'^Seccomp:\t2' "/proc/$MGR/status"
   kill -INT "$MGR"; wait "$MGR"; MGR=
 else
-  skipped "manager seccomp is off in sanitizer builds (LeakSanitizer needs ptrace)"
+  skipped "manager seccomp and Landlock are off in sanitizer builds (LeakSanitizer needs ptrace and /proc)"
 fi
+
+# After start-up the manager confines itself (src/confine.c): Landlock and
+# the seccomp allow-list with argument filters.  The test hook tries, from
+# inside the confined manager, each operation they forbid and prints its
+# errno: EACCES is Landlock's answer, EPERM seccomp's.  It runs on a
+# terminal of its own (a pty, its controlling tty, so TIOCSTI has a tty to
+# inject into), with a file of the user's home to read and a process of the
+# user's to signal and trace; forwarding must still work afterwards.
+ptyrun='import os, sys
+pid, fd = os.forkpty()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    sys.stdout.buffer.write(d.replace(b"\r", b"")); sys.stdout.flush()
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))'
+SECRET=$THOME/uva-hook-secret.$$
+echo "not for the manager" >"$SECRET" && chmod 0600 "$SECRET"
+[ $IS_ROOT = 1 ] && chown "$TUID:$TGID" "$SECRET"
+"${AS_USER[@]}" sleep 120 &
+VICTIM=$!
+HOUT=$WORK/hook.out
+"${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 UVA_TEST_HOOK_READ="$SECRET" UVA_TEST_HOOK_VICTIM=$VICTIM \
+  $PY -c "$ptyrun" "$WORK/uva_container-hooks" run -p 127.0.0.1:18111:8000 -- $PY -m http.server 8000 >"$HOUT" 2>&1 &
+MGR=$!
+wait_for 300 grep -q 'ready at http://127.0.0.1:18111/' "$HOUT"
+hook_says() { grep -qxF "uva_container: test hook: $1" "$HOUT"; }
+check "manager Landlock: reading a file of the user's home fails with EACCES" \
+  hook_says "open $SECRET for reading: Permission denied"
+ndirs=$(sed -n 's/^uva_container: test hook: directory fds: //p' "$HOUT")
+nrefused=$(grep -cE '^uva_container: test hook: openat\(directory fd, "\.\.?"\): Permission denied$' "$HOUT")
+check "manager Landlock: openat through each of its ${ndirs:-0} directory fds (the /tmp locks) fails with EACCES" \
+  [ "${ndirs:-0}" -ge 1 -a "$nrefused" = $((2 * ${ndirs:-0})) ]
+check "manager seccomp: socket(AF_UNIX) fails with EPERM" hook_says "socket(AF_UNIX): Operation not permitted"
+check "manager seccomp: socket(AF_NETLINK) fails with EPERM" hook_says "socket(AF_NETLINK): Operation not permitted"
+check "manager seccomp: TIOCSTI on its terminal (fds 0, 1, 2) fails with EPERM" bash -c \
+  'for fd in 0 1 2; do grep -qxF "uva_container: test hook: fd $fd is a terminal: yes" "$1" && grep -qxF "uva_container: test hook: ioctl($fd, TIOCSTI): Operation not permitted" "$1" || exit 1; done' _ "$HOUT"
+check "manager seccomp: TIOCSTI with high bits set (CVE-2019-10063) fails with EPERM" bash -c \
+  'for fd in 0 1 2; do grep -qxF "uva_container: test hook: ioctl($fd, TIOCSTI | 1 << 32): Operation not permitted" "$1" || exit 1; done' _ "$HOUT"
+check "manager seccomp: kill of another process of the user fails with EPERM, and it lives" \
+  bash -c 'grep -qxF "uva_container: test hook: kill(another process of the user): Operation not permitted" "$1" && kill -0 "$2"' _ "$HOUT" "$VICTIM"
+check "manager seccomp: ptrace(PTRACE_ATTACH) fails with EPERM" hook_says "ptrace(PTRACE_ATTACH): Operation not permitted"
+check "manager seccomp: process_vm_readv fails with EPERM" hook_says "process_vm_readv: Operation not permitted"
+check "manager seccomp: bind of a new TCP socket fails with EPERM" hook_says "bind(new TCP socket): Operation not permitted"
+check "manager seccomp: listen on a new TCP socket (an autobound port) fails with EPERM" hook_says "listen(new TCP socket): Operation not permitted"
+check "manager seccomp: execve fails with EPERM (on a terminal too)" hook_says "execve: Operation not permitted"
+check "manager confined: forwarding to the app still works after the hook" \
+  bash -c '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18111/)" = 200 ]'
+HMGR=$(pgrep -P "$MGR" | head -1)
+[ -n "$HMGR" ] && kill -INT "$HMGR"
+timeout 10 tail --pid="$MGR" -f /dev/null
+check "manager confined: Ctrl-C still stops its container (it signals its init)" \
+  bash -c '! kill -0 "$1" 2>/dev/null && grep -q "Interrupt: stopping all containers" "$2"' _ "$MGR" "$HOUT"
+kill -KILL "$MGR" 2>/dev/null; wait "$MGR" 2>/dev/null; MGR=
+kill "$VICTIM" 2>/dev/null; wait "$VICTIM" 2>/dev/null
+rm -f "$SECRET"
+
+# Landlock alone (the hook skips the seccomp filter): what it stops by
+# itself, where seccomp's answer would otherwise come first.  An abstract
+# unix socket of the user's stands for an X server or a D-Bus bus.
+ABS=uva-hook-$$
+"${AS_USER[@]}" $PY -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.bind("\0" + sys.argv[1]); s.listen(); print("listening", flush=True); time.sleep(30)' "$ABS" >"$WORK/abs.out" 2>&1 &
+ABSL=$!
+wait_for 50 grep -q listening "$WORK/abs.out"
+HOUT=$WORK/hook-ll.out
+timeout 30 "${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 UVA_TEST_HOOK_NO_SECCOMP=1 UVA_TEST_HOOK_ABSTRACT="$ABS" \
+  "$WORK/uva_container-hooks" run --network none -- true >"$HOUT" 2>&1
+check "manager Landlock alone: connecting to an abstract unix socket of the user fails with EPERM (scope)" \
+  hook_says "connect(abstract unix socket): Operation not permitted"
+check "manager Landlock alone: bind of a new TCP port fails with EACCES" hook_says "bind(new TCP socket): Permission denied"
+check "manager Landlock alone: execve fails with EACCES" hook_says "execve: Permission denied"
+check "manager Landlock alone: creating a file fails with EACCES" hook_says "open: Permission denied"
+kill "$ABSL" 2>/dev/null; wait "$ABSL" 2>/dev/null
 
 # Two default instances by the same user: the second stops at its ports,
 # before touching any state, and the first goes on undisturbed.

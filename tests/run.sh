@@ -428,6 +428,12 @@ rc_and_line() { [ "$1" = "$2" ] && grep -q -- "$3" <<<"$4"; } # rc want regex te
 out=$(timeout 30 "${AS_USER[@]}" "$UVA" check 2>&1); rc=$?
 check "check: OK on this machine (rc=$rc)" rc_and_line "$rc" 0 '^OK    user namespaces' "$out"
 check "check: no FAIL line on this machine" bash -c '! grep -q "^FAIL" <<<"$1"' _ "$out"
+if strings "$UVA" | grep -q __asan_; then
+  check "check: says the manager is not confined in a sanitizer build" grep -q '^OK    manager confinement *off in this sanitizer build' <<<"$out"
+else
+  check "check: names the manager's Landlock ABI and layers, and its seccomp filter" bash -c \
+    'grep -qE "^OK    manager Landlock +(ABI [0-9]+: filesystem|not available)" <<<"$1" && grep -qE "^OK    manager seccomp filter +allow-list" <<<"$1"' _ "$out"
+fi
 if [ $IS_ROOT = 1 ]; then
   chmod 0600 /dev/net/tun
   out=$(timeout 30 "${AS_USER[@]}" "$UVA" check 2>&1); rc=$?
