@@ -10,8 +10,9 @@
  * user space.
  *
  * One epoll set per container, edge-triggered, is one fd on the GLib loop.
- * Edge-triggered means every handler works until EAGAIN; a connection's two
- * directions are pumped on any event of either socket.  Half-close travels
+ * Edge-triggered means every handler works until EAGAIN, or until its
+ * budget is spent and it re-arms (below); a connection's two directions
+ * are pumped on any event of either socket.  Half-close travels
  * as shutdown(SHUT_WR); an error on one side resets the other (SO_LINGER
  * 0), and a refused connect inside resets the host client, as a direct
  * connection would.
@@ -23,8 +24,8 @@
  * thousand idle keep-alive clients do not exhaust the per-user pipe quota
  * (pipe-user-pages-soft, pipe(7)).
  *
- * UDP: one flow per host peer address, each with its own connected UDP
- * socket inside; flows idle for UDP_IDLE_S are closed.
+ * UDP (fwdudp.c): one flow per host peer address, each with its own
+ * connected UDP socket inside; fwdudp.h has the types both files share.
  *
  * Budgets, so that one client or container never takes the loop or the
  * manager's fds from the others (issue 12):
@@ -33,7 +34,8 @@
  *    the kernel's backlog (SOMAXCONN, SYN cookies past it), cost the
  *    manager nothing, and are served as slots free; a reset would turn a
  *    legitimate burst into errors;
- *  - at most FLOW_MAX UDP flows per port, the least recently used evicted;
+ *  - at most FLOW_MAX UDP flows per port, the least recently used evicted
+ *    (fwdudp.c);
  *  - at most QUEUE_MAX bytes in a container's pipes (a stalled reader
  *    holds up to a pipe per direction) and UDP_PENDING_MAX bytes of
  *    datagrams waiting for a flow's socket;
@@ -49,6 +51,7 @@
  * Hitting a cap prints one line per container and cap per WARN_S. */
 #include "fwd.h"
 
+#include "fwdudp.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -60,28 +63,15 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#define MAX_DIALS 64
 #define CONN_MAX 1024
-#define FLOW_MAX 256
 #define QUEUE_MAX (64 * 1024 * 1024)
-#define UDP_PENDING_MAX (1024 * 1024)
 #define PUMP_BUDGET (256 * 1024)
-#define ACCEPT_BUDGET 64
 #define WARN_S 5
 #define PIPE_SIZE (1024 * 1024)
 #define PIPE_POOL_MAX 16
 #define EPOLL_BATCH 64
 #define RETRY_MS 100 /* accept after EMFILE and friends */
-#define UDP_QUEUE_MAX 16
-#define UDP_IDLE_S 60
 #define UDP_SWEEP_S 10
-#define UDP_MAX_DGRAM 65535
-
-typedef enum { TAG_TCP_LISTENER, TAG_UDP_LISTENER, TAG_HOST, TAG_GUEST,
-               TAG_FLOW } TagKind;
-typedef struct {
-  TagKind kind;
-} Tag;
 
 typedef struct {
   int r, w, cap; /* r < 0: no pipe */
@@ -93,19 +83,6 @@ typedef struct {
   gboolean eof; /* the source said EOF */
   gboolean shut; /* ... and it went on as shutdown(SHUT_WR) */
 } Dir;
-
-typedef enum { CAP_CONNS, CAP_FLOWS, CAP_QUEUE, CAP_FDS, CAP_N } Cap;
-
-typedef struct {
-  Tag tag; /* first: a Listener* is its Tag* */
-  UvaFwd *fwd;
-  UvaPublish pub;
-  int fd;
-  guint conns;       /* TCP: open connections from this port */
-  gboolean blocked;  /* TCP: not accepted from (MAX_DIALS or CONN_MAX) */
-  GHashTable *flows; /* UDP: GBytes peer sockaddr -> Flow */
-  GQueue lru;        /* UDP: its flows, least recently used first */
-} Listener;
 
 typedef struct {
   Tag host_tag, guest_tag;
@@ -121,41 +98,6 @@ typedef struct {
 /* The struct that holds a tag (the tag's address is the epoll cookie). */
 #define CONN_OF(t, member) ((Conn *)(void *)((char *)(t)-offsetof(Conn, member)))
 
-typedef struct {
-  Tag tag; /* first: a Flow* is its Tag* */
-  Listener *l;
-  guint32 id;
-  GBytes *key; /* the peer's sockaddr */
-  int fd;      /* < 0 while init dials */
-  gboolean dialing;
-  GQueue pending; /* GBytes datagrams that came before the socket */
-  gint64 last_used;
-  GList lru_link; /* in l->lru */
-  gboolean dead;  /* freed after the epoll batch */
-} Flow;
-
-struct UvaFwd {
-  char *name;
-  UvaFwdDialFunc dial;
-  gpointer dial_data;
-  int epfd;
-  guint watch, retry_timer, sweep_timer;
-  gboolean started;
-  GPtrArray *listeners;
-  GHashTable *conns;   /* set of Conn* */
-  GHashTable *dialing; /* id -> Tag* of a Conn (host_tag) or a Flow */
-  GPtrArray *dead;     /* closed Conns and Flows, freed after the batch */
-  GArray *pool;        /* of Pipe */
-  guint32 next_id;
-  guint inflight;
-  guint flow_count;
-  gsize queued;         /* bytes in all its pipes */
-  gsize pending_bytes;  /* bytes of datagrams waiting for a flow's socket */
-  GQueue starved;       /* Conns whose read waits for QUEUE_MAX room */
-  gint64 warned[CAP_N]; /* monotonic us of the last line per cap */
-  guint8 *dgram;
-};
-
 /* The manager's reserve fd and how many forwarders share it. */
 static int reserve_fd = -1;
 static guint reserve_users;
@@ -164,8 +106,7 @@ static guint reserve_users;
 
 /* One line per container and cap per WARN_S: a flood must not turn into
  * a flood of lines. */
-static void G_GNUC_PRINTF(3, 4) warn_cap(UvaFwd *f, Cap cap, const char *fmt,
-                                         ...) {
+void uva_fwd_warn_cap(UvaFwd *f, Cap cap, const char *fmt, ...) {
   gint64 now = g_get_monotonic_time();
   if (f->warned[cap] != 0 && now - f->warned[cap] < WARN_S * G_USEC_PER_SEC)
     return;
@@ -177,9 +118,9 @@ static void G_GNUC_PRINTF(3, 4) warn_cap(UvaFwd *f, Cap cap, const char *fmt,
   g_printerr("uva_container: %s: %s\n", f->name, what);
 }
 
-static void warn_fds(UvaFwd *f, int err, const char *what) {
+void uva_fwd_warn_fds(UvaFwd *f, int err, const char *what) {
   if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-    warn_cap(f, CAP_FDS, "%s: %s; dropping that connection or flow only",
+    uva_fwd_warn_cap(f, CAP_FDS, "%s: %s; dropping that connection or flow only",
              what, g_strerror(err));
 }
 
@@ -225,16 +166,20 @@ static void pipe_put(UvaFwd *f, Pipe *p) {
 
 /* Helpers -------------------------------------------------------------- */
 
-static gboolean ep_add(UvaFwd *f, int fd, guint32 events, Tag *tag) {
+gboolean uva_fwd_ep_ctl(UvaFwd *f, int op, int fd, guint32 events, Tag *tag) {
   struct epoll_event ev = {.events = events, .data.ptr = tag};
-  return epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+  return epoll_ctl(f->epfd, op, fd, &ev) == 0;
+}
+
+static gboolean ep_add(UvaFwd *f, int fd, guint32 events, Tag *tag) {
+  return uva_fwd_ep_ctl(f, EPOLL_CTL_ADD, fd, events, tag);
 }
 
 /* close() removes an fd from an epoll set only when it drops the file's
  * last reference (epoll(7), Q6).  A socket from init is also init's until
  * init's close() after sendmsg, which can come later than ours on a short
  * connection; without this its next event would name a freed Conn. */
-static void ep_del(UvaFwd *f, int fd) {
+void uva_fwd_ep_del(UvaFwd *f, int fd) {
   if (fd >= 0)
     (void)epoll_ctl(f->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
@@ -256,7 +201,7 @@ static void close_reset(int *fd) {
   *fd = -1;
 }
 
-static guint32 next_id(UvaFwd *f) {
+guint32 uva_fwd_next_id(UvaFwd *f) {
   if (++f->next_id == 0)
     f->next_id = 1;
   return f->next_id;
@@ -273,7 +218,7 @@ static void conn_close(Conn *c, gboolean reset) {
     g_hash_table_remove(f->dialing, GUINT_TO_POINTER(c->id));
     f->inflight--;
   }
-  ep_del(f, c->guest);
+  uva_fwd_ep_del(f, c->guest);
   if (reset) {
     close_reset(&c->host);
     close_reset(&c->guest);
@@ -306,8 +251,7 @@ static void conn_close(Conn *c, gboolean reset) {
  * the tail of the ready list, so what is left is served after the others
  * (epoll(7), ep_modify). */
 static gboolean rearm(UvaFwd *f, int fd, guint32 events, Tag *tag) {
-  struct epoll_event ev = {.events = events, .data.ptr = tag};
-  return epoll_ctl(f->epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
+  return uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, fd, events, tag);
 }
 
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
@@ -346,7 +290,7 @@ static int pump(Conn *c, Dir *d) {
       capped = left == 0;
       if (d->pipe.r < 0 && !capped && !pipe_get(f, &d->pipe)) {
         int err = errno;
-        warn_fds(f, err, "pipe2");
+        uva_fwd_warn_fds(f, err, "pipe2");
         return err;
       }
       if (d->pipe.r >= 0)
@@ -397,7 +341,7 @@ static int pump(Conn *c, Dir *d) {
     if (!rearm(f, src, CONN_EVENTS, up ? &c->host_tag : &c->guest_tag))
       return errno;
   } else if (!d->eof && capped && !c->starved) {
-    warn_cap(f, CAP_QUEUE, "%u MiB queued in its forwarded connections "
+    uva_fwd_warn_cap(f, CAP_QUEUE, "%u MiB queued in its forwarded connections "
              "(the cap): their readers wait until it drains",
              QUEUE_MAX >> 20);
     c->starved = TRUE;
@@ -486,11 +430,11 @@ static void conn_new(Listener *l, int fd) {
   c->host = fd;
   c->guest = -1;
   c->up.pipe = c->down.pipe = (Pipe){-1, -1, 0};
-  c->id = next_id(f);
+  c->id = uva_fwd_next_id(f);
   g_hash_table_add(f->conns, c);
   set_nodelay(fd);
   if (!ep_add(f, fd, CONN_EVENTS, &c->host_tag)) {
-    warn_fds(f, errno, "epoll_ctl");
+    uva_fwd_warn_fds(f, errno, "epoll_ctl");
     conn_close(c, TRUE);
     return;
   }
@@ -505,7 +449,7 @@ static void conn_dialed(Conn *c, int fd, int err) {
   c->dialing = FALSE;
   c->fwd->inflight--;
   if (fd < 0) {
-    warn_fds(c->fwd, err, "receiving a socket from the container");
+    uva_fwd_warn_fds(c->fwd, err, "receiving a socket from the container");
     conn_close(c, TRUE);
     return;
   }
@@ -513,154 +457,9 @@ static void conn_dialed(Conn *c, int fd, int err) {
   c->connecting = TRUE;
   set_nodelay(fd);
   if (!ep_add(c->fwd, fd, CONN_EVENTS, &c->guest_tag)) {
-    warn_fds(c->fwd, errno, "epoll_ctl");
+    uva_fwd_warn_fds(c->fwd, errno, "epoll_ctl");
     conn_close(c, TRUE);
   }
-}
-
-/* UDP flows ------------------------------------------------------------ */
-
-/* The hash table's destroy function: the flow leaves every list now and
- * is freed after the epoll batch, which may still name it. */
-static void flow_free(gpointer data) {
-  Flow *fl = data;
-  UvaFwd *f = fl->l->fwd;
-  if (fl->dialing) {
-    g_hash_table_remove(f->dialing, GUINT_TO_POINTER(fl->id));
-    f->inflight--;
-  }
-  ep_del(f, fl->fd);
-  uva_close_fdp(&fl->fd);
-  fl->fd = -1;
-  GBytes *b;
-  while ((b = g_queue_pop_head(&fl->pending))) {
-    f->pending_bytes -= g_bytes_get_size(b);
-    g_bytes_unref(b);
-  }
-  g_bytes_unref(fl->key);
-  fl->key = NULL;
-  g_queue_unlink(&fl->l->lru, &fl->lru_link);
-  f->flow_count--;
-  fl->dead = TRUE;
-  g_ptr_array_add(f->dead, fl);
-}
-
-static void flow_touch(Flow *fl) {
-  fl->last_used = g_get_monotonic_time();
-  g_queue_unlink(&fl->l->lru, &fl->lru_link);
-  g_queue_push_tail_link(&fl->l->lru, &fl->lru_link);
-}
-
-static void flow_send(Flow *fl, const void *buf, gsize len) {
-  /* UDP may drop; a full socket or an ICMP error from inside drops this
-   * datagram only. */
-  (void)send(fl->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-static void flow_dialed(Flow *fl, int fd, int err) {
-  UvaFwd *f = fl->l->fwd;
-  fl->dialing = FALSE;
-  f->inflight--;
-  if (fd < 0) {
-    warn_fds(f, err, "receiving a socket from the container");
-    g_hash_table_remove(fl->l->flows, fl->key); /* frees fl */
-    return;
-  }
-  fl->fd = fd;
-  if (!ep_add(f, fd, EPOLLIN | EPOLLET, &fl->tag)) {
-    warn_fds(f, errno, "epoll_ctl");
-    g_hash_table_remove(fl->l->flows, fl->key);
-    return;
-  }
-  GBytes *b;
-  while ((b = g_queue_pop_head(&fl->pending))) {
-    gsize len;
-    const void *data = g_bytes_get_data(b, &len);
-    flow_send(fl, data, len);
-    f->pending_bytes -= len;
-    g_bytes_unref(b);
-  }
-}
-
-/* Replies from inside go back to the peer from the published address. */
-static void flow_event(Flow *fl) {
-  UvaFwd *f = fl->l->fwd;
-  if (fl->dead)
-    return;
-  gsize key_len;
-  const void *peer = g_bytes_get_data(fl->key, &key_len);
-  for (int i = 0; i < ACCEPT_BUDGET; i++) {
-    ssize_t n = recv(fl->fd, f->dgram, UDP_MAX_DGRAM, MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && errno == EAGAIN)
-      return;
-    if (n < 0)
-      continue; /* ECONNREFUSED: nothing listens inside yet */
-    (void)sendto(fl->l->fd, f->dgram, (gsize)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-                 peer, (socklen_t)key_len);
-    flow_touch(fl);
-  }
-  (void)rearm(f, fl->fd, EPOLLIN | EPOLLET, &fl->tag); /* more next round */
-}
-
-static Flow *flow_new(Listener *l, GBytes *key) {
-  UvaFwd *f = l->fwd;
-  if (f->inflight >= MAX_DIALS)
-    return NULL; /* dropped, as a full queue would */
-  if (g_hash_table_size(l->flows) >= FLOW_MAX) {
-    g_autofree char *where = uva_publish_host_string(&l->pub);
-    warn_cap(f, CAP_FLOWS, "%u UDP flows on %s (the cap): the least "
-             "recently used ones make room", FLOW_MAX, where);
-    Flow *old = g_queue_peek_head(&l->lru);
-    g_hash_table_remove(l->flows, old->key); /* flow_free */
-  }
-  Flow *fl = g_new0(Flow, 1);
-  fl->tag.kind = TAG_FLOW;
-  fl->l = l;
-  fl->fd = -1;
-  fl->key = g_bytes_ref(key);
-  fl->id = next_id(f);
-  fl->lru_link.data = fl;
-  g_queue_init(&fl->pending);
-  g_queue_push_tail_link(&l->lru, &fl->lru_link);
-  f->flow_count++;
-  g_hash_table_insert(l->flows, fl->key, fl);
-  fl->dialing = TRUE;
-  f->inflight++;
-  g_hash_table_insert(f->dialing, GUINT_TO_POINTER(fl->id), &fl->tag);
-  if (!f->dial(fl->id, l->pub.container_port, TRUE, f->dial_data)) {
-    g_hash_table_remove(l->flows, key);
-    return NULL;
-  }
-  return fl;
-}
-
-static void udp_ready(Listener *l) {
-  UvaFwd *f = l->fwd;
-  for (int i = 0; i < ACCEPT_BUDGET; i++) {
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    ssize_t n = recvfrom(l->fd, f->dgram, UDP_MAX_DGRAM, MSG_DONTWAIT,
-                         (struct sockaddr *)&peer, &plen);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return;
-    g_autoptr(GBytes) key = g_bytes_new(&peer, plen);
-    Flow *fl = g_hash_table_lookup(l->flows, key);
-    if (!fl && !(fl = flow_new(l, key)))
-      continue;
-    flow_touch(fl);
-    if (fl->fd >= 0) {
-      flow_send(fl, f->dgram, (gsize)n);
-    } else if (fl->pending.length < UDP_QUEUE_MAX &&
-               f->pending_bytes + (gsize)n <= UDP_PENDING_MAX) {
-      g_queue_push_tail(&fl->pending, g_bytes_new(f->dgram, (gsize)n));
-      f->pending_bytes += (gsize)n;
-    }
-  }
-  (void)rearm(f, l->fd, EPOLLIN | EPOLLET, &l->tag); /* more next round */
 }
 
 static void reap_dead(UvaFwd *f) {
@@ -671,17 +470,7 @@ static void reap_dead(UvaFwd *f) {
 
 static gboolean on_sweep(gpointer data) {
   UvaFwd *f = data;
-  gint64 limit = g_get_monotonic_time() - UDP_IDLE_S * G_USEC_PER_SEC;
-  for (guint i = 0; i < f->listeners->len; i++) {
-    Listener *l = f->listeners->pdata[i];
-    if (!l->flows)
-      continue;
-    /* Least recently used first: the idle ones are at the head. */
-    Flow *fl;
-    while ((fl = g_queue_peek_head(&l->lru)) && fl->last_used < limit &&
-           !fl->dialing)
-      g_hash_table_remove(l->flows, fl->key);
-  }
+  uva_fwdudp_sweep(f);
   reap_dead(f);
   return G_SOURCE_CONTINUE;
 }
@@ -709,7 +498,7 @@ static int shed_one(Listener *l, int err) {
   if (accept_err == 0) {
     g_autofree char *where = uva_publish_host_string(&l->pub);
     g_autofree char *what = g_strdup_printf("accept on %s", where);
-    warn_fds(l->fwd, err, what);
+    uva_fwd_warn_fds(l->fwd, err, what);
   }
   return accept_err;
 }
@@ -723,7 +512,7 @@ static void tcp_ready(Listener *l) {
       l->blocked = TRUE;
       if (l->conns >= CONN_MAX) {
         g_autofree char *where = uva_publish_host_string(&l->pub);
-        warn_cap(f, CAP_CONNS, "%u connections on %s (the cap): new ones "
+        uva_fwd_warn_cap(f, CAP_CONNS, "%u connections on %s (the cap): new ones "
                  "wait in the backlog until one closes", CONN_MAX, where);
       }
       return;
@@ -748,7 +537,7 @@ static void tcp_ready(Listener *l) {
     /* ENOBUFS, ENOMEM, or no reserve: the client stays in the backlog;
      * retry on a timer instead of spinning on a listener that stays
      * readable. */
-    warn_fds(f, err, "accept");
+    uva_fwd_warn_fds(f, err, "accept");
     if (!f->retry_timer)
       f->retry_timer = g_timeout_add(RETRY_MS, on_retry, f);
     return;
@@ -778,7 +567,7 @@ static void accept_all(UvaFwd *f) {
     if (l->tag.kind == TAG_TCP_LISTENER)
       tcp_ready(l);
     else
-      udp_ready(l);
+      uva_fwdudp_ready(l);
   }
 }
 
@@ -803,7 +592,7 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
       break;
     case TAG_UDP_LISTENER:
       if (f->started)
-        udp_ready((Listener *)t);
+        uva_fwdudp_ready((Listener *)t);
       break;
     case TAG_HOST:
       conn_event(CONN_OF(t, host_tag), FALSE, evs[i].events);
@@ -812,7 +601,7 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
       conn_event(CONN_OF(t, guest_tag), TRUE, evs[i].events);
       break;
     case TAG_FLOW:
-      flow_event((Flow *)t);
+      uva_fwdudp_event((Flow *)t);
       break;
     }
   }
@@ -871,8 +660,7 @@ gboolean uva_fwd_publish(UvaFwd *f, const UvaPublish *p, GError **error) {
   l->fwd = f;
   l->pub = *p;
   if (p->udp) {
-    l->flows = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, NULL,
-                                     flow_free);
+    l->flows = uva_fwdudp_flows_new();
     if (!f->sweep_timer)
       f->sweep_timer = g_timeout_add_seconds(UDP_SWEEP_S, on_sweep, f);
   }
@@ -905,7 +693,7 @@ void uva_fwd_dialed(UvaFwd *f, guint32 id, int fd, int err) {
   if (t->kind == TAG_HOST)
     conn_dialed(CONN_OF(t, host_tag), fd, err);
   else
-    flow_dialed((Flow *)t, fd, err);
+    uva_fwdudp_dialed((Flow *)t, fd, err);
   reap_dead(f);
   resume_accept(f);
 }
