@@ -209,6 +209,8 @@ guint32 uva_fwd_next_id(UvaFwd *f) {
 
 /* TCP connections ------------------------------------------------------ */
 
+static void unstarve(UvaFwd *f);
+
 static void conn_close(Conn *c, gboolean reset) {
   UvaFwd *f = c->fwd;
   if (c->dead)
@@ -239,6 +241,9 @@ static void conn_close(Conn *c, gboolean reset) {
   }
   if (c->starved)
     g_queue_remove(&f->starved, c);
+  /* Its bytes are gone with it: that may be the room others wait for. */
+  if (f->starved.length > 0 && f->queued <= QUEUE_MAX / 2)
+    unstarve(f);
   if (c->l)
     c->l->conns--; /* its listener may accept again: resume_accept() */
   g_hash_table_remove(f->conns, c);
