@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+G_DEFINE_QUARK(uva-msg-recv-error-quark, uva_msg_recv_error)
+
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error) {
   struct iovec iov = {(void *)msg, sizeof *msg};
   union {
@@ -62,6 +64,13 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
   do
     n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == ENOMEM || errno == ENOBUFS)) {
+    /* Short of memory (or a spurious wakeup): nothing says the socket is
+     * broken, so the caller keeps it. */
+    g_set_error(error, UVA_MSG_RECV_ERROR, UVA_MSG_RECV_AGAIN,
+                "recvmsg on the sync socket: %s", g_strerror(errno));
+    return FALSE;
+  }
   if (n < 0)
     return uva_fail_errno(error, errno, "recvmsg on the sync socket");
   if (n == 0) {

@@ -31,6 +31,13 @@ typedef struct {
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error);
 /* Sends an UVA_MSG_ERROR; used by the forked side, which cannot print. */
 void uva_msg_send_error(int sock, int err, const char *text);
+/* Errors of uva_msg_recv_fd that are no fault of the socket. */
+#define UVA_MSG_RECV_ERROR (uva_msg_recv_error_quark())
+GQuark uva_msg_recv_error_quark(void);
+typedef enum {
+  UVA_MSG_RECV_AGAIN, /* EAGAIN, ENOMEM, ENOBUFS: try again later */
+} UvaMsgRecvError;
+
 /* Receives one message.  *fd gets an attached fd (O_CLOEXEC) or -1; any
  * further fd that came with it is closed.  Returns FALSE with *error on
  * failure; on EOF returns FALSE with *eof = TRUE and no error.  A whole

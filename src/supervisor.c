@@ -341,6 +341,10 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
   gboolean eof = FALSE, fd_lost = FALSE;
   GError *error = NULL;
   if (!uva_msg_recv_fd(fd, &msg, &passed_fd, &fd_lost, &eof, &error)) {
+    if (g_error_matches(error, UVA_MSG_RECV_ERROR, UVA_MSG_RECV_AGAIN)) {
+      g_error_free(error); /* the message waits; poll brings us back */
+      return G_SOURCE_CONTINUE;
+    }
     c->sync_watch = 0;
     if (error) { /* eof: init exited; SIGCHLD tells how */
       g_prefix_error(&error, "container %s: ", c->spec->name);
