@@ -29,6 +29,10 @@ On the host (each exits 0 on success, 1 with a reason on stderr):
                                          at the manager's fd limit), a round
                                          trip on the last, all closed; then
                                          one exchange on PORT completes
+  fwd_peer.py capwait HOST ECHO N       N echo connections, N past the
+                                         forwarder's cap: the last is not
+                                         served while all are open, and is
+                                         once the first closes
   fwd_peer.py udpflood HOST PORT K       K UDP sockets, one after another,
                                          one datagram each (a source-port
                                          flood); prints how many echoed
@@ -298,6 +302,33 @@ def fdlimit(host, echo_port, port, n):
             threading.Event().wait(0.1)
 
 
+def capwait(host, port, n):
+    more_fds()
+    held = []
+    try:
+        for _ in range(n):
+            held.append(socket.create_connection((host, port), timeout=TIMEOUT))
+        # The last one within the cap answers: everyone has caught up.
+        held[-2].sendall(b"f")
+        if held[-2].recv(1) != b"f":
+            raise AssertionError("a connection within the cap lost its echo")
+        last = held[-1]
+        last.sendall(b"w")
+        last.settimeout(1)
+        try:
+            last.recv(1)
+            raise AssertionError("a connection past the cap was served at once")
+        except socket.timeout:
+            pass  # it waits in the backlog
+        held.pop(0).close()
+        last.settimeout(10)
+        if last.recv(1) != b"w":
+            raise AssertionError("the waiting connection was not served")
+    finally:
+        for s in held:
+            s.close()
+
+
 def udpflood(host, port, k):
     echoed = 0
     for i in range(k):
@@ -405,6 +436,8 @@ def main(argv):
             stall(host, port, int(argv[4]))
         elif cmd == "fdlimit":
             fdlimit(host, port, int(argv[4]), int(argv[5]))
+        elif cmd == "capwait":
+            capwait(host, port, int(argv[4]))
         elif cmd == "udpflood":
             udpflood(host, port, int(argv[4]))
         elif cmd == "fairness":

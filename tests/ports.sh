@@ -98,6 +98,12 @@ check "UDP flood: its fds stay under the flow cap ($fds0 -> $fds1, at most 256 m
 check "UDP flood: a later datagram comes back" $PY "$PEER" udp 127.0.0.1 19042
 check "UDP flood: the cap is said once, naming the container" \
   [ "$(grep -c '^uva_container: run: 256 UDP flows on 127.0.0.1:19042/udp' "$WORK/flood.out")" = 1 ]
+# 1024 connections per published port: the next one waits in the backlog
+# (not reset) and is served as soon as one closes.
+check "connection cap: past 1024 on a port a client waits, and is served when one closes" \
+  timeout 60 $PY "$PEER" capwait 127.0.0.1 19043 1025
+check "connection cap: said once, naming the container and the port" \
+  [ "$(grep -c '^uva_container: run: 1024 connections on 127.0.0.1:19043' "$WORK/flood.out")" = 1 ]
 # Fairness, functionally: a 64 MiB exchange each way on one port while an
 # echo on another keeps answering, each within 2 s (the latency numbers
 # are for make bench).
