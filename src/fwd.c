@@ -40,7 +40,9 @@
  *    holds up to a pipe per direction) and UDP_PENDING_MAX bytes of
  *    datagrams waiting for a flow's socket;
  *  - per wakeup, PUMP_BUDGET bytes per connection and direction, and
- *    ACCEPT_BUDGET accepts or datagrams per socket.  Whatever is left is
+ *    ACCEPT_BUDGET accepts or datagrams per socket; DISPATCH_BUDGET bytes
+ *    per epoll batch of a container, so that 64 busy connections of one
+ *    container do not hold the loop for 64 budgets before the others.  Whatever is left is
  *    re-armed with EPOLL_CTL_MOD, which re-checks readiness and queues the
  *    edge again at the tail of the ready list (ep_modify in
  *    fs/eventpoll.c): the rest is served next round, after the others,
@@ -66,6 +68,7 @@
 #define CONN_MAX 1024
 #define QUEUE_MAX (64 * 1024 * 1024)
 #define PUMP_BUDGET (256 * 1024)
+#define DISPATCH_BUDGET (2 * 1024 * 1024)
 #define WARN_S 5
 #define PIPE_SIZE (1024 * 1024)
 #define PIPE_POOL_MAX 16
@@ -307,6 +310,7 @@ static int pump(Conn *c, Dir *d) {
       if (n > 0) {
         d->queued += (gsize)n;
         f->queued += (gsize)n;
+        f->dispatched += (gsize)n;
         budget -= (gsize)n;
         progress = TRUE;
       } else if (n == 0) {
@@ -583,13 +587,39 @@ static gboolean on_retry(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* An event taken from epoll but not served: registered again, so that the
+ * kernel queues it anew if the fd is still ready (see rearm()). */
+static void tag_rearm(UvaFwd *f, Tag *t) {
+  const guint32 in = EPOLLIN | EPOLLET;
+  switch (t->kind) {
+  case TAG_TCP_LISTENER:
+  case TAG_UDP_LISTENER:
+    (void)rearm(f, ((Listener *)t)->fd, in, t);
+    break;
+  case TAG_HOST:
+    (void)rearm(f, CONN_OF(t, host_tag)->host, CONN_EVENTS, t);
+    break;
+  case TAG_GUEST:
+    (void)rearm(f, CONN_OF(t, guest_tag)->guest, CONN_EVENTS, t);
+    break;
+  case TAG_FLOW:
+    (void)rearm(f, ((Flow *)t)->fd, in, t); /* fd -1 once dead: a no-op */
+    break;
+  }
+}
+
 static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
   UvaFwd *f = data;
   (void)cond;
   struct epoll_event evs[EPOLL_BATCH];
   int n = epoll_wait(fd, evs, EPOLL_BATCH, 0);
+  f->dispatched = 0;
   for (int i = 0; i < n; i++) {
     Tag *t = evs[i].data.ptr;
+    if (f->dispatched >= DISPATCH_BUDGET) {
+      tag_rearm(f, t); /* next round, after the other sources */
+      continue;
+    }
     switch (t->kind) {
     case TAG_TCP_LISTENER:
       if (f->started)

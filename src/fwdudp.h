@@ -58,6 +58,7 @@ struct UvaFwd {
   guint inflight;
   guint flow_count;
   gsize queued;         /* bytes in all its pipes */
+  gsize dispatched;     /* bytes read in this epoll batch */
   gsize pending_bytes;  /* bytes of datagrams waiting for a flow's socket */
   GQueue starved;       /* Conns whose read waits for QUEUE_MAX room */
   gint64 warned[CAP_N]; /* monotonic us of the last line per cap */
