@@ -325,8 +325,9 @@ static void container_fail(Container *c, GError *error) {
     return;
   }
   if (c->state == CT_RUNNING) {
-    fprintf(stderr, "uva_container: %s: %s; stopping this container\n",
-            c->spec->name, error->message);
+    /* Every caller's message names the container already. */
+    fprintf(stderr, "uva_container: %s; stopping that container only\n",
+            error->message);
     c->state = CT_STOPPING;
     kill(c->sb.pid, SIGKILL);
   }

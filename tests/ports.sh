@@ -128,6 +128,39 @@ check "8 KiB pipes: 8 MiB each way in one go" \
 kill -INT "$MGR"; wait "$MGR"; MGR=
 exec 8>&-
 wait "$HOG"
+# After start-up a broken sync socket ends that container only: the test
+# takes init's end of it (pidfd_getfd(2), as root) and sends a message of
+# 2 bytes, which the manager must call malformed.
+if [ $IS_ROOT = 1 ]; then
+  SPEC2=$WORK/two-peers.spec
+  for i in 1 2; do
+    printf '[container p%s]\ncommand = %s /app/fwd_peer.py serve 9000 9002\nworkdir = %s\npublish = 127.0.0.1:1907%s:9000\n\n' \
+      "$i" "$PY" "$PEERDIR" "$i" >>"$SPEC2"
+  done
+  chown "$TUID:$TGID" "$SPEC2"
+  "${AS_USER[@]}" "$UVA" up "$SPEC2" >"$WORK/sync.out" 2>&1 &
+  MGR=$!
+  wait_for 100 grep -q "press Ctrl-C to stop" "$WORK/sync.out"
+  wait_for 50 $PY "$PEER" transfer 127.0.0.1 19072 1 1
+  app1=$(app_of p1)
+  init1=$(awk '/^PPid:/ {print $2}' "/proc/$app1/status")
+  $PY -c 'import ctypes, os, socket, sys
+pid = int(sys.argv[1])
+fd = [int(n) for n in os.listdir(f"/proc/{pid}/fd")
+      if os.readlink(f"/proc/{pid}/fd/{n}").startswith("socket:")][0]
+libc = ctypes.CDLL(None, use_errno=True)
+got = libc.syscall(438, os.pidfd_open(pid), fd, 0)  # pidfd_getfd
+if got < 0:
+    sys.exit(f"pidfd_getfd: {os.strerror(ctypes.get_errno())}")
+socket.socket(fileno=got).send(b"xx")' "$init1"
+  check "broken sync socket: that container ends, with one line naming it" \
+    wait_for 50 grep -q "^uva_container: container p1: the sync socket carried a malformed message; stopping that container only" "$WORK/sync.out"
+  check "broken sync socket: the other container still serves" $PY "$PEER" transfer 127.0.0.1 19072 100000 100000
+  check "broken sync socket: the manager still runs" kill -0 "$MGR"
+  kill -INT "$MGR"; wait "$MGR"; MGR=
+else
+  skipped "broken sync socket ends one container (needs root for pidfd_getfd)"
+fi
 check "issue 12 cases: no process left" wait_for 20 no_user_procs
 
 # The libslirp driver still works for TCP on IPv4 and refuses what it
