@@ -42,11 +42,11 @@
  *  - per wakeup, PUMP_BUDGET bytes per connection and direction, and
  *    ACCEPT_BUDGET accepts or datagrams per socket; DISPATCH_BUDGET bytes
  *    per epoll batch of a container, so that 64 busy connections of one
- *    container do not hold the loop for 64 budgets before the others.  Whatever is left is
- *    re-armed with EPOLL_CTL_MOD, which re-checks readiness and queues the
- *    edge again at the tail of the ready list (ep_modify in
- *    fs/eventpoll.c): the rest is served next round, after the others,
- *    for one syscall and no ready list of our own;
+ *    container do not hold the loop for 64 budgets before the others.
+ *    Whatever is left is re-armed with EPOLL_CTL_MOD, which re-checks
+ *    readiness and queues the edge again at the tail of the ready list
+ *    (ep_modify in fs/eventpoll.c): the rest is served next round, after
+ *    the others, for one syscall and no ready list of our own;
  *  - EMFILE ends one connection: a reserve fd (/dev/null) is closed to
  *    accept and reset the client, then reopened, so a listener at the fd
  *    limit neither spins nor strands its backlog.
@@ -123,8 +123,9 @@ void uva_fwd_warn_cap(UvaFwd *f, Cap cap, const char *fmt, ...) {
 
 void uva_fwd_warn_fds(UvaFwd *f, int err, const char *what) {
   if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-    uva_fwd_warn_cap(f, CAP_FDS, "%s: %s; dropping that connection or flow only",
-             what, g_strerror(err));
+    uva_fwd_warn_cap(f, CAP_FDS,
+                     "%s: %s; dropping that connection or flow only", what,
+                     g_strerror(err));
 }
 
 static void reserve_open(void) {
@@ -350,9 +351,10 @@ static int pump(Conn *c, Dir *d) {
     if (!rearm(f, src, CONN_EVENTS, up ? &c->host_tag : &c->guest_tag))
       return errno;
   } else if (!d->eof && capped && !c->starved) {
-    uva_fwd_warn_cap(f, CAP_QUEUE, "%u MiB queued in its forwarded connections "
-             "(the cap): their readers wait until it drains",
-             QUEUE_MAX >> 20);
+    uva_fwd_warn_cap(f, CAP_QUEUE,
+                     "%u MiB queued in its forwarded connections (the cap): "
+                     "their readers wait until it drains",
+                     QUEUE_MAX >> 20);
     c->starved = TRUE;
     g_queue_push_tail(&f->starved, c);
   }
@@ -521,8 +523,10 @@ static void tcp_ready(Listener *l) {
       l->blocked = TRUE;
       if (l->conns >= CONN_MAX) {
         g_autofree char *where = uva_publish_host_string(&l->pub);
-        uva_fwd_warn_cap(f, CAP_CONNS, "%u connections on %s (the cap): new ones "
-                 "wait in the backlog until one closes", CONN_MAX, where);
+        uva_fwd_warn_cap(f, CAP_CONNS,
+                         "%u connections on %s (the cap): new ones wait in "
+                         "the backlog until one closes",
+                         CONN_MAX, where);
       }
       return;
     }

@@ -113,8 +113,10 @@ static Flow *flow_new(Listener *l, GBytes *key) {
     return NULL; /* dropped, as a full queue would */
   if (g_hash_table_size(l->flows) >= FLOW_MAX) {
     g_autofree char *where = uva_publish_host_string(&l->pub);
-    uva_fwd_warn_cap(f, CAP_FLOWS, "%u UDP flows on %s (the cap): the least "
-             "recently used ones make room", FLOW_MAX, where);
+    uva_fwd_warn_cap(f, CAP_FLOWS,
+                     "%u UDP flows on %s (the cap): the least recently used "
+                     "ones make room",
+                     FLOW_MAX, where);
     Flow *old = g_queue_peek_head(&l->lru);
     g_hash_table_remove(l->flows, old->key); /* flow_free */
   }
@@ -163,7 +165,8 @@ void uva_fwdudp_ready(Listener *l) {
       f->pending_bytes += (gsize)n;
     }
   }
-  (void)uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, l->fd, EPOLLIN | EPOLLET, &l->tag); /* more next round */
+  /* More next round. */
+  (void)uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, l->fd, EPOLLIN | EPOLLET, &l->tag);
 }
 
 GHashTable *uva_fwdudp_flows_new(void) {
