@@ -15,7 +15,9 @@
 #
 # Measured per configuration and run: iperf3 host->ns and ns->host (-R)
 # Gbit/s, wrk keep-alive req/s with its p99 and error count, wrk with
-# "Connection: close" (a new TCP connection per request), start-up time
+# "Connection: close" (a new TCP connection per request), fairness (B's p99
+# for one small request at a time, wrk -c1, idle and while an iperf3 bulk
+# transfer runs on the other port, as a ratio), start-up time
 # (launch to the first successful curl GET) and the forwarder's RSS, idle and
 # peak under load (the whole tree we started, minus the servers' tree).
 # Runs are interleaved (run 1: every config, run 2: every config, ...) so
@@ -421,6 +423,19 @@ measure() {  # RUN CFG
     sleep 0.3
     read -r rps p99 err < <(wrk_run close -H "Connection: close")
     rec "$run" "$cfg" close_rps "$rps"; rec "$run" "$cfg" close_err "$err"
+    sleep 0.3
+    # Fairness (issue 12): B = one small request at a time (wrk -c1) on the
+    # HTTP port, idle and while A, an iperf3 bulk transfer, runs on the
+    # other port through the same forwarder; the ratio of B's p99s.
+    local p99_idle p99_bulk bulk
+    read -r rps p99_idle err < <(WRK_T=1 WRK_C=1 wrk_run b_idle)
+    as_user timeout $((DUR + 20)) iperf3 -c $LO -p "$IPERF_HPORT" -t $((DUR + 2)) > "$CUR/iperf-fair.txt" 2>&1 &
+    bulk=$!
+    sleep 1
+    read -r rps p99_bulk err < <(WRK_T=1 WRK_C=1 wrk_run b_bulk)
+    wait "$bulk"
+    rec "$run" "$cfg" fair_p99_idle_ms "$p99_idle"
+    rec "$run" "$cfg" fair_ratio "$(awk -v a="$p99_bulk" -v b="$p99_idle" 'BEGIN { print (a == "nan" || b == "nan" || b == 0) ? "nan" : a / b }')"
     if [ "$cfg" != host ]; then
         stop_sampler
         rec "$run" "$cfg" rss_load_kib "$(cat "$CUR/rss_peak" 2>/dev/null || echo nan)"
@@ -544,10 +559,10 @@ report() {
     { val[$1, $2, $3] = $4 }
     END {
         nl = split(labels, lp, "|"); for (i = 1; i < nl; i++) { split(lp[i], kv, "="); lab[kv[1]] = kv[2] }
-        nm = split("fwd_gbps rev_gbps ka_rps ka_p99_ms ka_err close_rps close_err startup_ms rss_idle_kib rss_load_kib", M, " ")
-        split("host->ns Gbit/s|ns->host Gbit/s|keep-alive req/s|p99 ms|errors|conn-close req/s|close errors|start-up ms|RSS idle MiB|RSS load MiB", H, "|")
-        split("1 1 1 1 0 1 0 1 0 0", R, " ")
-        split("1 1 1 1 1 1 1 1 1024 1024", S, " ")
+        nm = split("fwd_gbps rev_gbps ka_rps ka_p99_ms ka_err close_rps close_err fair_p99_idle_ms fair_ratio startup_ms rss_idle_kib rss_load_kib", M, " ")
+        split("host->ns Gbit/s|ns->host Gbit/s|keep-alive req/s|p99 ms|errors|conn-close req/s|close errors|B idle p99 ms|B p99 beside bulk, x idle|start-up ms|RSS idle MiB|RSS load MiB", H, "|")
+        split("1 1 1 1 0 1 0 0 0 1 0 0", R, " ")
+        split("1 1 1 1 1 1 1 1 1 1 1024 1024", S, " ")
         nc = split(configs, C, " ")
         w0 = length("config")
         for (i = 1; i <= nc; i++) { if (length(lab[C[i]]) > w0) w0 = length(lab[C[i]]) }
@@ -566,6 +581,7 @@ report() {
         }
         print "\nRSS = the forwarding processes: the tree started for the row minus the servers (uva: manager + container init;"
         print "rootlesskit: parent + child + slirp4netns; slirp4netns; pasta). RSS load = peak sampled every 0.25 s during the tests."
+        print "B = wrk -t1 -c1 on the HTTP port; \"beside bulk\" = its p99 while iperf3 runs on the other port, over its idle p99."
         for (i = 1; i <= nc; i++) if (C[i] in fails) print "FAILED " lab[C[i]] ":" fails[C[i]]
     }' "$RES"
 }

@@ -10,8 +10,9 @@
  * user space.
  *
  * One epoll set per container, edge-triggered, is one fd on the GLib loop.
- * Edge-triggered means every handler works until EAGAIN; a connection's two
- * directions are pumped on any event of either socket.  Half-close travels
+ * Edge-triggered means every handler works until EAGAIN, or until its
+ * budget is spent and it re-arms (below); a connection's two directions
+ * are pumped on any event of either socket.  Half-close travels
  * as shutdown(SHUT_WR); an error on one side resets the other (SO_LINGER
  * 0), and a refused connect inside resets the host client, as a direct
  * connection would.
@@ -23,10 +24,36 @@
  * thousand idle keep-alive clients do not exhaust the per-user pipe quota
  * (pipe-user-pages-soft, pipe(7)).
  *
- * UDP: one flow per host peer address, each with its own connected UDP
- * socket inside; flows idle for UDP_IDLE_S are closed. */
+ * UDP (fwdudp.c): one flow per host peer address, each with its own
+ * connected UDP socket inside; fwdudp.h has the types both files share.
+ *
+ * Budgets, so that one client or container never takes the loop or the
+ * manager's fds from the others (issue 12):
+ *  - at most CONN_MAX connections per published TCP port; past it the
+ *    listener is not accepted from until one closes.  The clients wait in
+ *    the kernel's backlog (SOMAXCONN, SYN cookies past it), cost the
+ *    manager nothing, and are served as slots free; a reset would turn a
+ *    legitimate burst into errors;
+ *  - at most FLOW_MAX UDP flows per port, the least recently used evicted
+ *    (fwdudp.c);
+ *  - at most QUEUE_MAX bytes in a container's pipes (a stalled reader
+ *    holds up to a pipe per direction) and UDP_PENDING_MAX bytes of
+ *    datagrams waiting for a flow's socket;
+ *  - per wakeup, PUMP_BUDGET bytes per connection and direction, and
+ *    ACCEPT_BUDGET accepts or datagrams per socket; DISPATCH_BUDGET bytes
+ *    per epoll batch of a container, so that 64 busy connections of one
+ *    container do not hold the loop for 64 budgets before the others.
+ *    Whatever is left is re-armed with EPOLL_CTL_MOD, which re-checks
+ *    readiness and queues the edge again at the tail of the ready list
+ *    (ep_modify in fs/eventpoll.c): the rest is served next round, after
+ *    the others, for one syscall and no ready list of our own;
+ *  - EMFILE ends one connection: a reserve fd (/dev/null) is closed to
+ *    accept and reset the client, then reopened, so a listener at the fd
+ *    limit neither spins nor strands its backlog.
+ * Hitting a cap prints one line per container and cap per WARN_S. */
 #include "fwd.h"
 
+#include "fwdudp.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -38,21 +65,16 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#define MAX_DIALS 64
+#define CONN_MAX 1024
+#define QUEUE_MAX (64 * 1024 * 1024)
+#define PUMP_BUDGET (256 * 1024)
+#define DISPATCH_BUDGET (2 * 1024 * 1024)
+#define WARN_S 5
 #define PIPE_SIZE (1024 * 1024)
 #define PIPE_POOL_MAX 16
 #define EPOLL_BATCH 64
 #define RETRY_MS 100 /* accept after EMFILE and friends */
-#define UDP_QUEUE_MAX 16
-#define UDP_IDLE_S 60
 #define UDP_SWEEP_S 10
-#define UDP_MAX_DGRAM 65535
-
-typedef enum { TAG_TCP_LISTENER, TAG_UDP_LISTENER, TAG_HOST, TAG_GUEST,
-               TAG_FLOW } TagKind;
-typedef struct {
-  TagKind kind;
-} Tag;
 
 typedef struct {
   int r, w, cap; /* r < 0: no pipe */
@@ -66,53 +88,50 @@ typedef struct {
 } Dir;
 
 typedef struct {
-  Tag tag; /* first: a Listener* is its Tag* */
-  UvaFwd *fwd;
-  UvaPublish pub;
-  int fd;
-  GHashTable *flows; /* UDP: GBytes peer sockaddr -> Flow */
-} Listener;
-
-typedef struct {
   Tag host_tag, guest_tag;
   UvaFwd *fwd;
+  Listener *l;
   guint32 id;
   int host, guest; /* guest < 0 while init dials */
   gboolean dialing, connecting, dead;
+  gboolean starved; /* in fwd->starved: a read waits for QUEUE_MAX room */
   Dir up, down; /* host -> guest, guest -> host */
 } Conn;
 
 /* The struct that holds a tag (the tag's address is the epoll cookie). */
 #define CONN_OF(t, member) ((Conn *)(void *)((char *)(t)-offsetof(Conn, member)))
 
-typedef struct {
-  Tag tag; /* first: a Flow* is its Tag* */
-  Listener *l;
-  guint32 id;
-  GBytes *key; /* the peer's sockaddr */
-  int fd;      /* < 0 while init dials */
-  gboolean dialing;
-  GQueue pending; /* GBytes datagrams that came before the socket */
-  gint64 last_used;
-} Flow;
+/* The manager's reserve fd and how many forwarders share it. */
+static int reserve_fd = -1;
+static guint reserve_users;
 
-struct UvaFwd {
-  char *name;
-  UvaFwdDialFunc dial;
-  gpointer dial_data;
-  int epfd;
-  guint watch, retry_timer, sweep_timer;
-  gboolean started, throttled;
-  GPtrArray *listeners;
-  GHashTable *conns;   /* set of Conn* */
-  GHashTable *dialing; /* id -> Tag* of a Conn (host_tag) or a Flow */
-  GPtrArray *dead;     /* closed Conns, freed after the epoll batch */
-  GArray *pool;        /* of Pipe */
-  guint32 next_id;
-  guint inflight;
-  guint flow_count;
-  guint8 *dgram;
-};
+/* Limits ---------------------------------------------------------------- */
+
+/* One line per container and cap per WARN_S: a flood must not turn into
+ * a flood of lines. */
+void uva_fwd_warn_cap(UvaFwd *f, Cap cap, const char *fmt, ...) {
+  gint64 now = g_get_monotonic_time();
+  if (f->warned[cap] != 0 && now - f->warned[cap] < WARN_S * G_USEC_PER_SEC)
+    return;
+  f->warned[cap] = now;
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_printerr("uva_container: %s: %s\n", f->name, what);
+}
+
+void uva_fwd_warn_fds(UvaFwd *f, int err, const char *what) {
+  if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+    uva_fwd_warn_cap(f, CAP_FDS,
+                     "%s: %s; dropping that connection or flow only", what,
+                     g_strerror(err));
+}
+
+static void reserve_open(void) {
+  if (reserve_fd < 0)
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 /* Pipes ---------------------------------------------------------------- */
 
@@ -151,16 +170,20 @@ static void pipe_put(UvaFwd *f, Pipe *p) {
 
 /* Helpers -------------------------------------------------------------- */
 
-static gboolean ep_add(UvaFwd *f, int fd, guint32 events, Tag *tag) {
+gboolean uva_fwd_ep_ctl(UvaFwd *f, int op, int fd, guint32 events, Tag *tag) {
   struct epoll_event ev = {.events = events, .data.ptr = tag};
-  return epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+  return epoll_ctl(f->epfd, op, fd, &ev) == 0;
+}
+
+static gboolean ep_add(UvaFwd *f, int fd, guint32 events, Tag *tag) {
+  return uva_fwd_ep_ctl(f, EPOLL_CTL_ADD, fd, events, tag);
 }
 
 /* close() removes an fd from an epoll set only when it drops the file's
  * last reference (epoll(7), Q6).  A socket from init is also init's until
  * init's close() after sendmsg, which can come later than ours on a short
  * connection; without this its next event would name a freed Conn. */
-static void ep_del(UvaFwd *f, int fd) {
+void uva_fwd_ep_del(UvaFwd *f, int fd) {
   if (fd >= 0)
     (void)epoll_ctl(f->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
@@ -182,13 +205,15 @@ static void close_reset(int *fd) {
   *fd = -1;
 }
 
-static guint32 next_id(UvaFwd *f) {
+guint32 uva_fwd_next_id(UvaFwd *f) {
   if (++f->next_id == 0)
     f->next_id = 1;
   return f->next_id;
 }
 
 /* TCP connections ------------------------------------------------------ */
+
+static void unstarve(UvaFwd *f);
 
 static void conn_close(Conn *c, gboolean reset) {
   UvaFwd *f = c->fwd;
@@ -199,7 +224,7 @@ static void conn_close(Conn *c, gboolean reset) {
     g_hash_table_remove(f->dialing, GUINT_TO_POINTER(c->id));
     f->inflight--;
   }
-  ep_del(f, c->guest);
+  uva_fwd_ep_del(f, c->guest);
   if (reset) {
     close_reset(&c->host);
     close_reset(&c->guest);
@@ -211,56 +236,100 @@ static void conn_close(Conn *c, gboolean reset) {
   /* A pipe with bytes left belongs to this stream only: closed, not
    * pooled. */
   for (Dir *d = &c->up; d; d = d == &c->up ? &c->down : NULL) {
+    f->queued -= d->queued;
     if (d->pipe.r >= 0 && d->queued == 0)
       pipe_put(f, &d->pipe);
     else
       pipe_close(&d->pipe);
+    d->queued = 0;
   }
+  if (c->starved)
+    g_queue_remove(&f->starved, c);
+  /* Its bytes are gone with it: that may be the room others wait for. */
+  if (f->starved.length > 0 && f->queued <= QUEUE_MAX / 2)
+    unstarve(f);
+  if (c->l)
+    c->l->conns--; /* its listener may accept again: resume_accept() */
   g_hash_table_remove(f->conns, c);
   /* The current epoll batch may still name c: freed after it. */
   g_ptr_array_add(f->dead, c);
 }
 
-/* Moves what src has into dst until neither side can go on.  Returns 0, or
- * the errno that ends the connection.  edge: called for a plain EPOLLIN
- * edge of src (no RDHUP, HUP or ERR with it). */
-static int pump(UvaFwd *f, int src, int dst, Dir *d, gboolean edge) {
-  gboolean drained = FALSE;
+/* The same registration again (EPOLL_CTL_MOD): for an edge-triggered fd
+ * the kernel re-checks readiness and queues an event if it is ready, at
+ * the tail of the ready list, so what is left is served after the others
+ * (epoll(7), ep_modify). */
+static gboolean rearm(UvaFwd *f, int fd, guint32 events, Tag *tag) {
+  return uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, fd, events, tag);
+}
+
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+/* QUEUE_MAX has room again: every starved connection reads next round. */
+static void unstarve(UvaFwd *f) {
+  Conn *c;
+  while ((c = g_queue_pop_head(&f->starved))) {
+    c->starved = FALSE;
+    (void)rearm(f, c->host, CONN_EVENTS, &c->host_tag);
+    (void)rearm(f, c->guest, CONN_EVENTS, &c->guest_tag);
+  }
+}
+
+/* Moves what d's source has into its destination through d's pipe, until
+ * the source says EAGAIN or EOF and the pipe is empty, the destination is
+ * full, or PUMP_BUDGET bytes came in.  Returns 0, or the errno that ends
+ * the connection.  A short splice never means "the source is empty": a
+ * splice into a pipe also stops at the pipe's free slots, one per page
+ * fragment (pipe(7)), and an 8 KiB pipe (all a user past
+ * pipe-user-pages-soft gets) has two.  No new edge would come for what
+ * stays in the socket, so only EAGAIN ends the reading; and a budget that
+ * runs out re-arms the source instead. */
+static int pump(Conn *c, Dir *d) {
+  UvaFwd *f = c->fwd;
+  gboolean up = d == &c->up;
+  int src = up ? c->host : c->guest;
+  int dst = up ? c->guest : c->host;
+  gsize budget = PUMP_BUDGET;
+  gboolean capped = FALSE;
   for (;;) {
     gboolean progress = FALSE;
-    if (!d->eof && !drained) {
-      if (d->pipe.r < 0 && !pipe_get(f, &d->pipe))
-        return errno;
-      if (d->queued < (gsize)d->pipe.cap) {
-        gsize want = (gsize)d->pipe.cap - d->queued;
-        ssize_t n = splice(src, NULL, d->pipe.w, NULL, want,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n > 0) {
-          d->queued += (gsize)n;
-          progress = TRUE;
-          /* A short read with the pipe mostly free emptied the socket.
-           * Whatever arrives after the epoll_wait that reported this edge
-           * raises a new one, so the read that would only say EAGAIN is
-           * skipped: one syscall less per message.  Not when the edge came
-           * with RDHUP: a FIN queued before it raises no edge of its own. */
-          if (edge && (gsize)n < want && d->queued < (gsize)d->pipe.cap / 2)
-            drained = TRUE;
-        } else if (n == 0) {
-          d->eof = TRUE;
-          progress = TRUE;
-        } else if (errno != EAGAIN && errno != EINTR) {
-          return errno;
-        }
-        /* EAGAIN: the socket is empty, or the pipe's slots are full (a
-         * slot holds one page fragment, so that can happen before cap
-         * bytes); draining below sorts out which. */
+    gsize room = 0;
+    if (!d->eof && budget > 0) {
+      gsize left = f->queued < QUEUE_MAX ? QUEUE_MAX - f->queued : 0;
+      capped = left == 0;
+      if (d->pipe.r < 0 && !capped && !pipe_get(f, &d->pipe)) {
+        int err = errno;
+        uva_fwd_warn_fds(f, err, "pipe2");
+        return err;
       }
+      if (d->pipe.r >= 0)
+        room = MIN((gsize)d->pipe.cap - d->queued, MIN(budget, left));
+    }
+    if (room > 0) {
+      ssize_t n = splice(src, NULL, d->pipe.w, NULL, room,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d->queued += (gsize)n;
+        f->queued += (gsize)n;
+        f->dispatched += (gsize)n;
+        budget -= (gsize)n;
+        progress = TRUE;
+      } else if (n == 0) {
+        d->eof = TRUE;
+        progress = TRUE;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        return errno;
+      }
+      /* EAGAIN: the socket is empty, or the pipe has no free slot; then
+       * bytes are queued, the drain below frees slots and the loop reads
+       * again. */
     }
     if (d->queued > 0) {
       ssize_t n = splice(d->pipe.r, NULL, dst, NULL, d->queued,
                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d->queued -= (gsize)n;
+        f->queued -= (gsize)n;
         progress = TRUE;
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
         return errno;
@@ -277,6 +346,20 @@ static int pump(UvaFwd *f, int src, int dst, Dir *d, gboolean edge) {
   }
   if (d->queued == 0 && d->pipe.r >= 0)
     pipe_put(f, &d->pipe);
+  if (!d->eof && budget == 0) {
+    /* The source may hold more: next round, after the others. */
+    if (!rearm(f, src, CONN_EVENTS, up ? &c->host_tag : &c->guest_tag))
+      return errno;
+  } else if (!d->eof && capped && !c->starved) {
+    uva_fwd_warn_cap(f, CAP_QUEUE,
+                     "%u MiB queued in its forwarded connections (the cap): "
+                     "their readers wait until it drains",
+                     QUEUE_MAX >> 20);
+    c->starved = TRUE;
+    g_queue_push_tail(&f->starved, c);
+  }
+  if (f->starved.length > 0 && f->queued <= QUEUE_MAX / 2)
+    unstarve(f);
   return 0;
 }
 
@@ -289,9 +372,9 @@ static void conn_settle(Conn *c, int err) {
 
 /* Both directions, from whatever state: after the connect completes. */
 static void conn_pump(Conn *c) {
-  int err = pump(c->fwd, c->host, c->guest, &c->up, FALSE);
+  int err = pump(c, &c->up);
   if (err == 0)
-    err = pump(c->fwd, c->guest, c->host, &c->down, FALSE);
+    err = pump(c, &c->down);
   conn_settle(c, err);
 }
 
@@ -331,22 +414,19 @@ static void conn_event(Conn *c, gboolean guest_side, guint32 events) {
   /* Only the directions this event concerns: the one this socket feeds
    * when it is readable, the one it drains when it is writable. */
   const guint32 bad = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-  int self = guest_side ? c->guest : c->host;
-  int other = guest_side ? c->host : c->guest;
   Dir *from = guest_side ? &c->down : &c->up;
   Dir *to = guest_side ? &c->up : &c->down;
   int err = 0;
   if (events & (EPOLLIN | bad))
-    err = pump(c->fwd, self, other, from, !(events & bad));
+    err = pump(c, from);
   /* Writable matters only to bytes that wait in the pipe for this socket.
    * With an empty pipe the other socket's own EPOLLIN edge brings its
-   * bytes; pumping here too would find them first with a read that cannot
-   * take the no-EAGAIN shortcut, and the EPOLLIN that follows in the same
-   * batch would read nothing: two wasted splices per message, since every
-   * ACK raises an EPOLLOUT edge. */
+   * bytes; pumping here too would read them first, and the EPOLLIN that
+   * follows in the same batch would read nothing: wasted splices per
+   * message, since every ACK raises an EPOLLOUT edge. */
   if (err == 0 && (events & (EPOLLHUP | EPOLLERR) ||
                    (events & EPOLLOUT && to->queued > 0)))
-    err = pump(c->fwd, other, self, to, FALSE);
+    err = pump(c, to);
   conn_settle(c, err);
 }
 
@@ -356,13 +436,16 @@ static void conn_new(Listener *l, int fd) {
   c->host_tag.kind = TAG_HOST;
   c->guest_tag.kind = TAG_GUEST;
   c->fwd = f;
+  c->l = l;
+  l->conns++;
   c->host = fd;
   c->guest = -1;
   c->up.pipe = c->down.pipe = (Pipe){-1, -1, 0};
-  c->id = next_id(f);
+  c->id = uva_fwd_next_id(f);
   g_hash_table_add(f->conns, c);
   set_nodelay(fd);
-  if (!ep_add(f, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->host_tag)) {
+  if (!ep_add(f, fd, CONN_EVENTS, &c->host_tag)) {
+    uva_fwd_warn_fds(f, errno, "epoll_ctl");
     conn_close(c, TRUE);
     return;
   }
@@ -373,140 +456,33 @@ static void conn_new(Listener *l, int fd) {
     conn_close(c, TRUE);
 }
 
-static void conn_dialed(Conn *c, int fd) {
+static void conn_dialed(Conn *c, int fd, int err) {
   c->dialing = FALSE;
   c->fwd->inflight--;
   if (fd < 0) {
+    uva_fwd_warn_fds(c->fwd, err, "receiving a socket from the container");
     conn_close(c, TRUE);
     return;
   }
   c->guest = fd;
   c->connecting = TRUE;
   set_nodelay(fd);
-  if (!ep_add(c->fwd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-              &c->guest_tag))
+  if (!ep_add(c->fwd, fd, CONN_EVENTS, &c->guest_tag)) {
+    uva_fwd_warn_fds(c->fwd, errno, "epoll_ctl");
     conn_close(c, TRUE);
-}
-
-/* UDP flows ------------------------------------------------------------ */
-
-static void flow_free(gpointer data) {
-  Flow *fl = data;
-  UvaFwd *f = fl->l->fwd;
-  if (fl->dialing) {
-    g_hash_table_remove(f->dialing, GUINT_TO_POINTER(fl->id));
-    f->inflight--;
-  }
-  ep_del(f, fl->fd);
-  uva_close_fdp(&fl->fd);
-  g_queue_clear_full(&fl->pending, (GDestroyNotify)g_bytes_unref);
-  g_bytes_unref(fl->key);
-  f->flow_count--;
-  g_free(fl);
-}
-
-static void flow_send(Flow *fl, const void *buf, gsize len) {
-  /* UDP may drop; a full socket or an ICMP error from inside drops this
-   * datagram only. */
-  (void)send(fl->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-static void flow_dialed(Flow *fl, int fd) {
-  UvaFwd *f = fl->l->fwd;
-  fl->dialing = FALSE;
-  f->inflight--;
-  if (fd < 0) {
-    g_hash_table_remove(fl->l->flows, fl->key); /* frees fl */
-    return;
-  }
-  fl->fd = fd;
-  if (!ep_add(f, fd, EPOLLIN | EPOLLET, &fl->tag)) {
-    g_hash_table_remove(fl->l->flows, fl->key);
-    return;
-  }
-  GBytes *b;
-  while ((b = g_queue_pop_head(&fl->pending))) {
-    gsize len;
-    const void *data = g_bytes_get_data(b, &len);
-    flow_send(fl, data, len);
-    g_bytes_unref(b);
   }
 }
 
-/* Replies from inside go back to the peer from the published address. */
-static void flow_event(Flow *fl) {
-  UvaFwd *f = fl->l->fwd;
-  gsize key_len;
-  const void *peer = g_bytes_get_data(fl->key, &key_len);
-  for (;;) {
-    ssize_t n = recv(fl->fd, f->dgram, UDP_MAX_DGRAM, MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && errno == EAGAIN)
-      break;
-    if (n < 0)
-      continue; /* ECONNREFUSED: nothing listens inside yet */
-    (void)sendto(fl->l->fd, f->dgram, (gsize)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-                 peer, (socklen_t)key_len);
-    fl->last_used = g_get_monotonic_time();
-  }
-}
-
-static void udp_ready(Listener *l) {
-  UvaFwd *f = l->fwd;
-  for (;;) {
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    ssize_t n = recvfrom(l->fd, f->dgram, UDP_MAX_DGRAM, MSG_DONTWAIT,
-                         (struct sockaddr *)&peer, &plen);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return;
-    g_autoptr(GBytes) key = g_bytes_new(&peer, plen);
-    Flow *fl = g_hash_table_lookup(l->flows, key);
-    if (!fl) {
-      if (f->inflight >= MAX_DIALS)
-        continue; /* dropped, as a full queue would */
-      fl = g_new0(Flow, 1);
-      fl->tag.kind = TAG_FLOW;
-      fl->l = l;
-      fl->fd = -1;
-      fl->key = g_bytes_ref(key);
-      fl->id = next_id(f);
-      g_queue_init(&fl->pending);
-      f->flow_count++;
-      g_hash_table_insert(l->flows, fl->key, fl);
-      fl->dialing = TRUE;
-      f->inflight++;
-      g_hash_table_insert(f->dialing, GUINT_TO_POINTER(fl->id), &fl->tag);
-      if (!f->dial(fl->id, l->pub.container_port, TRUE, f->dial_data)) {
-        g_hash_table_remove(l->flows, key);
-        continue;
-      }
-    }
-    fl->last_used = g_get_monotonic_time();
-    if (fl->fd >= 0)
-      flow_send(fl, f->dgram, (gsize)n);
-    else if (fl->pending.length < UDP_QUEUE_MAX)
-      g_queue_push_tail(&fl->pending, g_bytes_new(f->dgram, (gsize)n));
-  }
+static void reap_dead(UvaFwd *f) {
+  for (guint i = 0; i < f->dead->len; i++)
+    g_free(f->dead->pdata[i]);
+  g_ptr_array_set_size(f->dead, 0);
 }
 
 static gboolean on_sweep(gpointer data) {
   UvaFwd *f = data;
-  gint64 limit = g_get_monotonic_time() - UDP_IDLE_S * G_USEC_PER_SEC;
-  for (guint i = 0; i < f->listeners->len; i++) {
-    Listener *l = f->listeners->pdata[i];
-    if (!l->flows)
-      continue;
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, l->flows);
-    while (g_hash_table_iter_next(&it, NULL, &value))
-      if (((Flow *)value)->last_used < limit && !((Flow *)value)->dialing)
-        g_hash_table_iter_remove(&it);
-  }
+  uva_fwdudp_sweep(f);
+  reap_dead(f);
   return G_SOURCE_CONTINUE;
 }
 
@@ -514,39 +490,97 @@ static gboolean on_sweep(gpointer data) {
 
 static gboolean on_retry(gpointer data);
 
+/* At the fd limit accept() fails with EMFILE and the listener stays
+ * readable: with nothing to close, the loop would spin or strand the
+ * backlog.  The reserve fd makes room for one accept, whose client is
+ * reset at once, then comes back (the trick libuv and nginx use).
+ * accept() reserves the fd before it looks at the backlog, so EMFILE says
+ * nothing about waiting clients.  Returns 0 when a client was shed, else
+ * the errno of that accept (EAGAIN: nobody waits; EMFILE: no reserve). */
+static int shed_one(Listener *l, int err) {
+  if (reserve_fd < 0)
+    return err;
+  uva_close_fdp(&reserve_fd);
+  reserve_fd = -1;
+  int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int accept_err = fd < 0 ? errno : 0;
+  close_reset(&fd);
+  reserve_open();
+  if (accept_err == 0) {
+    g_autofree char *where = uva_publish_host_string(&l->pub);
+    g_autofree char *what = g_strdup_printf("accept on %s", where);
+    uva_fwd_warn_fds(l->fwd, err, what);
+  }
+  return accept_err;
+}
+
 static void tcp_ready(Listener *l) {
   UvaFwd *f = l->fwd;
-  while (f->inflight < MAX_DIALS) {
+  for (int i = 0; i < ACCEPT_BUDGET; i++) {
+    if (f->inflight >= MAX_DIALS || l->conns >= CONN_MAX) {
+      /* Edge-triggered: no new event comes for clients already queued,
+       * so resume_accept() calls again when a dial or connection ends. */
+      l->blocked = TRUE;
+      if (l->conns >= CONN_MAX) {
+        g_autofree char *where = uva_publish_host_string(&l->pub);
+        uva_fwd_warn_cap(f, CAP_CONNS,
+                         "%u connections on %s (the cap): new ones wait in "
+                         "the backlog until one closes",
+                         CONN_MAX, where);
+      }
+      return;
+    }
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       conn_new(l, fd);
       continue;
     }
-    if (errno == EINTR || errno == ECONNABORTED)
+    int err = errno;
+    if (err == EINTR || err == ECONNABORTED)
       continue;
-    if (errno == EAGAIN)
+    if (err == EAGAIN)
       return;
-    /* EMFILE, ENFILE, ENOBUFS: the client stays in the backlog; retry on
-     * a timer instead of spinning on a listener that stays readable. */
+    if (err == EMFILE || err == ENFILE) {
+      err = shed_one(l, err);
+      if (err == 0 || err == EINTR || err == ECONNABORTED)
+        continue;
+      if (err == EAGAIN)
+        return;
+    }
+    /* ENOBUFS, ENOMEM, or no reserve: the client stays in the backlog;
+     * retry on a timer instead of spinning on a listener that stays
+     * readable. */
+    uva_fwd_warn_fds(f, err, "accept");
     if (!f->retry_timer)
       f->retry_timer = g_timeout_add(RETRY_MS, on_retry, f);
     return;
   }
-  /* Edge-triggered: no new event comes for clients already queued, so
-   * whoever lowers inflight runs accept_all(). */
-  f->throttled = TRUE;
+  (void)rearm(f, l->fd, EPOLLIN | EPOLLET, &l->tag); /* more next round */
+}
+
+/* A dial or a connection ended: blocked listeners may accept again. */
+static void resume_accept(UvaFwd *f) {
+  if (!f->started || f->inflight >= MAX_DIALS)
+    return;
+  for (guint i = 0; i < f->listeners->len; i++) {
+    Listener *l = f->listeners->pdata[i];
+    if (l->blocked && l->conns < CONN_MAX) {
+      l->blocked = FALSE;
+      tcp_ready(l);
+    }
+  }
 }
 
 static void accept_all(UvaFwd *f) {
   if (!f->started)
     return;
-  f->throttled = FALSE;
   for (guint i = 0; i < f->listeners->len; i++) {
     Listener *l = f->listeners->pdata[i];
+    l->blocked = FALSE;
     if (l->tag.kind == TAG_TCP_LISTENER)
       tcp_ready(l);
     else
-      udp_ready(l);
+      uva_fwdudp_ready(l);
   }
 }
 
@@ -557,10 +591,25 @@ static gboolean on_retry(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static void reap_dead(UvaFwd *f) {
-  for (guint i = 0; i < f->dead->len; i++)
-    g_free(f->dead->pdata[i]);
-  g_ptr_array_set_size(f->dead, 0);
+/* An event taken from epoll but not served: registered again, so that the
+ * kernel queues it anew if the fd is still ready (see rearm()). */
+static void tag_rearm(UvaFwd *f, Tag *t) {
+  const guint32 in = EPOLLIN | EPOLLET;
+  switch (t->kind) {
+  case TAG_TCP_LISTENER:
+  case TAG_UDP_LISTENER:
+    (void)rearm(f, ((Listener *)t)->fd, in, t);
+    break;
+  case TAG_HOST:
+    (void)rearm(f, CONN_OF(t, host_tag)->host, CONN_EVENTS, t);
+    break;
+  case TAG_GUEST:
+    (void)rearm(f, CONN_OF(t, guest_tag)->guest, CONN_EVENTS, t);
+    break;
+  case TAG_FLOW:
+    (void)rearm(f, ((Flow *)t)->fd, in, t); /* fd -1 once dead: a no-op */
+    break;
+  }
 }
 
 static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
@@ -568,8 +617,13 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
   (void)cond;
   struct epoll_event evs[EPOLL_BATCH];
   int n = epoll_wait(fd, evs, EPOLL_BATCH, 0);
+  f->dispatched = 0;
   for (int i = 0; i < n; i++) {
     Tag *t = evs[i].data.ptr;
+    if (f->dispatched >= DISPATCH_BUDGET) {
+      tag_rearm(f, t); /* next round, after the other sources */
+      continue;
+    }
     switch (t->kind) {
     case TAG_TCP_LISTENER:
       if (f->started)
@@ -577,7 +631,7 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
       break;
     case TAG_UDP_LISTENER:
       if (f->started)
-        udp_ready((Listener *)t);
+        uva_fwdudp_ready((Listener *)t);
       break;
     case TAG_HOST:
       conn_event(CONN_OF(t, host_tag), FALSE, evs[i].events);
@@ -586,13 +640,12 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
       conn_event(CONN_OF(t, guest_tag), TRUE, evs[i].events);
       break;
     case TAG_FLOW:
-      flow_event((Flow *)t);
+      uva_fwdudp_event((Flow *)t);
       break;
     }
   }
   reap_dead(f);
-  if (f->throttled && f->inflight < MAX_DIALS)
-    accept_all(f);
+  resume_accept(f);
   return G_SOURCE_CONTINUE;
 }
 
@@ -615,6 +668,9 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
   f->dialing = g_hash_table_new(NULL, NULL);
   f->dead = g_ptr_array_new();
   f->pool = g_array_new(FALSE, FALSE, sizeof(Pipe));
+  g_queue_init(&f->starved);
+  reserve_open();
+  reserve_users++;
   f->watch = uva_fd_watch_hot(epfd, G_IO_IN, G_PRIORITY_DEFAULT, on_epoll, f);
   return f;
 }
@@ -643,8 +699,7 @@ gboolean uva_fwd_publish(UvaFwd *f, const UvaPublish *p, GError **error) {
   l->fwd = f;
   l->pub = *p;
   if (p->udp) {
-    l->flows = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, NULL,
-                                     flow_free);
+    l->flows = uva_fwdudp_flows_new();
     if (!f->sweep_timer)
       f->sweep_timer = g_timeout_add_seconds(UDP_SWEEP_S, on_sweep, f);
   }
@@ -666,7 +721,8 @@ void uva_fwd_start(UvaFwd *f) {
 }
 
 void uva_fwd_dialed(UvaFwd *f, guint32 id, int fd, int err) {
-  (void)err; /* the client sees a reset (TCP) or silence (UDP) either way */
+  /* The client sees a reset (TCP) or silence (UDP) either way; err only
+   * decides whether a cap line is due. */
   Tag *t = g_hash_table_lookup(f->dialing, GUINT_TO_POINTER(id));
   if (!t) {
     uva_close_fdp(&fd);
@@ -674,12 +730,11 @@ void uva_fwd_dialed(UvaFwd *f, guint32 id, int fd, int err) {
   }
   g_hash_table_remove(f->dialing, GUINT_TO_POINTER(id));
   if (t->kind == TAG_HOST)
-    conn_dialed(CONN_OF(t, host_tag), fd);
+    conn_dialed(CONN_OF(t, host_tag), fd, err);
   else
-    flow_dialed((Flow *)t, fd);
+    uva_fwdudp_dialed((Flow *)t, fd, err);
   reap_dead(f);
-  if (f->throttled && f->inflight < MAX_DIALS)
-    accept_all(f);
+  resume_accept(f);
 }
 
 guint uva_fwd_count(const UvaFwd *f) {
@@ -701,6 +756,7 @@ void uva_fwd_free(UvaFwd *f) {
   while (g_hash_table_iter_next(&it, &key, NULL)) {
     g_hash_table_iter_steal(&it);
     ((Conn *)key)->dialing = FALSE;
+    ((Conn *)key)->l = NULL;
     conn_close(key, TRUE);
   }
   for (guint i = 0; i < f->listeners->len; i++) {
@@ -719,6 +775,10 @@ void uva_fwd_free(UvaFwd *f) {
   g_ptr_array_unref(f->dead);
   g_array_unref(f->pool);
   uva_close_fdp(&f->epfd);
+  if (--reserve_users == 0) {
+    uva_close_fdp(&reserve_fd);
+    reserve_fd = -1;
+  }
   g_free(f->dgram);
   g_free(f->name);
   g_free(f);

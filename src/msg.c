@@ -1,12 +1,15 @@
 /* msg.c - one message at a time over the sync socket.  SOCK_SEQPACKET keeps
  * message boundaries, so a message is read whole or not at all; received fds
- * are checked (level, type, MSG_CTRUNC) before they are trusted. */
+ * are checked (level, type, MSG_CTRUNC) before they are trusted, and a
+ * lost fd costs one request, never the socket. */
 #include "msg.h"
 
 #include "util.h"
 
 #include <string.h>
 #include <sys/socket.h>
+
+G_DEFINE_QUARK(uva-msg-recv-error-quark, uva_msg_recv_error)
 
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error) {
   struct iovec iov = {(void *)msg, sizeof *msg};
@@ -40,11 +43,13 @@ void uva_msg_send_error(int sock, int err, const char *text) {
   (void)uva_msg_send(sock, &m, -1, NULL);
 }
 
-gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
-                      GError **error) {
+gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
+                         gboolean *eof, GError **error) {
   struct iovec iov = {msg, sizeof *msg};
+  /* Room for a few fds, so that a peer that sends more than one gets them
+   * all closed here instead of half-received. */
   union {
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(4 * sizeof(int))];
     struct cmsghdr align;
   } u;
   struct msghdr mh = {.msg_iov = &iov,
@@ -53,26 +58,62 @@ gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
                       .msg_controllen = sizeof u.buf};
   *fd = -1;
   *eof = FALSE;
+  if (fd_lost)
+    *fd_lost = FALSE;
   ssize_t n;
   do
     n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == ENOMEM || errno == ENOBUFS)) {
+    /* Short of memory (or a spurious wakeup): nothing says the socket is
+     * broken, so the caller keeps it. */
+    g_set_error(error, UVA_MSG_RECV_ERROR, UVA_MSG_RECV_AGAIN,
+                "recvmsg on the sync socket: %s", g_strerror(errno));
+    return FALSE;
+  }
   if (n < 0)
     return uva_fail_errno(error, errno, "recvmsg on the sync socket");
   if (n == 0) {
     *eof = TRUE;
     return FALSE;
   }
+  /* Every fd the kernel installed is ours now: the first is the answer,
+   * any other is closed, or it would leak one fd per message. */
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
-      memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len < CMSG_LEN(0))
+      continue;
+    gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (gsize i = 0; i < count; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (*fd < 0)
+        *fd = got;
+      else
+        uva_close_fdp(&got);
+    }
   }
-  if ((mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || n != sizeof *msg) {
+  if ((mh.msg_flags & MSG_TRUNC) || n != sizeof *msg) {
     uva_close_fdp(fd);
     *fd = -1;
     return uva_fail(error, "the sync socket carried a malformed message");
   }
+  /* MSG_CTRUNC with a whole message: the kernel could not install the fd
+   * (the receiver is at RLIMIT_NOFILE: scm_detach_fds() stops at the first
+   * failing install and sets MSG_CTRUNC, unix(7)) or it did not fit.  The
+   * message itself is sound; only its fd is gone, which the caller treats
+   * as a failure of that one request. */
+  if (mh.msg_flags & MSG_CTRUNC) {
+    uva_close_fdp(fd);
+    *fd = -1;
+    if (fd_lost)
+      *fd_lost = TRUE;
+  }
   msg->text[sizeof msg->text - 1] = '\0';
   return TRUE;
+}
+
+gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
+                      GError **error) {
+  return uva_msg_recv_fd(sock, msg, fd, NULL, eof, error);
 }

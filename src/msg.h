@@ -32,8 +32,21 @@ typedef struct {
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error);
 /* Sends an UVA_MSG_ERROR; used by the forked side, which cannot print. */
 void uva_msg_send_error(int sock, int err, const char *text);
-/* Receives one message.  *fd gets an attached fd (O_CLOEXEC) or -1.
- * Returns FALSE with *error on failure; on EOF returns FALSE with
- * *eof = TRUE and no error. */
+/* Errors of uva_msg_recv_fd that are no fault of the socket. */
+#define UVA_MSG_RECV_ERROR (uva_msg_recv_error_quark())
+GQuark uva_msg_recv_error_quark(void);
+typedef enum {
+  UVA_MSG_RECV_AGAIN, /* EAGAIN, ENOMEM, ENOBUFS: try again later */
+} UvaMsgRecvError;
+
+/* Receives one message.  *fd gets an attached fd (O_CLOEXEC) or -1; any
+ * further fd that came with it is closed.  Returns FALSE with *error on
+ * failure; on EOF returns FALSE with *eof = TRUE and no error.  A whole
+ * message whose fd the kernel could not install (MSG_CTRUNC, say at the fd
+ * limit) is returned with *fd = -1 and *fd_lost = TRUE (fd_lost may be
+ * NULL). */
+gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
+                         gboolean *eof, GError **error);
+/* The same for a side that expects no fd. */
 gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,
                       GError **error);

@@ -95,16 +95,21 @@ static gboolean write_maps(pid_t pid, GError **error) {
 }
 
 /* Closes every fd but keep[] (sorted ascending): a container must not hold
- * the other containers' pipes or the manager's listening sockets. */
-static void close_fds_except(const int *keep, size_t n) {
+ * the other containers' pipes or the manager's listening sockets.  Returns
+ * 0 or the errno of a failed close_range(2) (ENOSYS before Linux 5.9, or
+ * EINVAL); the caller must not go on with fds it meant to close. */
+static int close_fds_except(const int *keep, size_t n) {
   unsigned from = 3;
   for (size_t i = 0; i < n; i++) {
-    if ((unsigned)keep[i] > from)
-      (void)syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+    if ((unsigned)keep[i] > from &&
+        syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) < 0)
+      return errno;
     if ((unsigned)keep[i] + 1 > from)
       from = (unsigned)keep[i] + 1;
   }
-  (void)syscall(SYS_close_range, from, ~0U, 0);
+  if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+    return errno;
+  return 0;
 }
 
 static int cmp_int(const void *a, const void *b) {
@@ -130,7 +135,7 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   for (guint i = 0; i < binds->len; i++)
     keep[3 + i] = g_array_index(binds, UvaBind, i).fd;
   qsort(keep, n_keep, sizeof keep[0], cmp_int);
-  close_fds_except(keep, n_keep);
+  int close_err = close_fds_except(keep, n_keep);
   g_free(keep);
   /* Nothing outlives the manager: if it dies, the kernel kills us, and
    * everything in our pid namespace dies with its init. */
@@ -143,6 +148,13 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   if (!uva_msg_recv(sync_fd, &msg, &fd, &eof, NULL) || msg.type != UVA_MSG_GO)
     _exit(1); /* the manager died or failed before writing our maps */
   uva_close_fdp(&fd);
+  /* Reported only now: an ERROR sent before GO could make the manager's
+   * GO fail with EPIPE and be lost with it. */
+  if (close_err != 0) {
+    uva_fail_errno(&error, close_err, "close_range (closing the manager's "
+                   "fds before the container starts)");
+    child_fail(sync_fd, error);
+  }
 
   /* Our own session: Ctrl-C on the terminal reaches only the manager, which
    * then stops the containers in order. */

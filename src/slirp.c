@@ -5,7 +5,9 @@
  * results (slirp_pollfds_poll).  A custom GSource does exactly that in its
  * prepare/check/dispatch, so the stack lives in the same GLib main loop as
  * everything else and never blocks it.  The tap fd is a separate unix-fd
- * source; each wakeup drains up to TAP_BATCH frames into slirp_input().
+ * source; each wakeup drains up to TAP_BATCH frames or TAP_BUDGET bytes
+ * into slirp_input(), so one container's flood cannot hold the loop; the
+ * watch is level-triggered (poll), so what is left wakes it next round.
  *
  * Config (SlirpConfig version 4): 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3,
  * fd00::/64 with host fd00::2 and DNS fd00::3,
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #define TAP_BATCH 64
+#define TAP_BUDGET (256 * 1024)
 
 typedef struct {
   SlirpTimerId id;
@@ -278,7 +281,8 @@ void uva_net_input(UvaNet *net, const guint8 *frame, gsize len) {
 static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
   UvaNet *net = data;
   (void)cond;
-  for (int i = 0; i < TAP_BATCH; i++) {
+  gsize bytes = 0;
+  for (int i = 0; i < TAP_BATCH && bytes < TAP_BUDGET; i++) {
     ssize_t n = read(fd, net->frame, net->frame_len);
     if (n < 0) {
       if (errno == EINTR)
@@ -294,7 +298,10 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
       return G_SOURCE_REMOVE;
     }
     uva_net_input(net, net->frame, (gsize)n);
+    bytes += (gsize)n;
   }
+  /* Budget spent: the rest waits in the tap's queue, and the fd, still
+   * readable, brings us back after the other sources had their turn. */
   return G_SOURCE_CONTINUE;
 }
 

@@ -42,8 +42,19 @@
 
 typedef struct Supervisor Supervisor;
 
+/* Where a container is in its life.  Only a STARTING container's failure
+ * is a start-up failure (all stop, exit 1); from RUNNING on a failure ends
+ * that container alone, so a late error can never stop the others. */
+typedef enum {
+  CT_STARTING, /* cloned, its app not exec'd yet (no READY) */
+  CT_RUNNING,  /* READY came */
+  CT_STOPPING, /* told to stop (stop_all) or ended for a failure */
+  CT_EXITED,   /* reaped, or never started */
+} ContainerState;
+
 typedef struct Container {
   Supervisor *sup;
+  ContainerState state;
   UvaContainerSpec *spec;
   UvaNet *net; /* its network; NULL with network none */
   UvaFwd *fwd; /* its published ports with the splice driver */
@@ -308,33 +319,63 @@ static void fail_startup(Supervisor *sup, GError *error) {
   stop_all(sup, SIGTERM);
 }
 
+/* A failure of one container: at start-up it fails the whole start; later
+ * it ends this container only (SIGKILL to its init takes its whole pid
+ * namespace, pid_namespaces(7)), with one line naming it.  Takes error. */
+static void container_fail(Container *c, GError *error) {
+  if (c->state == CT_STARTING) {
+    fail_startup(c->sup, error);
+    return;
+  }
+  if (c->state == CT_RUNNING) {
+    /* Every caller's message names the container already. */
+    fprintf(stderr, "uva_container: %s; stopping that container only\n",
+            error->message);
+    c->state = CT_STOPPING;
+    kill(c->sb.pid, SIGKILL);
+  }
+  g_error_free(error);
+}
+
 static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
   Container *c = data;
   (void)cond;
   UvaMsg msg;
   int passed_fd = -1;
-  gboolean eof = FALSE;
+  gboolean eof = FALSE, fd_lost = FALSE;
   GError *error = NULL;
-  if (!uva_msg_recv(fd, &msg, &passed_fd, &eof, &error)) {
+  if (!uva_msg_recv_fd(fd, &msg, &passed_fd, &fd_lost, &eof, &error)) {
+    if (g_error_matches(error, UVA_MSG_RECV_ERROR, UVA_MSG_RECV_AGAIN)) {
+      g_error_free(error); /* the message waits; poll brings us back */
+      return G_SOURCE_CONTINUE;
+    }
     c->sync_watch = 0;
-    if (error) /* eof: init exited; SIGCHLD tells how */
-      fail_startup(c->sup, error);
+    if (error) { /* eof: init exited; SIGCHLD tells how */
+      g_prefix_error(&error, "container %s: ", c->spec->name);
+      container_fail(c, error);
+    }
     return G_SOURCE_REMOVE;
   }
   switch (msg.type) {
   case UVA_MSG_TAP:
     if (passed_fd < 0) {
-      fail_startup(c->sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                       "%s: TAP message without an fd",
-                                       c->spec->name));
+      container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                    "%s: %s", c->spec->name,
+                                    fd_lost ? "its tap fd could not be "
+                                    "received (the manager is at its "
+                                    "open-file limit)"
+                                            : "TAP message without an fd"));
       break;
     }
     if (!uva_net_attach_tap(c->net, passed_fd, &error))
-      fail_startup(c->sup, error);
+      container_fail(c, error);
     break;
   case UVA_MSG_CONNECTED:
+    /* A socket lost at the fd limit is that dial failing: the fwd resets
+     * that one client. */
     if (c->fwd)
-      uva_fwd_dialed(c->fwd, (guint32)msg.value, passed_fd, msg.err);
+      uva_fwd_dialed(c->fwd, (guint32)msg.value, passed_fd,
+                     fd_lost ? EMFILE : msg.err);
     else
       uva_close_fdp(&passed_fd);
     break;
@@ -350,6 +391,8 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
   }
   case UVA_MSG_READY:
     c->app_started = TRUE;
+    if (c->state == CT_STARTING)
+      c->state = CT_RUNNING;
     if (c->fwd)
       uva_fwd_start(c->fwd);
     if (c->spec->probe_http && first_tcp_publish(c))
@@ -364,9 +407,9 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     uva_close_fdp(&passed_fd);
     break;
   case UVA_MSG_ERROR:
-    fail_startup(c->sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                     "container %s: %s", c->spec->name,
-                                     msg.text));
+    container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                  "container %s: %s", c->spec->name,
+                                  msg.text));
     break;
   default:
     uva_close_fdp(&passed_fd);
@@ -377,6 +420,9 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
 
 static void container_reaped(Container *c, int status) {
   Supervisor *sup = c->sup;
+  /* Ended for a failure (container_fail): its line is printed already. */
+  gboolean failed = c->state == CT_STOPPING && !sup->stopping;
+  c->state = CT_EXITED;
   c->reaped = TRUE;
   c->wait_status = status;
   probe_reset(c);
@@ -394,13 +440,16 @@ static void container_reaped(Container *c, int status) {
     sup->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
                                        : 128 + WTERMSIG(status);
   } else if (!sup->stopping && c->app_started) {
-    if (WIFEXITED(status))
+    if (failed) {
+      /* said in container_fail() */
+    } else if (WIFEXITED(status)) {
       fprintf(stderr, "uva_container: %s: %s exited with status %d\n",
               c->spec->name, c->spec->argv[0], WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
+    } else if (WIFSIGNALED(status)) {
       fprintf(stderr, "uva_container: %s: its init was killed by signal %d "
               "(%s)\n", c->spec->name, WTERMSIG(status),
               strsignal(WTERMSIG(status)));
+    }
     gboolean any_left = FALSE;
     for (guint i = 0; i < sup->containers->len; i++)
       any_left |= !((Container *)sup->containers->pdata[i])->reaped;
@@ -460,8 +509,10 @@ static void stop_all(Supervisor *sup, int sig) {
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     probe_reset(c);
-    if (!c->reaped)
+    if (!c->reaped) {
+      c->state = CT_STOPPING;
       kill(c->sb.pid, sig);
+    }
   }
   sup->kill_timer = g_timeout_add(STOP_GRACE_MS, on_kill_timer, sup);
   maybe_quit(sup);
@@ -734,8 +785,10 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
     if (!start_container(c, &local)) {
       /* This one and the ones after it never started: nothing to wait for
        * from them; the ones before are stopped and waited for. */
-      for (guint j = i; j < sup.containers->len; j++)
+      for (guint j = i; j < sup.containers->len; j++) {
         ((Container *)sup.containers->pdata[j])->reaped = TRUE;
+        ((Container *)sup.containers->pdata[j])->state = CT_EXITED;
+      }
       fail_startup(&sup, local);
       break;
     }

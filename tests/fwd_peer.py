@@ -12,7 +12,8 @@ Inside a container:  fwd_peer.py serve TCP_PORT UDP_PORT [ECHO_PORT STALL_PORT]
   STALL_PORT: accepts and never reads (an app that stopped reading).
 
 On the host (each exits 0 on success, 1 with a reason on stderr):
-  fwd_peer.py transfer HOST PORT N M     one exchange
+  fwd_peer.py transfer HOST PORT N M [C] one exchange (the upload in C-byte
+                                         sends, TCP_NODELAY, when C is given)
   fwd_peer.py concurrent HOST PORT K     K exchanges open at the same time
   fwd_peer.py many HOST PORT COUNT       COUNT exchanges one after another
   fwd_peer.py reset HOST PORT            the server side refuses: expect RST
@@ -24,6 +25,24 @@ On the host (each exits 0 on success, 1 with a reason on stderr):
   fwd_peer.py stall HOST STALL PORT      fill a connection nobody reads; while it
                                          is full one exchange on PORT completes;
                                          then RST
+  fwd_peer.py fdlimit HOST ECHO PORT N   N idle connections (some may be reset
+                                         at the manager's fd limit), a round
+                                         trip on the last, all closed; then
+                                         one exchange on PORT completes
+  fwd_peer.py capwait HOST ECHO N       N echo connections, N past the
+                                         forwarder's cap: the last is not
+                                         served while all are open, and is
+                                         once the first closes
+  fwd_peer.py udpflood HOST PORT K       K UDP sockets, one after another,
+                                         one datagram each (a source-port
+                                         flood); prints how many echoed
+  fwd_peer.py fairness HOST BULK ECHO N  an N-byte exchange each way on BULK
+                                         while 100-byte echoes run on ECHO:
+                                         each answers within 2 s; prints the
+                                         latencies (numbers are for bench)
+  fwd_peer.py pipehog                    as many 1 MiB pipes as the user's
+                                         quota allows (at most 4096), held
+                                         until stdin closes
 """
 import hashlib
 import os
@@ -99,11 +118,15 @@ def more_fds():
 
 def serve(tcp_port, udp_port, echo_port=None, stall_port=None):
     more_fds()
+    # The echo server is a process of its own: a bulk exchange's hashing
+    # holds this one's GIL, and the latency probe must measure the
+    # forwarder, not that.
+    if echo_port and os.fork() == 0:
+        Server(("0.0.0.0", echo_port), Echo).serve_forever()
     srv = Server(("0.0.0.0", tcp_port), Handler)
-    for port, handler in ((echo_port, Echo), (stall_port, Stall)):
-        if port:
-            extra = Server(("0.0.0.0", port), handler)
-            threading.Thread(target=extra.serve_forever, daemon=True).start()
+    if stall_port:
+        extra = Server(("0.0.0.0", stall_port), Stall)
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
 
     def udp():
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -117,10 +140,18 @@ def serve(tcp_port, udp_port, echo_port=None, stall_port=None):
     srv.serve_forever()
 
 
-def exchange(host, port, n, m):
+def exchange(host, port, n, m, chunk=0):
     payload = os.urandom(n)
     with socket.create_connection((host, port), timeout=TIMEOUT) as s:
-        s.sendall(f"{n} {m}\n".encode() + payload)
+        data = f"{n} {m}\n".encode() + payload
+        if chunk:
+            # Small segments: each one a pipe slot of its own.
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            view = memoryview(data)
+            for i in range(0, len(data), chunk):
+                s.sendall(view[i:i + chunk])
+        else:
+            s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         reply = read_all(s)
     line, _, body = reply.partition(b"\n")
@@ -237,6 +268,126 @@ def stall(host, port, other):
     rst_close(s)
 
 
+def fdlimit(host, echo_port, port, n):
+    held = []
+    reset = 0
+    try:
+        for _ in range(n):
+            # A client the manager had to reset (for want of an fd) may
+            # see the reset already in connect(): fine, it is counted.
+            try:
+                held.append(socket.create_connection((host, echo_port),
+                                                     timeout=5))
+            except (ConnectionResetError, ConnectionAbortedError):
+                reset += 1
+        # The manager has seen them all once the last one answers (or was
+        # reset for want of an fd, which is fine too).
+        try:
+            held[-1].sendall(b"x")
+            held[-1].recv(1)
+        except OSError:
+            pass
+    finally:
+        for s in held:
+            s.close()
+    print(f"# fdlimit: {n} connections, {reset} reset in connect()")
+    # The manager frees its fds as it sees the closes: a few tries.
+    for attempt in range(50):
+        try:
+            exchange(host, port, 1000, 1000)
+            return
+        except (AssertionError, OSError):
+            if attempt == 49:
+                raise
+            threading.Event().wait(0.1)
+
+
+def capwait(host, port, n):
+    more_fds()
+    held = []
+    try:
+        for _ in range(n):
+            held.append(socket.create_connection((host, port), timeout=TIMEOUT))
+        # The last one within the cap answers: everyone has caught up.
+        held[-2].sendall(b"f")
+        if held[-2].recv(1) != b"f":
+            raise AssertionError("a connection within the cap lost its echo")
+        last = held[-1]
+        last.sendall(b"w")
+        last.settimeout(1)
+        try:
+            last.recv(1)
+            raise AssertionError("a connection past the cap was served at once")
+        except socket.timeout:
+            pass  # it waits in the backlog
+        held.pop(0).close()
+        last.settimeout(10)
+        if last.recv(1) != b"w":
+            raise AssertionError("the waiting connection was not served")
+    finally:
+        for s in held:
+            s.close()
+
+
+def udpflood(host, port, k):
+    echoed = 0
+    for i in range(k):
+        with socket.socket(family(host), socket.SOCK_DGRAM) as u:
+            u.settimeout(0.2)
+            u.sendto(b"flood %d" % i, (host, port))
+            try:
+                if u.recv(100).startswith(b"echo:"):
+                    echoed += 1
+            except socket.timeout:
+                pass
+    print(f"# udpflood: {echoed} of {k} echoed")
+
+
+def fairness(host, bulk_port, echo_port, n):
+    import subprocess
+    import time
+    with socket.create_connection((host, echo_port), timeout=2) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The bulk client is another process: its hashing must not hold
+        # the probe's GIL.
+        bulk = subprocess.Popen([sys.executable, __file__, "transfer", host,
+                                 str(bulk_port), str(n), str(n)])
+        lat = []
+        msg = b"p" * 100
+        while bulk.poll() is None:
+            t0 = time.monotonic()
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                b = s.recv(len(msg) - len(got))
+                if not b:
+                    raise AssertionError("echo closed")
+                got += b
+            lat.append(time.monotonic() - t0)
+    if bulk.returncode != 0:
+        raise AssertionError("the bulk transfer failed")
+    if not lat:
+        raise AssertionError("no echo during the bulk transfer")
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    print(f"# fairness: {len(lat)} echoes, p99 {p99 * 1000:.1f} ms, "
+          f"max {lat[-1] * 1000:.1f} ms")
+
+
+def pipehog():
+    import fcntl
+    held = []
+    try:
+        while len(held) < 4096:
+            r, w = os.pipe()
+            held += [r, w]
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # EPERM: the quota is spent (or EMFILE: as far as we go)
+    print(f"# pipehog: {len(held) // 2} pipes", flush=True)
+    sys.stdin.read()
+
+
 def udp(host, port):
     with socket.socket(family(host), socket.SOCK_DGRAM) as u:
         u.settimeout(1)
@@ -258,10 +409,14 @@ def main(argv):
     if cmd == "serve":
         serve(*map(int, argv[2:6]))
         return 0
+    if cmd == "pipehog":
+        more_fds()
+        pipehog()
+        return 0
     host, port = argv[2], int(argv[3])
     try:
         if cmd == "transfer":
-            exchange(host, port, int(argv[4]), int(argv[5]))
+            exchange(host, port, *map(int, argv[4:7]))
         elif cmd == "concurrent":
             concurrent(host, port, int(argv[4]))
         elif cmd == "many":
@@ -279,6 +434,14 @@ def main(argv):
             vanish(host, port)
         elif cmd == "stall":
             stall(host, port, int(argv[4]))
+        elif cmd == "fdlimit":
+            fdlimit(host, port, int(argv[4]), int(argv[5]))
+        elif cmd == "capwait":
+            capwait(host, port, int(argv[4]))
+        elif cmd == "udpflood":
+            udpflood(host, port, int(argv[4]))
+        elif cmd == "fairness":
+            fairness(host, port, int(argv[4]), int(argv[5]))
         else:
             raise SystemExit(f"unknown command {cmd}")
     except (AssertionError, OSError) as e:
