@@ -53,6 +53,7 @@ struct UvaStream {
   char *prefix;
   GString *line; /* an unfinished line */
   gsize queued;  /* its bytes in the sink */
+  gboolean draining; /* its app is gone: read on, drop what has no room */
   void (*closed)(gpointer);
   gpointer data;
 };
@@ -255,6 +256,8 @@ void uva_output_escape(GString *out, const char *buf, gsize len) {
 }
 
 static void emit(UvaStream *s, const char *line, gsize len) {
+  if (s->draining && s->queued >= STREAM_QUEUE_MAX)
+    return;
   g_autoptr(GString) out = g_string_new(s->prefix);
   uva_output_escape(out, line, len);
   g_string_append_c(out, '\n');
@@ -322,7 +325,7 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data) {
   emit_lines(s);
   if (s->line->len && !s->partial_timer)
     s->partial_timer = g_timeout_add(PARTIAL_MS, on_partial, s);
-  if (s->queued >= STREAM_QUEUE_MAX && !s->sink->broken) {
+  if (s->queued >= STREAM_QUEUE_MAX && !s->sink->broken && !s->draining) {
     s->watch = 0; /* back-pressure: this app waits, no other */
     g_ptr_array_add(s->sink->paused, s);
     return G_SOURCE_REMOVE;
@@ -345,6 +348,14 @@ UvaStream *uva_stream_new(UvaSink *k, int fd, const char *name, int width,
 }
 
 gboolean uva_stream_open(const UvaStream *s) { return s && s->fd >= 0; }
+
+void uva_stream_drain(UvaStream *s) {
+  if (!s || s->draining)
+    return;
+  s->draining = TRUE;
+  if (g_ptr_array_remove(s->sink->paused, s))
+    stream_resume(s);
+}
 
 void uva_stream_free(UvaStream *s) {
   if (!s)

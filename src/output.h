@@ -29,6 +29,9 @@ FILE *uva_sink_file(UvaSink *k);
 UvaStream *uva_stream_new(UvaSink *k, int fd, const char *name, int width,
                           void (*closed)(gpointer), gpointer data);
 void uva_stream_free(UvaStream *s);
+/* The app is gone: read the pipe to EOF from now on, dropping what the
+ * sink has no room for, so that closed() comes. */
+void uva_stream_drain(UvaStream *s);
 gboolean uva_stream_open(const UvaStream *s);
 
 /* The escaped form of len bytes (for the tests). */

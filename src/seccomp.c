@@ -235,16 +235,17 @@ static const unsigned manager_ioctls[] = {FIONREAD, TCGETS, TIOCGWINSZ,
  * (CVE-2019-10063, bubblewrap).  Comparing exactly the 32 bits the kernel
  * uses checks what will run, whatever the upper half holds; a request
  * whose bit 31 is set and that went through an int would also have its
- * upper half sign-filled, another reason not to compare it.  Returns the
- * new length, or 0 when the block would not fit a jump. */
+ * upper half sign-filled, another reason not to compare it.  A
+ * conditional jump reaches at most 255 instructions ahead, so the block is
+ * skipped with BPF_JA, whose offset is 32 bits: a block may list as many
+ * values as the program has room for (hundreds of inits to signal). */
 static unsigned arg_in(struct sock_filter *prog, unsigned nr, unsigned arg,
                        const unsigned *values, unsigned n_values) {
   unsigned body = 1 + 2 * n_values + 1;
-  if (body > 255)
-    return 0;
   unsigned n = 0;
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0,
-                                           (unsigned char)body);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1,
+                                           0);
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, body);
   prog[n++] = (struct sock_filter)LOAD_ARG_LO(arg);
   for (unsigned i = 0; i < n_values; i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -256,7 +257,8 @@ static unsigned arg_in(struct sock_filter *prog, unsigned nr, unsigned arg,
 }
 
 int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
-  /* A handful of inits: each is one more comparison in kill's block. */
+  /* Each init is two more instructions in kill's block (BPF_MAXINSNS is
+   * 4096). */
   if (n_signal > UVA_SECCOMP_MAX_SIGNALLED) {
     errno = E2BIG;
     return -1;

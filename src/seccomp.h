@@ -9,12 +9,13 @@
 int uva_seccomp_app_filter(void);
 
 /* How many pids uva_seccomp_manager_filter() can allow kill() to reach. */
-#define UVA_SECCOMP_MAX_SIGNALLED 64
+#define UVA_SECCOMP_MAX_SIGNALLED 1024
 
 /* Installs the manager's allow-list (and no_new_privs) on the calling
  * thread: from then on it can forward, print, reap, and signal itself and
  * the n_signal pids of may_signal (its inits), but not execve, open files
  * for writing, make other than Internet sockets, bind, listen, clone,
- * ptrace or mount, nor make any ioctl but FIONREAD and TCGETS.  0, or -1
+ * ptrace or mount, nor make any ioctl but FIONREAD, TCGETS and the few
+ * `run -t` needs for the caller's terminal.  0, or -1
  * with errno (E2BIG: more than UVA_SECCOMP_MAX_SIGNALLED pids). */
 int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal);

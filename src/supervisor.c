@@ -426,6 +426,11 @@ static void container_reaped(Container *c, int status) {
   c->reaped = TRUE;
   c->wait_status = status;
   probe_reset(c);
+  /* Its processes are gone: what is left in its pipes is read to EOF now,
+   * even past its share of a stalled terminal, or the manager would wait
+   * for a reader that may never come. */
+  uva_stream_drain(c->out);
+  uva_stream_drain(c->err);
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
   c->sync_watch = 0;
