@@ -35,9 +35,13 @@
  *    Internet sockets only, no bind or listen, two ioctl requests, kill()
  *    only to itself and its inits, no ptrace or process_vm_*.
  *
- * Where Landlock is missing, seccomp alone still refuses writes, sockets,
- * signals and ioctls, but read-only opens remain possible; `check` says
- * which layers this machine has.
+ * Where Landlock is missing (before Linux 5.13, or disabled), passt's way
+ * instead: a user and mount namespace of the manager's own whose root is
+ * an empty tmpfs holding only /etc/resolv.conf (bound read-only), so no
+ * path, and no ".." from a directory fd kept (its mount is detached),
+ * reaches the user's files.  Signals still reach the inits: kill(2) checks
+ * the uids, which the new namespace maps to themselves.  `check` says which
+ * layers this machine has.
  *
  * What must be opened before confining: every file the manager will
  * write or read later (a per-container log file: open it, O_APPEND, at
@@ -55,8 +59,11 @@
 #include <linux/landlock.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 /* Debian 12's kernel headers stop at ABI 2; the values are the kernel's
@@ -111,8 +118,9 @@ static uint64_t fs_rights(int abi) {
 
 char *uva_confine_describe_landlock(int abi) {
   if (abi <= 0)
-    return g_strdup("not available: the manager can still read what the "
-                    "user can read (seccomp still refuses writes)");
+    return g_strdup("not available: the manager runs in an empty root of "
+                    "its own instead (a user and mount namespace holding "
+                    "only /etc/resolv.conf)");
   return g_strdup_printf(
       "ABI %d: filesystem%s%s", abi,
       abi >= 4 ? ", TCP bind" : " (TCP bind rules need ABI 4)",
@@ -153,6 +161,46 @@ static gboolean landlock_restrict(int abi, GError **error) {
   return TRUE;
 }
 
+static gboolean write_proc_self(const char *file, const char *text,
+                                GError **error) {
+  g_autofree char *path = g_strdup_printf("/proc/self/%s", file);
+  int err = uva_write_text(path, text, FALSE);
+  return err ? uva_fail_errno(error, err, "writing %s", path) : TRUE;
+}
+
+/* The fallback where Landlock is missing: the manager's own root, empty
+ * but for /etc/resolv.conf.  Single-threaded here, as unshare(2) with
+ * CLONE_NEWUSER requires. */
+static gboolean empty_root(GError **error) {
+  g_autofree char *uid_map = g_strdup_printf("%u %u 1\n", geteuid(), geteuid());
+  g_autofree char *gid_map = g_strdup_printf("%u %u 1\n", getegid(), getegid());
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+    return uva_fail_errno(error, errno, "unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+  if (!write_proc_self("setgroups", "deny", error) ||
+      !write_proc_self("uid_map", uid_map, error) ||
+      !write_proc_self("gid_map", gid_map, error))
+    return FALSE;
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+      mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "size=64k,mode=0755") < 0)
+    return uva_fail_errno(error, errno, "mounting the manager's empty root");
+  if (mkdir("/tmp/etc", 0755) < 0)
+    return uva_fail_errno(error, errno, "mkdir in the manager's empty root");
+  uva_autofd f = open("/tmp/etc/resolv.conf",
+                      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  /* libslirp's DNS forwarder rereads it; a host without one has none. */
+  if (f >= 0 && mount("/etc/resolv.conf", "/tmp/etc/resolv.conf", NULL,
+                      MS_BIND, NULL) == 0)
+    (void)mount(NULL, "/tmp/etc/resolv.conf", NULL,
+                MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+  /* pivot_root(".", ".") stacks the old root on the new one; detaching it
+   * leaves only the tmpfs (pivot_root(2), NOTES). */
+  if (chdir("/tmp") < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+      umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+    return uva_fail_errno(error, errno, "entering the manager's empty root");
+  return TRUE;
+}
+
 gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
                              GError **error) {
   /* Each forwarded connection holds two sockets, and a soft limit of 1024
@@ -171,7 +219,13 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
     return TRUE;
   GError *ll_error = NULL;
   int abi = uva_confine_landlock_abi();
-  gboolean ll_ok = abi <= 0 || landlock_restrict(abi, &ll_error);
+#ifdef UVA_TEST_HOOKS
+  /* Test builds only: a machine without Landlock. */
+  if (g_getenv("UVA_TEST_HOOK_NO_LANDLOCK"))
+    abi = 0;
+#endif
+  gboolean ll_ok = abi > 0 ? landlock_restrict(abi, &ll_error)
+                           : empty_root(&ll_error);
 #ifdef UVA_TEST_HOOKS
   /* Test builds only: Landlock alone, to show what it stops by itself. */
   if (g_getenv("UVA_TEST_HOOK_NO_SECCOMP")) {

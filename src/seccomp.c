@@ -294,13 +294,20 @@ int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
   n += arg_in(prog + n, SYS_kill, 0, targets, n_targets);
   n += arg_in(prog + n, SYS_tgkill, 0, targets, 1);
   /* openat(dirfd, path, flags, mode): allowed when flags (args[2], low 32
-   * bits) ask for reading only. */
+   * bits) ask for reading only, and only from the cwd or by absolute path
+   * (dirfd AT_FDCWD): no directory fd the manager keeps (the flock on each
+   * container's /tmp) is a way back into the filesystem, also where
+   * Landlock is missing and the fd predates the manager's empty root. */
   const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC |
                                O_APPEND | O_PATH |
                                (O_TMPFILE & ~O_DIRECTORY);
   prog[n++] = (struct sock_filter)LOAD_NR;
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_openat, 0, 4);
+                                           SYS_openat, 0, 7);
+  prog[n++] = (struct sock_filter)LOAD_ARG_LO(0);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           (unsigned)AT_FDCWD, 1, 0);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
   n += deny_if_flags(prog + n, 2, write_flags);
   prog[n++] = (struct sock_filter)DENY_EPERM;
   g_assert(n <= G_N_ELEMENTS(prog));

@@ -230,8 +230,8 @@ hook_says() { grep -qxF "uva_container: test hook: $1" "$HOUT"; }
 check "manager Landlock: reading a file of the user's home fails with EACCES" \
   hook_says "open $SECRET for reading: Permission denied"
 ndirs=$(sed -n 's/^uva_container: test hook: directory fds: //p' "$HOUT")
-nrefused=$(grep -cE '^uva_container: test hook: openat\(directory fd, "\.\.?"\): Permission denied$' "$HOUT")
-check "manager Landlock: openat through each of its ${ndirs:-0} directory fds (the /tmp locks) fails with EACCES" \
+nrefused=$(grep -cE '^uva_container: test hook: openat\(directory fd, "\.\.?"\): Operation not permitted$' "$HOUT")
+check "manager confined: openat through each of its ${ndirs:-0} directory fds (the /tmp locks) fails (seccomp EPERM: dirfd must be AT_FDCWD)" \
   [ "${ndirs:-0}" -ge 1 -a "$nrefused" = $((2 * ${ndirs:-0})) ]
 check "manager seccomp: socket(AF_UNIX) fails with EPERM" hook_says "socket(AF_UNIX): Operation not permitted"
 check "manager seccomp: socket(AF_NETLINK) fails with EPERM" hook_says "socket(AF_NETLINK): Operation not permitted"
@@ -273,7 +273,30 @@ check "manager Landlock alone: connecting to an abstract unix socket of the user
 check "manager Landlock alone: bind of a new TCP port fails with EACCES" hook_says "bind(new TCP socket): Permission denied"
 check "manager Landlock alone: execve fails with EACCES" hook_says "execve: Permission denied"
 check "manager Landlock alone: creating a file fails with EACCES" hook_says "open: Permission denied"
+ndirs=$(sed -n 's/^uva_container: test hook: directory fds: //p' "$HOUT")
+nrefused=$(grep -cE '^uva_container: test hook: openat\(directory fd, "\.\.?"\): Permission denied$' "$HOUT")
+check "manager Landlock alone: openat through each of its ${ndirs:-0} directory fds fails with EACCES" \
+  [ "${ndirs:-0}" -ge 1 -a "$nrefused" = $((2 * ${ndirs:-0})) ]
 kill "$ABSL" 2>/dev/null; wait "$ABSL" 2>/dev/null
+
+# Where Landlock is missing (the hook says so): the manager's root is an
+# empty tmpfs of its own with only /etc/resolv.conf; forwarding goes on.
+SECRET=$THOME/uva-hook-secret2.$$
+echo "not for the manager" >"$SECRET" && chmod 0600 "$SECRET"
+[ $IS_ROOT = 1 ] && chown "$TUID:$TGID" "$SECRET"
+HOUT=$WORK/hook-nl.out
+"${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 UVA_TEST_HOOK_NO_LANDLOCK=1 UVA_TEST_HOOK_READ="$SECRET" \
+  "$WORK/uva_container-hooks" run -p 127.0.0.1:18112:8000 -- $PY -m http.server 8000 >"$HOUT" 2>&1 &
+MGR=$!
+wait_for 300 grep -q 'ready at http://127.0.0.1:18112/' "$HOUT"
+check "manager without Landlock: a file of the user's home does not exist for it (empty root)" \
+  hook_says "open $SECRET for reading: No such file or directory"
+check "manager without Landlock: no warning, fully confined" bash -c '! grep -q warning "$1"' _ "$HOUT"
+check "manager without Landlock: forwarding still works" \
+  bash -c '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18112/)" = 200 ]'
+kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
+check_eq "manager without Landlock: Ctrl-C still stops its container (SIGINT: http.server exits 0)" "$rc" 0
+rm -f "$SECRET"
 
 # Two default instances by the same user: the second stops at its ports,
 # before touching any state, and the first goes on undisturbed.

@@ -672,8 +672,9 @@ static void test_confine_describe(void) {
     int abi;
     const char *want;
   } cases[] = {
-      {0, "not available: the manager can still read what the user can "
-          "read (seccomp still refuses writes)"},
+      {0, "not available: the manager runs in an empty root of its own "
+          "instead (a user and mount namespace holding only "
+          "/etc/resolv.conf)"},
       {1, "ABI 1: filesystem (TCP bind rules need ABI 4) (abstract unix "
           "socket scope needs ABI 6)"},
       {4, "ABI 4: filesystem, TCP bind (abstract unix socket scope needs "
