@@ -4,17 +4,23 @@
 the output shows a marker, print what the terminal showed, then whether
 the terminal's mode is what it was before, and the command's status.
 
-usage: pty_drive.py [--send-after MARKER BYTES] [--timeout S] -- CMD ARG...
+usage: pty_drive.py [--send-after MARKER BYTES] [--resize-after MARKER]
+                    [--timeout S] -- CMD ARG...
+--resize-after makes the terminal 40 rows by 120 columns once MARKER shows.
 BYTES is a Python bytes literal body, e.g. '\\x03' for Ctrl-C."""
 import codecs, fcntl, os, select, struct, sys, termios, time
 
 args = sys.argv[1:]
 send = None
+resize = None
 timeout = 20.0
 while args and args[0] != "--":
     if args[0] == "--send-after":
         send = (args[1].encode(), codecs.escape_decode(args[2])[0])
         args = args[3:]
+    elif args[0] == "--resize-after":
+        resize = args[1].encode()
+        args = args[2:]
     elif args[0] == "--timeout":
         timeout = float(args[1])
         args = args[2:]
@@ -47,6 +53,9 @@ while time.monotonic() < deadline:
         if send and send[0] in out:
             os.write(m, send[1])
             send = None
+        if resize and resize in out:
+            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            resize = None
     done, st = os.waitpid(pid, os.WNOHANG)
     if done:
         status = st

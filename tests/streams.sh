@@ -49,6 +49,9 @@ check "run -it: Ctrl-C reaches the app through its terminal" grep -q "caught-INT
 check "run -it: ... and its status comes back (4), mode restored" \
   bash -c 'grep -qx STATUS=4 <<<"$1" && grep -qx MODE-RESTORED <<<"$1"' _ "$out"
 
+out=$(as_user $PY "$PTYD" --resize-after ready -- "$UVA" run -it --network none -- sh -c 'trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.1; done')
+check "run -it: a resize of the caller's terminal reaches the app (SIGWINCH, 40 120)" grep -qx "40 120" <<<"$out"
+
 # --network none: /etc/hosts does not name an address nobody has.
 out=$(run_out --network none -- cat /etc/hosts)
 check "run --network none: /etc/hosts without 10.0.2.100" bash -c '! grep -q 10.0.2.100 <<<"$1" && grep -q "127.0.1.1" <<<"$1"' _ "$out"
