@@ -210,18 +210,24 @@ def expect_reset(host, port):
         raise AssertionError(f"no reset: recv gave {b!r}")
 
 
+def recv_exact(s, n):
+    """n bytes from s, or AssertionError if it closes first."""
+    got = b""
+    while len(got) < n:
+        b = s.recv(n - len(got))
+        if not b:
+            raise AssertionError("closed early")
+        got += b
+    return got
+
+
 def keepalive(host, port, k, r):
     def one():
         with socket.create_connection((host, port), timeout=TIMEOUT) as s:
             for i in range(r):
                 msg = f"ping {i}\n".encode()
                 s.sendall(msg)
-                got = b""
-                while len(got) < len(msg):
-                    b = s.recv(len(msg) - len(got))
-                    if not b:
-                        raise AssertionError("closed early")
-                    got += b
+                got = recv_exact(s, len(msg))
                 if got != msg:
                     raise AssertionError(f"echo {got!r}")
 
@@ -357,12 +363,7 @@ def fairness(host, bulk_port, echo_port, n):
         while bulk.poll() is None:
             t0 = time.monotonic()
             s.sendall(msg)
-            got = b""
-            while len(got) < len(msg):
-                b = s.recv(len(msg) - len(got))
-                if not b:
-                    raise AssertionError("echo closed")
-                got += b
+            recv_exact(s, len(msg))
             lat.append(time.monotonic() - t0)
     if bulk.returncode != 0:
         raise AssertionError("the bulk transfer failed")
