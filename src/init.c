@@ -369,8 +369,9 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     if (read(sfd, &si, sizeof si) != sizeof si)
       continue;
     if (si.ssi_signo != SIGCHLD) {
-      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-        stopping = TRUE;
+      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
+          (int)si.ssi_signo == c->stop_signal)
+        stopping = TRUE; /* no restart after this */
       if (app > 0)
         kill(app, (int)si.ssi_signo);
       else if (stopping)

@@ -26,7 +26,7 @@
 static const char usage_text[] =
     "Usage: uva_container [--help] [--version]\n"
     "       uva_container run [OPTIONS] [--] COMMAND [ARG...]\n"
-    "       uva_container up FILE\n"
+    "       uva_container up [--exit-code-from NAME] FILE\n"
     "       uva_container check\n"
     "       uva_container --print-default-spec\n"
     "\n"
@@ -78,7 +78,8 @@ static char *recorder_path(GError **error) {
 }
 
 /* Every container of spec must be able to start before any does. */
-static int run_spec(UvaSpec *spec, GError **error) {
+static int run_spec(UvaSpec *spec, const char *exit_code_from,
+                    GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
   gboolean need_tun = FALSE;
@@ -90,7 +91,7 @@ static int run_spec(UvaSpec *spec, GError **error) {
   }
   if (need_tun && !uva_preflight_tun(error))
     return 1;
-  return uva_supervisor_run(spec, FALSE, error);
+  return uva_supervisor_run(spec, FALSE, exit_code_from, error);
 }
 
 static UvaSpec *default_spec(const char *state, GError **error) {
@@ -103,9 +104,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
-                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL;
+                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
+                  *stop_timeout = NULL;
   gboolean interactive = FALSE, tty = FALSE;
   GOptionEntry entries[] = {
+      {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
+       "Seconds between the signal that stops COMMAND and SIGKILL "
+       "(default: 10)", "SECONDS"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
        "Keep stdin open and give it to COMMAND (default: /dev/null)", NULL},
       {"tty", 't', 0, G_OPTION_ARG_NONE, &tty,
@@ -184,6 +189,11 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   c->hostname = g_steal_pointer(&hostname);
   c->env = g_steal_pointer(&env);
   c->keep_stdin = interactive;
+  if (stop_timeout &&
+      !uva_stop_timeout_parse(stop_timeout, &c->stop_timeout, error)) {
+    g_prefix_error(error, "run: --stop-timeout: ");
+    return 2;
+  }
   c->tty = tty;
   if (tty)
     uva_term_size(isatty(1) ? 1 : 0, &c->tty_rows, &c->tty_cols);
@@ -233,7 +243,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   if (!uva_preflight_command(c, error) ||
       (!c->no_network && !uva_preflight_tun(error)))
     return 1;
-  return uva_supervisor_run(spec, TRUE, error);
+  return uva_supervisor_run(spec, TRUE, NULL, error);
 }
 
 int main(int argc, char **argv) {
@@ -262,9 +272,24 @@ int main(int argc, char **argv) {
   g_autofree char *state = state_dir();
   if (argc > 1 && g_str_equal(argv[1], "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);
-  } else if (argc == 3 && g_str_equal(argv[1], "up")) {
-    g_autoptr(UvaSpec) spec = uva_specfile_load(argv[2], state, &error);
-    status = spec ? run_spec(spec, &error) : 2;
+  } else if ((argc == 3 || (argc == 5 && g_str_equal(argv[2],
+                                                        "--exit-code-from"))) &&
+             g_str_equal(argv[1], "up")) {
+    /* up [--exit-code-from NAME] FILE */
+    const char *from = argc == 5 ? argv[3] : NULL;
+    g_autoptr(UvaSpec) spec = uva_specfile_load(argv[argc - 1], state, &error);
+    gboolean known = !from;
+    for (guint i = 0; spec && from && i < spec->containers->len; i++)
+      known |= g_str_equal(
+          ((UvaContainerSpec *)spec->containers->pdata[i])->name, from);
+    if (spec && !known) {
+      g_set_error(&error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "up: --exit-code-from %s: no such container in %s", from,
+                  argv[argc - 1]);
+      status = 2;
+    } else {
+      status = spec ? run_spec(spec, from, &error) : 2;
+    }
   } else if (argc == 2 && g_str_equal(argv[1], "--print-default-spec")) {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     g_autofree char *text = spec ? uva_specfile_print(spec) : NULL;
@@ -280,7 +305,7 @@ int main(int argc, char **argv) {
     return 2;
   } else {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
-    status = spec ? run_spec(spec, &error) : 1;
+    status = spec ? run_spec(spec, NULL, &error) : 1;
   }
   if (error) {
     fprintf(stderr, "uva_container: %s\n", error->message);

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <string.h>
 
 UvaSpec *uva_spec_new(void) {
@@ -35,6 +36,8 @@ UvaContainerSpec *uva_container_spec_new(const char *name) {
   c->publish = g_array_new(FALSE, TRUE, sizeof(UvaPublish));
   c->mounts = g_array_new(FALSE, TRUE, sizeof(UvaMount));
   g_array_set_clear_func(c->mounts, mount_clear);
+  c->stop_signal = SIGTERM;
+  c->stop_timeout = 10;
   c->pids_limit = UVA_DEFAULT_PIDS_LIMIT;
   c->shm_size = UVA_DEFAULT_SHM_SIZE;
   return c;
@@ -375,6 +378,42 @@ static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
            ((const struct sockaddr_in *)&b->host)->sin_addr.s_addr;
   return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)&a->host)->sin6_addr,
                             &((const struct sockaddr_in6 *)&b->host)->sin6_addr);
+}
+
+gboolean uva_stop_signal_parse(const char *text, int *out, GError **error) {
+  /* The ones init passes on to the app (init.c), and KILL. */
+  static const struct {
+    const char *name;
+    int sig;
+  } sigs[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"QUIT", SIGQUIT},
+              {"HUP", SIGHUP},   {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+              {"KILL", SIGKILL}};
+  const char *name = g_str_has_prefix(text, "SIG") ? text + 3 : text;
+  guint64 n = 0;
+  gboolean numeric = g_ascii_string_to_unsigned(text, 10, 1, 64, &n, NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
+    if ((numeric && (int)n == sigs[i].sig) ||
+        (!numeric && g_ascii_strcasecmp(name, sigs[i].name) == 0)) {
+      *out = sigs[i].sig;
+      return TRUE;
+    }
+  g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+              "stop signal \"%s\" is not one of TERM, INT, QUIT, HUP, USR1, "
+              "USR2, KILL", text);
+  return FALSE;
+}
+
+gboolean uva_stop_timeout_parse(const char *text, guint *out,
+                                GError **error) {
+  guint64 n = 0;
+  if (!g_ascii_string_to_unsigned(text, 10, 0, 3600, &n, NULL)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "stop timeout \"%s\" is not a number of seconds from 0 to "
+                "3600", text);
+    return FALSE;
+  }
+  *out = (guint)n;
+  return TRUE;
 }
 
 gboolean uva_plain_name_valid(const char *what, const char *name,

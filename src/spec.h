@@ -63,6 +63,8 @@ typedef struct {
   char *seed_file; /* if set, created in workdir when missing: names the container */
   gboolean fresh_workdir; /* emptied at every start (run without -w) */
   gboolean keep_stdin;    /* run -i: the caller's stdin, not /dev/null */
+  int stop_signal;        /* what `up` stops its app with (SIGTERM) */
+  guint stop_timeout;     /* seconds before SIGKILL (10, like docker) */
   gboolean tty;           /* run -t: a pty inside, joined to the caller's */
   unsigned short tty_rows, tty_cols; /* its size at start */
   char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
@@ -146,6 +148,11 @@ const char *uva_container_hostname(const UvaContainerSpec *c);
 
 /* A container name is used as hostname and directory name. */
 gboolean uva_name_valid(const char *name, GError **error);
+
+/* A signal name or number for --stop-signal: TERM, SIGTERM, 15. */
+gboolean uva_stop_signal_parse(const char *text, int *out, GError **error);
+/* --stop-timeout: whole seconds, 0 to 3600. */
+gboolean uva_stop_timeout_parse(const char *text, guint *out, GError **error);
 
 /* seed-file and log: one file name, no '/', not "." or "..". */
 gboolean uva_plain_name_valid(const char *what, const char *name,

@@ -13,6 +13,8 @@
  *   restart = no | on-failure | on-failure:N
  *   pids-limit = 2048 | unlimited  (processes and threads, init included)
  *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
+ *   stop-signal = TERM       (what stops the app: TERM INT QUIT HUP USR1 USR2 KILL)
+ *   stop-timeout = 10        (seconds before SIGKILL)
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (a file name, created in workdir if missing)
  *   log = http_recorder.log  (a file name in /tmp, shown at start)
@@ -25,13 +27,15 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
     "hostname", "network", "port-driver", "restart", "pids-limit",
-    "shm-size", "ready-http", "seed-file", "log", NULL};
+    "shm-size", "stop-signal", "stop-timeout", "ready-http", "seed-file",
+    "log", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -85,7 +89,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autoptr(GError) local = NULL;
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
-                  *pids_limit = NULL, *shm_size = NULL;
+                  *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
+                  *stop_timeout = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -143,6 +148,14 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   shm_size = g_key_file_get_string(kf, group, KEY("shm-size"), NULL);
   if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error))
     goto fail;
+  stop_signal = g_key_file_get_string(kf, group, KEY("stop-signal"), NULL);
+  if (stop_signal &&
+      !uva_stop_signal_parse(stop_signal, &c->stop_signal, error))
+    goto fail;
+  stop_timeout = g_key_file_get_string(kf, group, KEY("stop-timeout"), NULL);
+  if (stop_timeout &&
+      !uva_stop_timeout_parse(stop_timeout, &c->stop_timeout, error))
+    goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
     if (local) {
@@ -198,8 +211,8 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
         g_set_error(&local, UVA_ERROR, UVA_ERROR_INVALID,
                     "unknown key \"%s\" in [%s] (known: command, workdir, "
                     "tmp, publish, env, volume, hostname, network, "
-                    "port-driver, restart, pids-limit, shm-size, ready-http, "
-                    "seed-file, log)",
+                    "port-driver, restart, pids-limit, shm-size, "
+                    "stop-signal, stop-timeout, ready-http, seed-file, log)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -329,6 +342,12 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_autofree char *size = uva_size_string(c->shm_size);
       g_key_file_set_string(kf, group, "shm-size", size);
     }
+    if (c->stop_signal != SIGTERM) {
+      g_autofree char *sig = g_strdup_printf("%d", c->stop_signal);
+      g_key_file_set_string(kf, group, "stop-signal", sig);
+    }
+    if (c->stop_timeout != 10)
+      g_key_file_set_integer(kf, group, "stop-timeout", (gint)c->stop_timeout);
     if (c->probe_http)
       g_key_file_set_boolean(kf, group, "ready-http", TRUE);
     if (c->seed_file)

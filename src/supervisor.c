@@ -6,7 +6,7 @@
  *   checked and locked (hostdir.c) -> clone each container ->
  *   TAP and READY messages on the sync sockets -> HTTP readiness probe on
  *   every published TCP port -> banner -> output lines until a signal ->
- *   SIGTERM to each init, SIGKILL after STOP_GRACE_MS -> reap, drain every
+ *   the stop signal to each init, SIGKILL after --stop-timeout -> reap, drain every
  *   output pipe to EOF -> exit.
  *
  * Signals come through a signalfd (blocked in main before anything else),
@@ -31,12 +31,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <stddef.h>
 #include <sys/signalfd.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#define STOP_GRACE_MS 3000
 #define PROBE_INTERVAL_MS 100
 #define PROBE_ATTEMPT_MS 2000
 
@@ -81,6 +82,10 @@ struct Supervisor {
   GError *failure; /* first start-up failure */
   int prefix_width; /* 0: lines are passed through unprefixed */
   gboolean app_status; /* exit with the app's status (run) */
+  int first_failure;   /* up: the first non-zero status of an app, or -1 */
+  const char *exit_from; /* up --exit-code-from NAME */
+  int exit_from_code;
+  int notify_fd;       /* $NOTIFY_SOCKET, connected at start, or -1 */
   FILE *info;          /* where the manager's own lines go */
   UvaSink *out_sink, *err_sink; /* stdout and stderr, never blocking */
   FILE *real_stdout, *real_stderr;
@@ -92,6 +97,7 @@ struct Supervisor {
 };
 
 static void stop_all(Supervisor *sup, int sig);
+static void notify(Supervisor *sup, const char *state);
 static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd);
 
 static gboolean sup_all_done(Supervisor *sup) {
@@ -173,6 +179,35 @@ static const UvaPublish *first_tcp_publish(Container *c) {
   return NULL;
 }
 
+/* sd_notify(3)'s protocol, for `systemd-run --user -p Type=notify`: one
+ * datagram per state on the socket connected at start (before the manager
+ * is confined, which refuses new unix sockets). */
+static void notify(Supervisor *sup, const char *state) {
+  if (sup->notify_fd >= 0)
+    (void)send(sup->notify_fd, state, strlen(state), MSG_NOSIGNAL);
+}
+
+static void notify_open(Supervisor *sup) {
+  const char *path = g_getenv("NOTIFY_SOCKET");
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (!path || (path[0] != '/' && path[0] != '@') ||
+      strlen(path) >= sizeof sun.sun_path)
+    return;
+  memcpy(sun.sun_path, path, strlen(path));
+  if (path[0] == '@')
+    sun.sun_path[0] = '\0'; /* an abstract socket (unix(7)) */
+  socklen_t len =
+      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, len) < 0) {
+    fprintf(stderr, "uva_container: warning: NOTIFY_SOCKET %s: %s\n", path,
+            g_strerror(errno));
+    uva_close_fdp(&fd);
+    fd = -1;
+  }
+  sup->notify_fd = fd;
+}
+
 static void announce_if_all_ready(Supervisor *sup) {
   if (sup->announced || sup->stopping)
     return;
@@ -180,6 +215,7 @@ static void announce_if_all_ready(Supervisor *sup) {
     if (!((Container *)sup->containers->pdata[i])->ready)
       return;
   sup->announced = TRUE;
+  notify(sup, "READY=1");
   FILE *f = sup->info;
   gboolean any_port = FALSE;
   for (guint i = 0; i < sup->containers->len; i++)
@@ -455,12 +491,22 @@ static void container_reaped(Container *c, int status) {
               "(%s)\n", c->spec->name, WTERMSIG(status),
               strsignal(WTERMSIG(status)));
     }
+    /* One-shot jobs (docker compose's habit): when the last app is done,
+     * 0 if every app exited 0, else the first failing app's status; with
+     * --exit-code-from NAME, that app's. */
+    int code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + WTERMSIG(status);
+    if (code != 0 && sup->first_failure < 0)
+      sup->first_failure = code;
+    if (sup->exit_from && g_str_equal(sup->exit_from, c->spec->name))
+      sup->exit_from_code = code;
     gboolean any_left = FALSE;
     for (guint i = 0; i < sup->containers->len; i++)
       any_left |= !((Container *)sup->containers->pdata[i])->reaped;
     if (!any_left) {
       fprintf(stderr, "uva_container: no container is left running\n");
-      sup->exit_code = 1;
+      sup->exit_code = sup->exit_from ? sup->exit_from_code
+                                      : MAX(sup->first_failure, 0);
     }
   } else if (!sup->stopping) {
     /* Died before its app started, without a message: say so. */
@@ -495,31 +541,43 @@ static void kill_remaining(Supervisor *sup, const char *why) {
   }
 }
 
+static guint stop_timeout_s(Supervisor *sup) {
+  guint t = 0;
+  for (guint i = 0; i < sup->containers->len; i++)
+    t = MAX(t, ((Container *)sup->containers->pdata[i])->spec->stop_timeout);
+  return t;
+}
+
 static gboolean on_kill_timer(gpointer data) {
   Supervisor *sup = data;
   sup->kill_timer = 0;
   g_autofree char *why =
-      g_strdup_printf("did not stop in %d ms", STOP_GRACE_MS);
+      g_strdup_printf("did not stop in %u s (--stop-timeout)",
+                      stop_timeout_s(sup));
   kill_remaining(sup, why);
   return G_SOURCE_REMOVE;
 }
 
-/* sig goes to each init, which passes it to the app and exits with the
- * app's status: SIGTERM for `up`; for `run`, the signal the user sent, as
- * docker's signal proxy does (Ctrl-C stays SIGINT). */
+/* Each init passes the signal to its app and exits with the app's status:
+ * for `up`, the container's stop signal (SIGTERM unless --stop-signal);
+ * for `run`, sig, the one the user sent, as docker's signal proxy does
+ * (Ctrl-C stays SIGINT).  SIGKILL after the longest --stop-timeout
+ * (docker's 10 s by default: PostgreSQL needs seconds to shut down). */
 static void stop_all(Supervisor *sup, int sig) {
   if (sup->stopping)
     return;
   sup->stopping = TRUE;
+  notify(sup, "STOPPING=1");
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     probe_reset(c);
     if (!c->reaped) {
       c->state = CT_STOPPING;
-      kill(c->sb.pid, sig);
+      kill(c->sb.pid, sup->app_status ? sig : c->spec->stop_signal);
     }
   }
-  sup->kill_timer = g_timeout_add(STOP_GRACE_MS, on_kill_timer, sup);
+  sup->kill_timer =
+      g_timeout_add_seconds(stop_timeout_s(sup), on_kill_timer, sup);
   maybe_quit(sup);
 }
 
@@ -734,14 +792,19 @@ static void confine_manager(Supervisor *sup) {
 #endif
 }
 
-int uva_supervisor_run(UvaSpec *spec, gboolean app_status, GError **error) {
+int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
+                       const char *exit_code_from, GError **error) {
   Supervisor sup = {.spec = spec,
                     .signal_fd = -1,
                     .pty_fd = -1,
                     .tty_in = -1,
                     .tty_out = -1,
-                    .app_status = app_status};
+                    .app_status = app_status,
+                    .first_failure = -1,
+                    .exit_from = exit_code_from,
+                    .notify_fd = -1};
   output_open(&sup);
+  notify_open(&sup);
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
@@ -839,6 +902,7 @@ out:
     }
   }
   g_ptr_array_unref(sup.containers);
+  uva_close_fdp(&sup.notify_fd);
   output_close(&sup);
   g_main_loop_unref(sup.loop);
   if (error && *error)

@@ -379,6 +379,9 @@ expect_fail "run of a command that does not exist" "not found in the container's
 # ---- streams: bytes in and out exactly, ptys, signals ----
 . "$ROOT/tests/streams.sh"
 
+# ---- lifecycle: exit status, stop signal and timeout, notify ----
+. "$ROOT/tests/lifecycle.sh"
+
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
 

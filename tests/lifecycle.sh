@@ -1,0 +1,70 @@
+# tests/lifecycle.sh - what scripts and CI rely on: one-shot `up` jobs
+# give an honest exit status, the stop signal and its timeout are the
+# container's, and systemd's notify protocol is spoken.  Sourced by
+# tests/run.sh.
+
+LDIR=$WORK/lifecycle
+mkdir -p "$LDIR"
+printf '[container j1]\ncommand = true\nnetwork = none\n\n[container j2]\ncommand = true\nnetwork = none\n' >"$LDIR/ok.spec"
+printf '[container j1]\ncommand = sh -c "exit 3"\nnetwork = none\n\n[container j2]\ncommand = sh -c "sleep 0.5; exit 4"\nnetwork = none\n' >"$LDIR/fail.spec"
+own "$LDIR"
+up_out "$LDIR/ok.spec" >/dev/null; rc=$?
+check_eq "up: two one-shot jobs that both succeed exit 0" "$rc" 0
+up_out "$LDIR/fail.spec" >/dev/null; rc=$?
+check_eq "up: one-shot jobs: the first failing app's status" "$rc" 3
+up_out --exit-code-from j2 "$LDIR/fail.spec" >/dev/null; rc=$?
+check_eq "up --exit-code-from j2: that app's status" "$rc" 4
+expect_fail "up --exit-code-from an unknown container is refused" "no such container" \
+  as_user "$UVA" up --exit-code-from nope "$LDIR/ok.spec"
+
+# A database-like app that needs 3 s to shut down is not killed by the
+# default stop timeout (10 s); stop-timeout = 1 kills it, saying so.
+cat >"$LDIR/slow.spec" <<SPEC_EOF
+[container slow]
+command = sh -c 'trap "sleep 3; echo clean-shutdown; exit 0" TERM; echo up; while :; do sleep 0.1; done'
+network = none
+SPEC_EOF
+sed 's/^network = none$/network = none\nstop-timeout = 1/' "$LDIR/slow.spec" >"$LDIR/slow1.spec"
+cat >"$LDIR/quit.spec" <<SPEC_EOF
+[container q]
+command = sh -c 'trap "echo got-QUIT; exit 0" QUIT; trap "echo got-TERM; exit 1" TERM; echo up; while :; do sleep 0.1; done'
+network = none
+stop-signal = SIGQUIT
+SPEC_EOF
+own "$LDIR"
+for f in slow slow1 quit; do
+  "${AS_USER[@]}" "$UVA" up "$LDIR/$f.spec" >"$LDIR/$f.out" 2>&1 &
+  MGR=$!
+  wait_for 100 grep -q " | up" "$LDIR/$f.out"
+  kill -INT "$MGR"; wait "$MGR"; MGR=
+done
+check "up: a slow shutdown (3 s) is not killed by the default 10 s stop timeout" \
+  bash -c 'grep -q "slow | clean-shutdown" "$1" && ! grep -q "did not stop" "$1"' _ "$LDIR/slow.out"
+check "up: stop-timeout = 1 kills it after 1 s, and says so" \
+  bash -c '! grep -q "clean-shutdown" "$1" && grep -q "slow did not stop in 1 s" "$1"' _ "$LDIR/slow1.out"
+check "up: stop-signal = SIGQUIT is what the app gets" \
+  bash -c 'grep -q "q | got-QUIT" "$1" && ! grep -q got-TERM "$1"' _ "$LDIR/quit.out"
+printf '[container q]\ncommand = true\nstop-signal = STOP\n' >"$LDIR/stop.spec"
+own "$LDIR"
+expect_fail "stop-signal STOP is refused" 'stop signal "STOP" is not one of' \
+  as_user "$UVA" up "$LDIR/stop.spec"
+expect_fail "run --stop-timeout x is refused" 'stop timeout "x" is not a number' \
+  as_user "$UVA" run --stop-timeout x -- true
+
+# NOTIFY_SOCKET (systemd-run --user -p Type=notify): READY=1 once every
+# container is ready, STOPPING=1 at the stop.
+NSOCK=$LDIR/notify.sock
+"${AS_USER[@]}" $PY -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
+for _ in range(2):
+    print(s.recv(256).decode(), flush=True)' "$NSOCK" >"$LDIR/notify.out" 2>&1 &
+NL=$!
+wait_for 50 test -S "$NSOCK"
+"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- $PY -m http.server 8000 >"$LDIR/n.out" 2>&1 &
+MGR=$!
+check "NOTIFY_SOCKET: READY=1 once the app answers" wait_for 150 grep -qx "READY=1" "$LDIR/notify.out"
+check "NOTIFY_SOCKET: ... and not before it answers" \
+  bash -c 'curl -s -m 2 http://127.0.0.1:19071/page.txt | grep -q "site file"'
+kill -INT "$MGR"; wait "$MGR"; MGR=
+check "NOTIFY_SOCKET: STOPPING=1 at the stop" wait_for 50 grep -qx "STOPPING=1" "$LDIR/notify.out"
+kill "$NL" 2>/dev/null; wait "$NL" 2>/dev/null
