@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -490,6 +491,72 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
       return FALSE;
   }
   return !spec->file || protect_spec(spec, h, error);
+}
+
+gboolean uva_hostdir_remove_state(const char *state_dir, const char *name,
+                                  GError **error) {
+  if (!uva_name_valid(name, error))
+    return FALSE;
+  g_autofree char *root = uva_hostdir_resolve(state_dir, NULL, error);
+  if (!root)
+    return FALSE;
+  uva_autofd root_fd = openat2_fd(AT_FDCWD, root, O_RDONLY | O_DIRECTORY,
+                                  RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  struct stat st;
+  if (root_fd < 0 || fstat(root_fd, &st) < 0)
+    return uva_fail_errno(error, errno, "no container %s: %s", name, root);
+  if (!check_own(root, &st, error))
+    return FALSE;
+  g_autofree char *dir = g_build_filename(root, name, NULL);
+  uva_autofd fd = openat(root_fd, name,
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return uva_fail_errno(error, errno, "no container %s: %s", name, dir);
+  /* A running manager holds the flock on its /tmp (prepare_one). */
+  uva_autofd tmp = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                          O_CLOEXEC);
+  if (tmp >= 0 && flock(tmp, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+    return uva_fail(error, "container %s is running: stop it first", name);
+  if (!empty_dir(fd, dir, 0, error))
+    return FALSE;
+  if (unlinkat(root_fd, name, AT_REMOVEDIR) < 0)
+    return uva_fail_errno(error, errno, "removing %s", dir);
+  return TRUE;
+}
+
+void uva_hostdir_remove_on_exit(const char *state_dir, const char *name) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
+  pid_t pid = fork();
+  if (pid != 0) { /* the manager keeps the write end to its death */
+    close(p[0]);
+    if (pid < 0)
+      close(p[1]);
+    return;
+  }
+  /* The helper: not confined (forked before), holding nothing else, deaf
+   * to the terminal's Ctrl-C (meant for the manager), until EOF. */
+  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  close(p[1]);
+  int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < G_N_ELEMENTS(quiet); i++)
+    signal(quiet[i], SIG_IGN);
+  char c;
+  while (read(p[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  /* The container's last processes die with its init, which the kernel
+   * kills when the manager goes (PR_SET_PDEATHSIG): a file they write
+   * meanwhile makes one attempt fail, so a few are made. */
+  g_autoptr(GError) error = NULL;
+  for (int i = 0; i < 20; i++) {
+    g_clear_error(&error);
+    if (uva_hostdir_remove_state(state_dir, name, &error))
+      _exit(0);
+    g_usleep(100 * 1000);
+  }
+  fprintf(stderr, "uva_container: --rm: %s\n", error->message);
+  _exit(1);
 }
 
 GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {

@@ -58,3 +58,11 @@ char *uva_hostdir_resolve(const char *path, const char *const *areas,
  * hard link elsewhere could be written behind the protection). */
 gboolean uva_hostdir_check_spec_file(int fd, const char *path, dev_t *dev,
                                      ino_t *ino, GError **error);
+
+/* Removes state_dir/NAME (a container's default workdir and /tmp), never
+ * following a symlink in it; refused while a manager runs it. */
+gboolean uva_hostdir_remove_state(const char *state_dir, const char *name,
+                                  GError **error);
+/* `run --rm`: forks a helper that removes state_dir/NAME once the calling
+ * process has exited, however it exits (call before it is confined). */
+void uva_hostdir_remove_on_exit(const char *state_dir, const char *name);

@@ -3,6 +3,7 @@
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
 #include "doctor.h"
+#include "hostdir.h"
 #include "preflight.h"
 #include "spec.h"
 #include "specfile.h"
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "Usage: uva_container [--help] [--version]\n"
     "       uva_container run [OPTIONS] [--] COMMAND [ARG...]\n"
     "       uva_container up [--exit-code-from NAME] FILE\n"
+    "       uva_container rm NAME...\n"
     "       uva_container check\n"
     "       uva_container --print-default-spec\n"
     "\n"
@@ -106,7 +108,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
                   *hostname = NULL, *network = NULL, *driver = NULL,
                   *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
                   *stop_timeout = NULL;
-  gboolean interactive = FALSE, tty = FALSE;
+  gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE;
   GOptionEntry entries[] = {
       {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
        "Seconds between the signal that stops COMMAND and SIGKILL "
@@ -120,7 +122,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
        " (HOST_IP defaults to 127.0.0.1; IPv6 in brackets)", "SPEC"},
       {"name", 0, 0, G_OPTION_ARG_STRING, &name,
-       "Container name (default: run)", "NAME"},
+       "Container name (default: run-XXXXXXXX, new each time)", "NAME"},
+      {"rm", 0, 0, G_OPTION_ARG_NONE, &rm_after,
+       "Remove STATE/NAME (its default workdir and /tmp) when it ends",
+       NULL},
       {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir,
        "Host directory mounted at /app, where COMMAND starts (default: "
        "STATE/NAME/www, emptied at every start; -w . shares the current "
@@ -165,7 +170,11 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
 
   g_autoptr(UvaSpec) spec = uva_spec_new();
   spec->state_dir = g_strdup(state);
-  UvaContainerSpec *c = uva_container_spec_new(name ? name : "run");
+  /* Two runs at once must not meet in one state directory (docker gives
+   * each container an id). */
+  g_autofree char *unique =
+      g_strdup_printf("run-%08x", (unsigned)g_random_int());
+  UvaContainerSpec *c = uva_container_spec_new(name ? name : unique);
   g_ptr_array_add(spec->containers, c);
   if (!command || !command[0]) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
@@ -243,6 +252,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   if (!uva_preflight_command(c, error) ||
       (!c->no_network && !uva_preflight_tun(error)))
     return 1;
+  if (rm_after)
+    uva_hostdir_remove_on_exit(state, c->name);
   return uva_supervisor_run(spec, TRUE, NULL, error);
 }
 
@@ -290,6 +301,11 @@ int main(int argc, char **argv) {
     } else {
       status = spec ? run_spec(spec, from, &error) : 2;
     }
+  } else if (argc >= 3 && g_str_equal(argv[1], "rm")) {
+    status = 0;
+    for (int i = 2; i < argc && status == 0; i++)
+      if (!uva_hostdir_remove_state(state, argv[i], &error))
+        status = 1;
   } else if (argc == 2 && g_str_equal(argv[1], "--print-default-spec")) {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     g_autofree char *text = spec ? uva_specfile_print(spec) : NULL;

@@ -68,3 +68,29 @@ check "NOTIFY_SOCKET: ... and not before it answers" \
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "NOTIFY_SOCKET: STOPPING=1 at the stop" wait_for 50 grep -qx "STOPPING=1" "$LDIR/notify.out"
 kill "$NL" 2>/dev/null; wait "$NL" 2>/dev/null
+
+# run: a new name each time, so two at once do not meet; --rm and rm.
+S=$WORK/state/uva_container
+"${AS_USER[@]}" "$UVA" run --network none -- sh -c 'echo one; sleep 30' >"$LDIR/r1.out" 2>&1 &
+R1=$!
+"${AS_USER[@]}" "$UVA" run --network none -- sh -c 'echo two; sleep 30' >"$LDIR/r2.out" 2>&1 &
+R2=$!
+check "run: two at once without --name both start" \
+  wait_for 100 bash -c "grep -q one '$LDIR/r1.out' && grep -q two '$LDIR/r2.out'"
+kill -INT "$R1" "$R2"; wait "$R1"; wait "$R2"
+before=$(ls "$S" | wc -l)
+out=$(run_out --rm --name gone --network none -- sh -c 'touch /app/f /tmp/g; echo ran')
+check_eq "run --rm: the app ran" "$out" ran
+check "run --rm: its state directory is removed" wait_for 50 test ! -e "$S/gone"
+run_out --name kept --network none -- sh -c 'touch /app/f /tmp/g' >/dev/null
+check "run without --rm keeps its state" [ -e "$S/kept/www/f" -a -e "$S/kept/tmp/g" ]
+"${AS_USER[@]}" "$UVA" run --name busy --network none -- sh -c 'echo up; sleep 30' >"$LDIR/busy.out" 2>&1 &
+MGR=$!
+wait_for 100 grep -q up "$LDIR/busy.out"
+out=$(timeout 30 "${AS_USER[@]}" "$UVA" rm busy 2>&1); rc=$?
+check "rm of a running container is refused in one line (rc=$rc)" \
+  bash -c '[ "$1" = 1 ] && [ "$2" = "uva_container: container busy is running: stop it first" ] && [ -e "$3" ]' _ "$rc" "$out" "$S/busy"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+out=$(timeout 30 "${AS_USER[@]}" "$UVA" rm kept busy 2>&1); rc=$?
+check "rm NAME...: removes stopped containers' state (rc=$rc)" [ $rc = 0 -a ! -e "$S/kept" -a ! -e "$S/busy" ]
+expect_fail "rm of an unknown container is named" "no container nosuch" as_user "$UVA" rm nosuch

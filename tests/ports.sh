@@ -84,7 +84,7 @@ LIMIT="ulimit -n 64" start_peer "$WORK/fdlimit.out" 19050 -p 127.0.0.1:19050:900
 check "fd limit: 60 idle connections under ulimit -n 64 end connections only; a fresh exchange works after" \
   $PY "$PEER" fdlimit 127.0.0.1 19053 19050 60
 check "fd limit: the container still runs" kill -0 "$MGR"
-n_lines=$(grep -c '^uva_container: run: .*Too many open files' "$WORK/fdlimit.out")
+n_lines=$(grep -cE '^uva_container: run-[0-9a-f]{8}: .*Too many open files' "$WORK/fdlimit.out")
 check "fd limit: said in rate-limited lines naming the container ($n_lines)" [ "$n_lines" -ge 1 -a "$n_lines" -le 3 ]
 kill -INT "$MGR"; wait "$MGR"; MGR=
 # A source-port flood: 3000 sockets, one datagram each.  Flows are capped
@@ -97,13 +97,13 @@ check "UDP flood: the manager stays up" kill -0 "$MGR"
 check "UDP flood: its fds stay under the flow cap ($fds0 -> $fds1, at most 256 more)" [ "$fds1" -le $((fds0 + 256 + 4)) ]
 check "UDP flood: a later datagram comes back" $PY "$PEER" udp 127.0.0.1 19042
 check "UDP flood: the cap is said once, naming the container" \
-  [ "$(grep -c '^uva_container: run: 256 UDP flows on 127.0.0.1:19042/udp' "$WORK/flood.out")" = 1 ]
+  [ "$(grep -cE '^uva_container: run-[0-9a-f]{8}: 256 UDP flows on 127.0.0.1:19042/udp' "$WORK/flood.out")" = 1 ]
 # 1024 connections per published port: the next one waits in the backlog
 # (not reset) and is served as soon as one closes.
 check "connection cap: past 1024 on a port a client waits, and is served when one closes" \
   timeout 60 $PY "$PEER" capwait 127.0.0.1 19043 1025
 check "connection cap: said once, naming the container and the port" \
-  [ "$(grep -c '^uva_container: run: 1024 connections on 127.0.0.1:19043' "$WORK/flood.out")" = 1 ]
+  [ "$(grep -cE '^uva_container: run-[0-9a-f]{8}: 1024 connections on 127.0.0.1:19043' "$WORK/flood.out")" = 1 ]
 # Fairness, functionally: a 64 MiB exchange each way on one port while an
 # echo on another keeps answering, each within 2 s (the latency numbers
 # are for make bench).
