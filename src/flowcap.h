@@ -5,9 +5,6 @@
 
 #include <glib.h>
 
-/* The default cap per container: sockets libslirp holds for it. */
-#define UVA_FLOWCAP_DEFAULT 512u
-
 typedef struct UvaFlowCap UvaFlowCap;
 
 UvaFlowCap *uva_flowcap_new(guint cap);

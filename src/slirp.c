@@ -9,8 +9,8 @@
  * into slirp_input(), so one container's flood cannot hold the loop; the
  * watch is level-triggered (poll), so what is left wakes it next round.
  *
- * Budgets against the guest (issue 12): at most UVA_FLOWCAP_DEFAULT
- * sockets in libslirp per container, counted in register_poll_fd; frames
+ * Budgets against the guest (issue 12): at most sockets_limit (512 by
+ * default, --sockets-limit) sockets in libslirp per container, counted in register_poll_fd; frames
  * that would open a new flow past it are refused before slirp_input()
  * (flowcap.c).  Hitting the cap is said in one line per WARN_S, and
  * libslirp's guest_error messages, whose rate the guest controls, are
@@ -370,7 +370,7 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
 
 /* API -------------------------------------------------------------------- */
 
-UvaNet *uva_net_new(const char *name, GError **error) {
+UvaNet *uva_net_new(const char *name, guint sockets_limit, GError **error) {
   SlirpConfig cfg = {.version = 4};
   cfg.in_enabled = true;
   inet_pton(AF_INET, UVA_NETWORK, &cfg.vnetwork);
@@ -397,7 +397,7 @@ UvaNet *uva_net_new(const char *name, GError **error) {
   net->frame_len = UVA_DEFAULT_MTU + 14; /* + Ethernet header */
   net->frame = g_malloc(net->frame_len);
   net->guard = uva_fragguard_new();
-  net->cap = uva_flowcap_new(UVA_FLOWCAP_DEFAULT);
+  net->cap = uva_flowcap_new(sockets_limit);
   net->slirp = slirp_new(&cfg, &callbacks, net);
   if (!net->slirp) {
     uva_net_free(net);

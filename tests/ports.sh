@@ -228,6 +228,8 @@ flood udp fu "ICMP port unreachable"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 [ -n "${SYNL:-}" ] && { kill "$SYNL" 2>/dev/null; wait "$SYNL" 2>/dev/null; }
 # --- slirpcap end
+expect_fail "--sockets-limit 0 is refused" "is not a number from 1 to 1048576" \
+  as_user "$UVA" run --sockets-limit 0 -- true
 check "issue 12 cases: no process left" wait_for 20 no_user_procs
 
 # The libslirp driver still works for TCP on IPv4 and refuses what it
