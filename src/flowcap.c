@@ -21,8 +21,8 @@
  * both ends; UDP: the guest's end, as libslirp keys it) is remembered with
  * the fd and forgotten when libslirp unregisters it.  The table is then
  * exactly libslirp's set of guest flows, with libslirp's own timeouts and
- * no ageing of ours, and never larger than the cap.  At the cap a TCP SYN
- * (without ACK) or a UDP datagram whose key is not in the table, or an
+ * no ageing of ours, and never larger than the cap.  At the cap a bare TCP
+ * SYN or a UDP datagram whose key is not in the table, or an
  * ICMP echo to the outside, is dropped before libslirp; segments and
  * datagrams of flows that exist pass.  A dropped SYN is answered with a
  * RST and a dropped datagram with ICMP port unreachable, written to the
@@ -136,7 +136,9 @@ static gboolean parse(const guint8 *frame, gsize len, Frame *f) {
   f->key.proto = proto;
   if (proto == 6 && f->l4_len >= 20) {
     guint8 flags = f->l4[13];
-    if ((flags & 0x17) != 0x02) /* SYN without ACK, RST or FIN */
+    /* Only a bare SYN (no FIN, RST, URG or ACK) makes libslirp's
+     * tcp_input() create a socket when none matches. */
+    if ((flags & 0x37) != 0x02)
       return FALSE;
     f->kind = TCP_SYN;
     memcpy(f->key.sport, f->l4, 2);
