@@ -149,7 +149,8 @@ _uva_container() {
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
     local top="run up check --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
-        --hostname --network --port-driver --restart --pids-limit --shm-size
+        --hostname --network --port-driver --restart --pids-limit --sockets-limit
+        --shm-size
         --volume -v --help -h --"
     COMPREPLY=()
 
@@ -179,7 +180,7 @@ _uva_container() {
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
                 --hostname | --network | --port-driver | --restart | --pids-limit | \
-                --shm-size | -v | --volume)
+                --sockets-limit | --shm-size | -v | --volume)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;
@@ -208,7 +209,7 @@ _uva_container() {
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
             --hostname | --network | --port-driver | --restart | --pids-limit | \
-            --shm-size | -v | --volume)
+            --sockets-limit | --shm-size | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0
             ;;

@@ -107,7 +107,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
                   *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
-                  *stop_timeout = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL;
   gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE;
   GOptionEntry entries[] = {
       {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
@@ -151,6 +151,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"pids-limit", 0, 0, G_OPTION_ARG_STRING, &pids_limit,
        "At most N processes and threads in the container, its init "
        "included (default: 2048); unlimited, 0 or -1: no cap", "N"},
+      {"sockets-limit", 0, 0, G_OPTION_ARG_STRING, &sockets_limit,
+       "At most N host sockets in libslirp for the container's outbound "
+       "connections and UDP ports (default: 512); new ones past it are "
+       "refused", "N"},
       {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
@@ -223,6 +227,11 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   }
   if (pids_limit && !uva_pids_limit_parse(pids_limit, &c->pids_limit, error)) {
     g_prefix_error(error, "run: --pids-limit: ");
+    return 2;
+  }
+  if (sockets_limit &&
+      !uva_sockets_limit_parse(sockets_limit, &c->sockets_limit, error)) {
+    g_prefix_error(error, "run: --sockets-limit: ");
     return 2;
   }
   if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error)) {

@@ -9,6 +9,13 @@
  * into slirp_input(), so one container's flood cannot hold the loop; the
  * watch is level-triggered (poll), so what is left wakes it next round.
  *
+ * Budgets against the guest (issue 12): at most sockets_limit (512 by
+ * default, --sockets-limit) sockets in libslirp per container, counted in register_poll_fd; frames
+ * that would open a new flow past it are refused before slirp_input()
+ * (flowcap.c).  Hitting the cap is said in one line per WARN_S, and
+ * libslirp's guest_error messages, whose rate the guest controls, are
+ * limited to GUEST_ERR_BURST per WARN_S.
+ *
  * Config (SlirpConfig version 4): 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3,
  * fd00::/64 with host fd00::2 and DNS fd00::3,
  * MTU/MRU 65520 like slirp4netns --mtu=65520 (fewer, larger frames), and
@@ -16,6 +23,7 @@
  * host's 127.0.0.1 through 10.0.2.2. */
 #include "slirp.h"
 
+#include "flowcap.h"
 #include "fragguard.h"
 #include "util.h"
 
@@ -26,6 +34,8 @@
 
 #define TAP_BATCH 64
 #define TAP_BUDGET (256 * 1024)
+#define WARN_S 5
+#define GUEST_ERR_BURST 5
 
 typedef struct {
   SlirpTimerId id;
@@ -52,6 +62,12 @@ struct UvaNet {
   guint64 dropped_tx;
   guint64 dropped_rx;  /* frames kept from libslirp (fragguard.c) */
   UvaFragGuard *guard;
+  UvaFlowCap *cap;
+  guint64 refused;        /* frames refused at the socket cap */
+  gint64 cap_warned;      /* monotonic us of the last cap line; 0: none */
+  gint64 err_window;      /* start of the guest_error window, us */
+  guint err_lines;        /* printed in that window */
+  guint64 err_suppressed; /* not printed since the last line */
   gint64 deadline_ms; /* when libslirp wants slirp_pollfds_poll; -1: never */
   gboolean kick;      /* frames came in: run slirp_pollfds_poll now */
 };
@@ -75,8 +91,25 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque) {
   return (ssize_t)len;
 }
 
+/* libslirp calls this for what the guest got wrong, as often as the guest
+ * likes: GUEST_ERR_BURST lines per WARN_S, then a count of the rest. */
 static void cb_guest_error(const char *msg, void *opaque) {
   UvaNet *net = opaque;
+  gint64 now = g_get_monotonic_time();
+  if (now - net->err_window >= WARN_S * G_USEC_PER_SEC) {
+    if (net->err_suppressed > 0)
+      g_printerr("uva_container: %s: network: %" G_GUINT64_FORMAT
+                 " more messages not shown\n",
+                 net->name, net->err_suppressed);
+    net->err_window = now;
+    net->err_lines = 0;
+    net->err_suppressed = 0;
+  }
+  if (net->err_lines >= GUEST_ERR_BURST) {
+    net->err_suppressed++;
+    return;
+  }
+  net->err_lines++;
   g_printerr("uva_container: %s: network: %s\n", net->name, msg);
 }
 
@@ -106,9 +139,16 @@ static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque) {
   ((NetTimer *)timer)->expire_ms = expire_ms;
 }
 
+/* libslirp opened (or is about to close) a host socket: the count that
+ * the socket cap is checked against. */
 static void cb_register_poll_fd(int fd, void *opaque) {
-  (void)fd;
-  (void)opaque;
+  UvaNet *net = opaque;
+  uva_flowcap_registered(net->cap, fd);
+}
+
+static void cb_unregister_poll_fd(int fd, void *opaque) {
+  UvaNet *net = opaque;
+  uva_flowcap_unregistered(net->cap, fd);
 }
 
 static void cb_notify(void *opaque) {
@@ -123,7 +163,7 @@ static const SlirpCb callbacks = {
     .timer_free = cb_timer_free,
     .timer_mod = cb_timer_mod,
     .register_poll_fd = cb_register_poll_fd,
-    .unregister_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_unregister_poll_fd,
     .notify = cb_notify,
     .timer_new_opaque = cb_timer_new_opaque,
 };
@@ -266,12 +306,35 @@ static GSourceFuncs source_funcs = {
 
 /* Tap -------------------------------------------------------------------- */
 
+static void warn_cap(UvaNet *net) {
+  gint64 now = g_get_monotonic_time();
+  if (net->cap_warned != 0 && now - net->cap_warned < WARN_S * G_USEC_PER_SEC)
+    return;
+  net->cap_warned = now;
+  g_printerr("uva_container: %s: %u libslirp sockets (the cap): new outbound "
+             "connections and UDP ports are refused until some close "
+             "(%" G_GUINT64_FORMAT " frames refused so far)\n",
+             net->name, uva_flowcap_cap(net->cap), net->refused);
+}
+
 void uva_net_input(UvaNet *net, const guint8 *frame, gsize len) {
   if (!uva_fragguard_pass(net->guard, frame, len, g_get_monotonic_time())) {
     net->dropped_rx++;
     return;
   }
+  guint8 reply[UVA_FLOWCAP_REPLY_MAX];
+  gsize reply_len;
+  if (!uva_flowcap_pass(net->cap, frame, len, reply, &reply_len)) {
+    net->refused++;
+    warn_cap(net);
+    /* A RST or ICMP error, as if the far end had refused: the app fails
+     * now rather than retransmitting into the cap. */
+    if (reply_len > 0)
+      cb_send_packet(reply, reply_len, net);
+    return;
+  }
   slirp_input(net->slirp, frame, (int)len);
+  uva_flowcap_done(net->cap);
   /* What the guest sent may have released frames libslirp queued (an ARP
    * reply does) or data for a host socket; they go out in
    * slirp_pollfds_poll(), which must not wait for the next TCP timer. */
@@ -307,7 +370,7 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
 
 /* API -------------------------------------------------------------------- */
 
-UvaNet *uva_net_new(const char *name, GError **error) {
+UvaNet *uva_net_new(const char *name, guint sockets_limit, GError **error) {
   SlirpConfig cfg = {.version = 4};
   cfg.in_enabled = true;
   inet_pton(AF_INET, UVA_NETWORK, &cfg.vnetwork);
@@ -334,6 +397,7 @@ UvaNet *uva_net_new(const char *name, GError **error) {
   net->frame_len = UVA_DEFAULT_MTU + 14; /* + Ethernet header */
   net->frame = g_malloc(net->frame_len);
   net->guard = uva_fragguard_new();
+  net->cap = uva_flowcap_new(sockets_limit);
   net->slirp = slirp_new(&cfg, &callbacks, net);
   if (!net->slirp) {
     uva_net_free(net);
@@ -399,6 +463,8 @@ void uva_net_free(UvaNet *net) {
   g_ptr_array_unref(net->timers);
   g_free(net->frame);
   uva_fragguard_free(net->guard);
+  /* After slirp_cleanup(), which may still unregister its sockets. */
+  uva_flowcap_free(net->cap);
   g_free(net->name);
   g_free(net);
 }

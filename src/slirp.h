@@ -10,11 +10,12 @@
 
 typedef struct UvaNet UvaNet;
 
-/* A stack for the container called name (used in messages); its GSource is
- * attached to the default main context at once, so published ports accept
- * connections before the container has its tap (they complete when it
- * does). */
-UvaNet *uva_net_new(const char *name, GError **error);
+/* A stack for the container called name (used in messages), holding at
+ * most sockets_limit host sockets for the container's own flows; its
+ * GSource is attached to the default main context at once, so published
+ * ports accept connections before the container has its tap (they
+ * complete when it does). */
+UvaNet *uva_net_new(const char *name, guint sockets_limit, GError **error);
 /* Listens on p's host address and forwards to the container's port. */
 gboolean uva_net_publish(UvaNet *net, const UvaPublish *p, GError **error);
 /* Takes ownership of the tap fd received from the container. */

@@ -40,6 +40,7 @@ UvaContainerSpec *uva_container_spec_new(const char *name) {
   c->stop_timeout = 10;
   c->pids_limit = UVA_DEFAULT_PIDS_LIMIT;
   c->shm_size = UVA_DEFAULT_SHM_SIZE;
+  c->sockets_limit = UVA_DEFAULT_SOCKETS_LIMIT;
   return c;
 }
 
@@ -247,6 +248,21 @@ gboolean uva_pids_limit_parse(const char *text, guint *out, GError **error) {
 
 char *uva_pids_limit_string(guint limit) {
   return limit ? g_strdup_printf("%u", limit) : g_strdup("unlimited");
+}
+
+gboolean uva_sockets_limit_parse(const char *text, guint *out,
+                                 GError **error) {
+  guint64 n = 0;
+  /* No "unlimited": one container's flood of flows is what the cap keeps
+   * from the others (issue 12). */
+  if (!g_ascii_string_to_unsigned(text, 10, 1, UVA_MAX_SOCKETS_LIMIT, &n,
+                                  NULL))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "sockets limit \"%s\" is not a number from 1 to %u",
+                       text, UVA_MAX_SOCKETS_LIMIT),
+           FALSE;
+  *out = (guint)n;
+  return TRUE;
 }
 
 static const struct {

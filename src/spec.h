@@ -31,6 +31,10 @@
 #define UVA_DEFAULT_PIDS_LIMIT 2048u
 /* The largest cap: PID_MAX_LIMIT on 64-bit (include/linux/threads.h). */
 #define UVA_MAX_PIDS_LIMIT 4194304u
+/* The default cap on the host sockets libslirp holds for one container's
+ * outbound connections and UDP ports (flowcap.c), and the largest. */
+#define UVA_DEFAULT_SOCKETS_LIMIT 512u
+#define UVA_MAX_SOCKETS_LIMIT 1048576u
 /* The default size of /dev/shm, Docker's. */
 #define UVA_DEFAULT_SHM_SIZE (64u * 1024 * 1024)
 /* The PATH of every app: the host's system directories, seen read-only. */
@@ -76,6 +80,7 @@ typedef struct {
   gboolean restart_on_failure; /* init restarts the app when it fails */
   guint restart_max;           /* ... at most this often; 0: no limit */
   guint pids_limit; /* processes and threads inside, init too; 0: no cap */
+  guint sockets_limit; /* libslirp sockets for its outbound flows */
   guint64 shm_size; /* bytes of the /dev/shm tmpfs */
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
@@ -117,6 +122,9 @@ char *uva_restart_string(const UvaContainerSpec *c);
 gboolean uva_pids_limit_parse(const char *text, guint *out, GError **error);
 /* The same text back: "N" or "unlimited". */
 char *uva_pids_limit_string(guint limit);
+
+/* A socket cap: N from 1 to UVA_MAX_SOCKETS_LIMIT. */
+gboolean uva_sockets_limit_parse(const char *text, guint *out, GError **error);
 
 /* A size as Docker's --shm-size takes it: a number of bytes greater than
  * 0, optionally followed by b, k, m or g (binary multiples, any case; "kb",

@@ -12,6 +12,7 @@
  *   port-driver = splice | slirp  (how published ports reach the app)
  *   restart = no | on-failure | on-failure:N
  *   pids-limit = 2048 | unlimited  (processes and threads, init included)
+ *   sockets-limit = 512      (libslirp sockets for outbound flows)
  *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
  *   stop-signal = TERM       (what stops the app: TERM INT QUIT HUP USR1 USR2 KILL)
  *   stop-timeout = 10        (seconds before SIGKILL)
@@ -34,8 +35,8 @@
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
     "hostname", "network", "port-driver", "restart", "pids-limit",
-    "shm-size", "stop-signal", "stop-timeout", "ready-http", "seed-file",
-    "log", NULL};
+    "sockets-limit", "shm-size", "stop-signal", "stop-timeout", "ready-http",
+    "seed-file", "log", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -90,7 +91,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
-                  *stop_timeout = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -144,6 +145,11 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
     goto fail;
   pids_limit = g_key_file_get_string(kf, group, KEY("pids-limit"), NULL);
   if (pids_limit && !uva_pids_limit_parse(pids_limit, &c->pids_limit, error))
+    goto fail;
+  sockets_limit =
+      g_key_file_get_string(kf, group, KEY("sockets-limit"), NULL);
+  if (sockets_limit &&
+      !uva_sockets_limit_parse(sockets_limit, &c->sockets_limit, error))
     goto fail;
   shm_size = g_key_file_get_string(kf, group, KEY("shm-size"), NULL);
   if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error))
@@ -211,8 +217,9 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
         g_set_error(&local, UVA_ERROR, UVA_ERROR_INVALID,
                     "unknown key \"%s\" in [%s] (known: command, workdir, "
                     "tmp, publish, env, volume, hostname, network, "
-                    "port-driver, restart, pids-limit, shm-size, "
-                    "stop-signal, stop-timeout, ready-http, seed-file, log)",
+                    "port-driver, restart, pids-limit, sockets-limit, "
+                    "shm-size, stop-signal, stop-timeout, ready-http, "
+                    "seed-file, log)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -338,6 +345,9 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_autofree char *n = uva_pids_limit_string(c->pids_limit);
       g_key_file_set_string(kf, group, "pids-limit", n);
     }
+    if (c->sockets_limit != UVA_DEFAULT_SOCKETS_LIMIT)
+      g_key_file_set_integer(kf, group, "sockets-limit",
+                             (gint)c->sockets_limit);
     if (c->shm_size != UVA_DEFAULT_SHM_SIZE) {
       g_autofree char *size = uva_size_string(c->shm_size);
       g_key_file_set_string(kf, group, "shm-size", size);

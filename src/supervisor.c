@@ -668,7 +668,7 @@ static gboolean on_dial(guint32 id, guint16 port, gboolean udp,
 static gboolean publish_ports(Container *c, GError **error) {
   UvaContainerSpec *s = c->spec;
   if (!s->no_network) {
-    c->net = uva_net_new(s->name, error);
+    c->net = uva_net_new(s->name, s->sockets_limit, error);
     if (!c->net)
       return FALSE;
   }

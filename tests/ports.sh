@@ -161,6 +161,75 @@ socket.socket(fileno=got).send(b"xx")' "$init1"
 else
   skipped "broken sync socket ends one container (needs root for pidfd_getfd)"
 fi
+# A container floods libslirp with new outbound flows while another is
+# served (issue 12).  Each guest UDP source port and each guest TCP
+# connection is a socket in the manager; at most 512 per container, past
+# that new flows are refused before libslirp.  The flooders wait for a
+# go-file so that the manager's fds can be counted first.
+# --- slirpcap begin
+FLOODDIR=$WORK/flood
+mkdir -p "$FLOODDIR/udp" "$FLOODDIR/syn"
+cp "$ROOT/tests/fwd_peer.py" "$FLOODDIR/"
+SPEC3=$WORK/flood.spec
+printf '[container fb]\ncommand = %s /app/fwd_peer.py serve 9000 9002\nworkdir = %s\npublish = 127.0.0.1:19081:9000\n\n' \
+  "$PY" "$PEERDIR" >"$SPEC3"
+printf '[container fu]\ncommand = %s /app/fwd_peer.py outflood udp 10.0.2.2 9 5000 /app/udp\nworkdir = %s\n\n' \
+  "$PY" "$FLOODDIR" >>"$SPEC3"
+nflood=1
+if [ $IS_ROOT = 1 ]; then
+  # The SYN flood's target: a listener of the test's own namespace that
+  # never accepts, so every connection stays open.
+  ip addr add 10.99.0.5/32 dev lo
+  $PY -c 'import socket,time
+a=socket.socket(); a.bind(("10.99.0.5", 39996)); a.listen(4096); time.sleep(120)' &
+  SYNL=$!
+  printf '[container fs]\ncommand = %s /app/fwd_peer.py outflood syn 10.99.0.5 39996 3000 /app/syn\nworkdir = %s\n\n' \
+    "$PY" "$FLOODDIR" >>"$SPEC3"
+  nflood=2
+fi
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$FLOODDIR" "$SPEC3"
+"${AS_USER[@]}" "$UVA" up "$SPEC3" >"$WORK/oflood.out" 2>&1 &
+MGR=$!
+wait_for 100 grep -q "press Ctrl-C to stop" "$WORK/oflood.out"
+wait_for 50 $PY "$PEER" transfer 127.0.0.1 19081 1 1
+wait_for 100 bash -c "[ \$(grep -c 'outflood: waiting' '$WORK/oflood.out') = $nflood ]"
+# flood KIND CONTAINER: the flood, B's requests meanwhile, the fds.
+flood() {
+  local kind=$1 name=$2 d=$FLOODDIR/$1 fds0 fdsmax cnt lat rc
+  fds0=$(fd_count "$MGR")
+  $PY "$PEER" latency 127.0.0.1 19081 "$d/done" 1000 >"$WORK/lat-$kind.out" 2>&1 &
+  lat=$!
+  touch "$d/go"
+  # The highest count while fb's requests run (at least 50 of them, 20 ms
+  # apart, after the flood was sent).
+  fdsmax=0
+  while kill -0 "$lat" 2>/dev/null; do
+    cnt=$(fd_count "$MGR"); [ "$cnt" -gt "$fdsmax" ] && fdsmax=$cnt; sleep 0.1
+  done
+  wait "$lat"; rc=$?
+  check "$kind flood from container $name: container fb answers each request within 1 s ($(tr '\n' ' ' <"$WORK/lat-$kind.out"))" [ $rc = 0 ]
+  check "$kind flood from container $name: the manager's fds stay under the cap ($fds0 -> at most $fdsmax, 512 more allowed)" \
+    [ "$fdsmax" -le $((fds0 + 512 + 8)) ]
+  cnt=$(grep -c "^uva_container: $name: 512 libslirp sockets" "$WORK/oflood.out")
+  check "$kind flood from container $name: the cap is said in rate-limited lines naming it ($cnt)" [ "$cnt" -ge 1 -a "$cnt" -le 2 ]
+  wait_for 100 grep -q "^$name | # outflood: $kind" "$WORK/oflood.out"
+  sed -n "s/^$name | \(# outflood: $kind.*\)/\1/p" "$WORK/oflood.out"
+  cnt=$(sed -n "s/^$name | # outflood: $kind.* ECONNREFUSED \([0-9]*\).*/\1/p" "$WORK/oflood.out")
+  check "$kind flood from container $name: flows past the cap are refused at once, $3 (${cnt:-0} of them)" \
+    [ "${cnt:-0}" -ge 1000 ]
+  touch "$d/stop"
+  check "$kind flood from container $name: once it exits the manager's fds are back ($fds0)" \
+    wait_for 100 bash -c "[ \$(ls /proc/$MGR/fd | wc -l) -le $fds0 ]"
+  check "$kind flood from container $name: fb still serves" $PY "$PEER" transfer 127.0.0.1 19081 100000 100000
+}
+flood udp fu "ICMP port unreachable"
+[ $IS_ROOT = 1 ] && flood syn fs "a TCP reset"
+[ $IS_ROOT = 1 ] || skipped "SYN flood from a container (needs root for an address of the test's own namespace)"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+[ -n "${SYNL:-}" ] && { kill "$SYNL" 2>/dev/null; wait "$SYNL" 2>/dev/null; }
+# --- slirpcap end
+expect_fail "--sockets-limit 0 is refused" "is not a number from 1 to 1048576" \
+  as_user "$UVA" run --sockets-limit 0 -- true
 check "issue 12 cases: no process left" wait_for 20 no_user_procs
 
 # The libslirp driver still works for TCP on IPv4 and refuses what it

@@ -2,6 +2,7 @@
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
 #include "confine.h"
+#include "flowcap.h"
 #include "fragguard.h"
 #include "hostdir.h"
 #include "msg.h"
@@ -355,6 +356,144 @@ static void test_fragguard(void) {
   uva_fragguard_free(g);
 }
 
+/* A guest frame to 10.0.2.2 or fd00::2: TCP with flags, or UDP; from
+ * source port sport. */
+static gsize flow_frame(guint8 *f, gboolean v6, guint8 proto, guint8 flags,
+                        guint16 sport) {
+  memset(f, 0, 128);
+  guint8 *ip = f + 14, *l4;
+  gsize l4_len = proto == 6 ? 20 : 8;
+  if (v6) {
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    ip[0] = 0x60;
+    ip[5] = (guint8)l4_len;
+    ip[6] = proto;
+    ip[8] = 0xfd;
+    ip[23] = 100;
+    ip[24] = 0xfd;
+    ip[39] = 2;
+    l4 = ip + 40;
+  } else {
+    f[12] = 0x08;
+    ip[0] = 0x45;
+    ip[3] = (guint8)(20 + l4_len);
+    ip[9] = proto;
+    memcpy(ip + 12, (guint8[]){10, 0, 2, 100, 10, 0, 2, 2}, 8);
+    l4 = ip + 20;
+  }
+  l4[0] = (guint8)(sport >> 8);
+  l4[1] = (guint8)sport;
+  l4[3] = 80;
+  if (proto == 6) {
+    l4[7] = 9; /* seq 9 */
+    l4[12] = 5 << 4;
+    l4[13] = flags;
+  }
+  return (gsize)(l4 + l4_len - f);
+}
+
+/* The ones-complement sum of a reply's transport part with its
+ * pseudo-header: 0xffff when its checksum is right. */
+static guint16 l4_sum(const guint8 *r, gsize len) {
+  const guint8 *ip = r + 14;
+  gboolean v6 = r[12] == 0x86;
+  const guint8 *l4 = ip + (v6 ? 40 : 20);
+  gsize n = len - (gsize)(l4 - r);
+  guint32 acc = (guint32)n + (v6 ? ip[6] : ip[9]);
+  const guint8 *pseudo = v6 ? ip + 8 : ip + 12;
+  for (gsize i = 0; i < (v6 ? 32u : 8u); i += 2)
+    acc += (guint32)(pseudo[i] << 8 | pseudo[i + 1]);
+  if (!v6 && ip[9] == 1)
+    acc = 0; /* ICMPv4: no pseudo-header */
+  for (gsize i = 0; i < n; i += 2)
+    acc += (guint32)(l4[i] << 8 | (i + 1 < n ? l4[i + 1] : 0));
+  while (acc >> 16)
+    acc = (acc & 0xffff) + (acc >> 16);
+  return (guint16)acc;
+}
+
+static void test_flowcap(void) {
+  UvaFlowCap *c = uva_flowcap_new(2);
+  guint8 f[128], r[UVA_FLOWCAP_REPLY_MAX];
+  gsize rl;
+  /* Two flows pass and are keyed to the sockets libslirp opens for them;
+   * a failed socket() (udp_attach registers -1) counts nothing. */
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
+  uva_flowcap_registered(c, 7);
+  uva_flowcap_done(c);
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  uva_flowcap_registered(c, -1);
+  uva_flowcap_registered(c, 8);
+  uva_flowcap_done(c);
+  g_assert_cmpuint(uva_flowcap_count(c), ==, 2);
+  /* At the cap: the existing flows still pass (a retransmitted SYN, the
+   * UDP port to any destination), segments of connections pass, new
+   * flows do not. */
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x10, 1001), r, &rl));
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x12, 1001), r, &rl));
+  guint8 arp[42] = {[12] = 0x08, [13] = 0x06};
+  g_assert_true(uva_flowcap_pass(c, arp, sizeof arp, r, &rl));
+  /* A new SYN: a RST back, ACK = SEQ + 1, from its destination. */
+  gsize n = flow_frame(f, FALSE, 6, 0x02, 1001);
+  g_assert_false(uva_flowcap_pass(c, f, n, r, &rl));
+  g_assert_cmpuint(rl, ==, 54);
+  g_assert_cmpmem(r, 6, f + 6, 6);
+  g_assert_cmpmem(r + 14 + 12, 4, f + 14 + 16, 4);
+  g_assert_cmpuint(r[14 + 20 + 13], ==, 0x14);
+  g_assert_cmpuint(r[14 + 20 + 11], ==, 10);
+  g_assert_cmpuint(r[14 + 20 + 2] << 8 | r[14 + 20 + 3], ==, 1001);
+  g_assert_cmpuint(l4_sum(r, rl), ==, 0xffff);
+  n = flow_frame(f, TRUE, 6, 0x02, 1001);
+  g_assert_false(uva_flowcap_pass(c, f, n, r, &rl));
+  g_assert_cmpuint(rl, ==, 74);
+  g_assert_cmpuint(l4_sum(r, rl), ==, 0xffff);
+  /* A new UDP port: ICMP port unreachable quoting its headers. */
+  n = flow_frame(f, FALSE, 17, 0, 2001);
+  g_assert_false(uva_flowcap_pass(c, f, n, r, &rl));
+  g_assert_cmpuint(rl, ==, 14 + 20 + 8 + 28);
+  g_assert_cmpuint(r[14 + 20], ==, 3);
+  g_assert_cmpuint(r[14 + 21], ==, 3);
+  g_assert_cmpuint(l4_sum(r, rl), ==, 0xffff);
+  n = flow_frame(f, TRUE, 17, 0, 2001);
+  g_assert_false(uva_flowcap_pass(c, f, n, r, &rl));
+  g_assert_cmpuint(r[14 + 40], ==, 1);
+  g_assert_cmpuint(r[14 + 41], ==, 4);
+  g_assert_cmpuint(l4_sum(r, rl), ==, 0xffff);
+  /* libslirp closes one: a new flow passes again. */
+  uva_flowcap_unregistered(c, 7);
+  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 17, 0, 2001), r, &rl));
+  uva_flowcap_registered(c, 7);
+  uva_flowcap_done(c);
+  /* An fd closed without unregister and reused replaces its old entry. */
+  uva_flowcap_registered(c, 8);
+  g_assert_cmpuint(uva_flowcap_count(c), ==, 2);
+  g_assert_false(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  uva_flowcap_free(c);
+}
+
+static void test_sockets_limit(void) {
+  guint n = 0;
+  g_assert_true(uva_sockets_limit_parse("1", &n, NULL));
+  g_assert_cmpuint(n, ==, 1);
+  g_assert_true(uva_sockets_limit_parse("1048576", &n, NULL));
+  g_assert_cmpuint(n, ==, 1048576);
+  static const char *const bad[] = {"", "0", "-1", "unlimited", "1048577",
+                                    "12x", " 5"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GError) error = NULL;
+    n = 7;
+    g_assert_false(uva_sockets_limit_parse(bad[i], &n, &error));
+    g_assert_error(error, UVA_ERROR, UVA_ERROR_INVALID);
+    g_assert_cmpuint(n, ==, 7);
+  }
+  UvaContainerSpec *c = uva_container_spec_new("x");
+  g_assert_cmpuint(c->sockets_limit, ==, 512);
+  uva_container_spec_free(c);
+}
+
 static void test_default_spec(void) {
   g_autoptr(UvaSpec) spec = uva_spec_default("/src/http_recorder.py", "/st");
   g_assert_true(uva_spec_validate(spec, NULL));
@@ -521,6 +660,7 @@ static void test_specfile_full(void) {
                      "[container free]\n"
                      "command = true\n"
                      "pids-limit = unlimited\n"
+                     "sockets-limit = 64\n"
                      "shm-size = 1g\n";
   g_autoptr(GError) error = NULL;
   g_autoptr(UvaSpec) s = uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
@@ -550,6 +690,8 @@ static void test_specfile_full(void) {
   UvaContainerSpec *f = s->containers->pdata[2];
   g_assert_cmpuint(f->pids_limit, ==, 0);
   g_assert_cmpuint(f->shm_size, ==, 1024 * 1024 * 1024);
+  g_assert_cmpuint(f->sockets_limit, ==, 64);
+  g_assert_cmpuint(w->sockets_limit, ==, UVA_DEFAULT_SOCKETS_LIMIT);
   /* Printed and parsed again, it is the same. */
   g_autofree char *printed = uva_specfile_print(s);
   g_assert_nonnull(strstr(printed, "port-driver=slirp\n"));
@@ -558,6 +700,8 @@ static void test_specfile_full(void) {
   g_assert_nonnull(strstr(printed, "shm-size=1536k\n"));
   g_assert_nonnull(strstr(printed, "pids-limit=unlimited\n"));
   g_assert_nonnull(strstr(printed, "shm-size=1g\n"));
+  g_assert_nonnull(strstr(printed, "sockets-limit=64\n"));
+  g_assert_null(strstr(printed, "sockets-limit=512"));
   g_autoptr(UvaSpec) again = uva_specfile_parse("/p.spec", printed, "/st", NULL);
   g_assert_nonnull(again);
   UvaContainerSpec *q2 = again->containers->pdata[1];
@@ -773,6 +917,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/errors/hints", test_hints);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/net/fragguard", test_fragguard);
+  g_test_add_func("/net/flowcap", test_flowcap);
+  g_test_add_func("/spec/sockets-limit", test_sockets_limit);
   g_test_add_func("/preflight/host-path", test_host_path);
   return g_test_run();
 }

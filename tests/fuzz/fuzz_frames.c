@@ -12,7 +12,7 @@
 #include <glib.h>
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
-  UvaNet *net = uva_net_new("fuzz", NULL);
+  UvaNet *net = uva_net_new("fuzz", UVA_DEFAULT_SOCKETS_LIMIT, NULL);
   g_assert(net != NULL);
   while (size >= 2) {
     size_t len = (size_t)data[0] << 8 | data[1];
