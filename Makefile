@@ -44,6 +44,17 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
+# The objects that compile DATADIR or VERSION in are rebuilt when either
+# changes: `make && make install PREFIX=~/.local` must not install a binary
+# that still names /usr/local/share.  The stamp holds the values and is
+# rewritten only when they differ, so an unchanged build stays up to date.
+CONFIG_USERS := $(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l 'UVA_DATADIR\|UVA_VERSION' src/*.c))
+$(CONFIG_USERS) $(CONFIG_USERS:%.o=%-hooks.o): $(BUILD)/config.stamp
+$(BUILD)/config.stamp: FORCE | $(BUILD)
+	@printf '%s\n' 'DATADIR=$(DATADIR)' 'VERSION=$(VERSION)' >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+FORCE:
+
 # The same program with test-only hooks (UVA_TEST_HOOKS): the tests use it
 # to prove the manager's confinement forbids what it should, from inside.
 HOOKED := supervisor confine
@@ -121,4 +132,4 @@ check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: all check check-asan e2e check-all bench fuzz clean install uninstall check-man
+.PHONY: FORCE all check check-asan e2e check-all bench fuzz clean install uninstall check-man

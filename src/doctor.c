@@ -136,7 +136,7 @@ static void probe_confinement(void) {
   report(TRUE, "manager seccomp filter", detail);
 }
 
-int uva_doctor_run(const char *recorder_path) {
+int uva_doctor_run(const char *recorder_path, const char *not_found) {
   failures = 0;
   probe_userns();
   probe_apparmor();
@@ -148,8 +148,11 @@ int uva_doctor_run(const char *recorder_path) {
   g_clear_error(&error);
   g_autofree char *ver = g_strdup_printf("libslirp %s", slirp_version_string());
   report(TRUE, "libslirp", ver);
-  g_autoptr(UvaSpec) spec = uva_spec_default(recorder_path, "/nonexistent");
-  if (uva_preflight_command(spec->containers->pdata[0], &error))
+  g_autoptr(UvaSpec) spec =
+      recorder_path ? uva_spec_default(recorder_path, "/nonexistent") : NULL;
+  if (!spec)
+    report(FALSE, "http_recorder.py + python3", not_found);
+  else if (uva_preflight_command(spec->containers->pdata[0], &error))
     report(TRUE, "http_recorder.py + python3", recorder_path);
   else
     report(FALSE, "http_recorder.py + python3", error->message);

@@ -2,6 +2,7 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "datadir.h"
 #include "doctor.h"
 #include "preflight.h"
 #include "spec.h"
@@ -31,7 +32,8 @@ static const char usage_text[] =
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
-    "this binary, or in " UVA_DATADIR "),\n"
+    "this binary, in ../share/uva_container beside its directory, or in\n"
+    UVA_DATADIR "),\n"
     "each in its own user, network, mount, pid, uts and ipc namespaces,\n"
     "with its own working directory and /tmp:\n"
     "  a: http://127.0.0.1:18080/ -> port 8080 inside container a\n"
@@ -60,21 +62,14 @@ static char *state_dir(void) {
                           NULL);
 }
 
-/* http_recorder.py sits next to the binary (the checkout, after make); an
- * installed binary falls back to UVA_DATADIR, where `make install` puts
- * it.  When neither exists, the checkout path is the one preflight names. */
+/* http_recorder.py: next to the binary (the checkout, after make), in
+ * BINDIR/../share/uva_container (installed, any PREFIX), or in the
+ * compiled-in UVA_DATADIR (datadir.c). */
 static char *recorder_path(GError **error) {
   g_autofree char *exe = g_file_read_link("/proc/self/exe", error);
   if (!exe)
     return NULL;
-  g_autofree char *dir = g_path_get_dirname(exe);
-  g_autofree char *here = g_build_filename(dir, "http_recorder.py", NULL);
-  g_autofree char *installed =
-      g_build_filename(UVA_DATADIR, "http_recorder.py", NULL);
-  if (!g_file_test(here, G_FILE_TEST_EXISTS) &&
-      g_file_test(installed, G_FILE_TEST_EXISTS))
-    return g_steal_pointer(&installed);
-  return g_steal_pointer(&here);
+  return uva_datadir_find(exe, UVA_DATADIR, "http_recorder.py", error);
 }
 
 /* Every container of spec must be able to start before any does. */
@@ -272,8 +267,10 @@ int main(int argc, char **argv) {
       fputs(text, stdout);
     status = text ? 0 : 1;
   } else if (argc == 2 && g_str_equal(argv[1], "check")) {
-    g_autofree char *recorder = recorder_path(&error);
-    status = recorder ? uva_doctor_run(recorder) : 1;
+    /* A missing recorder is one FAIL line among the others. */
+    g_autoptr(GError) not_found = NULL;
+    g_autofree char *recorder = recorder_path(&not_found);
+    status = uva_doctor_run(recorder, not_found ? not_found->message : NULL);
   } else if (argc > 1) {
     fprintf(stderr, "uva_container: unexpected argument '%s'\n%s", argv[1],
             usage_text);

@@ -169,6 +169,8 @@ check "make install DESTDIR= puts binary, recorder, man page and completion in p
   bash -c "cd '$DEST/usr/local' && [ -x bin/uva_container -a -x share/uva_container/http_recorder.py -a -f share/man/man1/uva_container.1 -a -f share/bash-completion/completions/uva_container ]"
 make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
 check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
+# ---- the build: install under any PREFIX, data found ----
+. "$ROOT/tests/build.sh"
 check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
 check "bash completion knows --pids-limit (offering unlimited) and --shm-size" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --pids-limit ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = unlimited ] || exit 1; COMP_WORDS=(uva_container run --shm); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --shm-size ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
@@ -312,7 +314,7 @@ chmod -x "$WORK/http_recorder.py"
 expect_fail "a non-executable http_recorder.py is named" "http_recorder.py is not executable" as_user "$WORK/uva_container"
 chmod +x "$WORK/http_recorder.py"
 mv "$WORK/http_recorder.py" "$WORK/hr.py"
-expect_fail "a missing http_recorder.py is named" "http_recorder.py not found at $WORK/http_recorder.py" as_user "$WORK/uva_container"
+expect_fail "a missing http_recorder.py is named" "http_recorder.py not found (tried $WORK/http_recorder.py, " as_user "$WORK/uva_container"
 mv "$WORK/hr.py" "$WORK/http_recorder.py"
 
 if [ $IS_ROOT = 1 ]; then
