@@ -46,7 +46,13 @@ static const char usage_text[] =
     "check: test whether this machine can run containers, with fixes.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
-    "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container).\n"
+    "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container);\n"
+    "with HOME unusable (HOME=/nonexistent in CI) set XDG_STATE_HOME.\n"
+    "\n"
+    "As root: containers run as root inside and out, and the manager refuses\n"
+    "every directory of another user (sudo with your HOME or XDG_STATE_HOME:\n"
+    "your state directory), so it never leaves a root-owned file where a later\n"
+    "run as you would meet it; give root its own XDG_STATE_HOME, -w, --tmp.\n"
     "\n"
     "Exit status: 0 after Ctrl-C or SIGTERM, 1 on a start-up error or when\n"
     "every app ended by itself, 2 on a usage error; run: the app's own\n"
@@ -150,8 +156,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_option_context_add_main_entries(ctx, entries, NULL);
   /* Options stop at COMMAND: `run python3 -m http.server` keeps its -m. */
   g_option_context_set_strict_posix(ctx, TRUE);
-  if (!g_option_context_parse(ctx, &argc, &argv, error))
+  if (!g_option_context_parse(ctx, &argc, &argv, error)) {
+    g_prefix_error(error, "run: ");
     return 2;
+  }
 
   g_autoptr(UvaSpec) spec = uva_spec_new();
   spec->state_dir = g_strdup(state);
@@ -255,32 +263,52 @@ int main(int argc, char **argv) {
     return 0;
   }
   g_autofree char *state = state_dir();
-  if (argc > 1 && g_str_equal(argv[1], "run")) {
+  const char *cmd = argc > 1 ? argv[1] : NULL;
+  if (cmd && g_str_equal(cmd, "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);
-  } else if (argc == 3 && g_str_equal(argv[1], "up")) {
+  } else if (cmd && g_str_equal(cmd, "up") && argc == 3) {
     g_autoptr(UvaSpec) spec = uva_specfile_load(argv[2], state, &error);
     status = spec ? run_spec(spec, &error) : 2;
-  } else if (argc == 2 && g_str_equal(argv[1], "--print-default-spec")) {
+  } else if (cmd && g_str_equal(cmd, "--print-default-spec") && argc == 2) {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     g_autofree char *text = spec ? uva_specfile_print(spec) : NULL;
     if (text)
       fputs(text, stdout);
     status = text ? 0 : 1;
-  } else if (argc == 2 && g_str_equal(argv[1], "check")) {
+  } else if (cmd && g_str_equal(cmd, "check") && argc == 2) {
     /* A missing recorder is one FAIL line among the others. */
     g_autoptr(GError) not_found = NULL;
     g_autofree char *recorder = recorder_path(&not_found);
     status = uva_doctor_run(recorder, not_found ? not_found->message : NULL);
-  } else if (argc > 1) {
-    fprintf(stderr, "uva_container: unexpected argument '%s'\n%s", argv[1],
-            usage_text);
+  } else if (cmd) {
+    /* A usage error is one line naming what is wrong; the 26 lines of
+     * --help would push it off the screen. */
+    if (g_str_equal(cmd, "up") && argc == 2)
+      fprintf(stderr, "uva_container: up: no FILE given (uva_container up "
+                      "FILE); see uva_container --help\n");
+    else if (g_str_equal(cmd, "up"))
+      fprintf(stderr, "uva_container: up takes one FILE, not %d arguments; "
+                      "see uva_container --help\n", argc - 2);
+    else if (g_str_equal(cmd, "check") ||
+             g_str_equal(cmd, "--print-default-spec") ||
+             g_str_equal(cmd, "--help") || g_str_equal(cmd, "--version"))
+      fprintf(stderr, "uva_container: %s takes no arguments (got '%s'); "
+                      "see uva_container --help\n", cmd, argv[2]);
+    else
+      fprintf(stderr, "uva_container: unknown command '%s' (commands: run, "
+                      "up, check; options: --help, --version, "
+                      "--print-default-spec); see uva_container --help\n",
+              cmd);
     return 2;
   } else {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     status = spec ? run_spec(spec, &error) : 1;
   }
   if (error) {
-    fprintf(stderr, "uva_container: %s\n", error->message);
+    /* A usage error of run points at run's own help. */
+    gboolean run_usage = status == 2 && cmd && g_str_equal(cmd, "run");
+    fprintf(stderr, "uva_container: %s%s\n", error->message,
+            run_usage ? "; see uva_container run --help" : "");
     return status ? status : 1;
   }
   return status;

@@ -372,6 +372,9 @@ expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --netwo
 expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
 expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
 
+# ---- messages: one line, the cause and the fix ----
+. "$ROOT/tests/messages.sh"
+
 # ---- attacks from inside ----
 . "$ROOT/tests/hardening.sh"
 

@@ -1,0 +1,37 @@
+# tests/messages.sh - messages a new user meets, sourced by tests/run.sh (it
+# uses run.sh's check, expect_fail, as_user, $WORK, $UVA and $IS_ROOT).
+# Each is one line naming the cause and the fix.
+
+# Usage errors: one line and status 2, not 26 lines of usage.
+usage_line() { # description, expected regex, args...
+  local d=$1 want=$2 out rc; shift 2
+  out=$(as_user "$UVA" "$@" 2>&1); rc=$?
+  if [ $rc = 2 ] && [ "$(grep -c . <<<"$out")" = 1 ] && grep -q -- "$want" <<<"$out"; then
+    ok "$d"
+  else
+    not_ok "$d (rc=$rc): $(head -3 <<<"$out")"
+  fi
+}
+usage_line "usage: up without FILE is one line naming FILE and --help" \
+  "up: no FILE given .*see uva_container --help" up
+usage_line "usage: an unknown command is one line naming it and --help" \
+  "unknown command 'bogus'.*see uva_container --help" bogus
+usage_line "usage: check with an argument is one line" \
+  "check takes no arguments.*see uva_container --help" check extra
+usage_line "usage: run with an unknown option is one line naming run --help" \
+  "run: Unknown option --bogus; see uva_container run --help" run --bogus -- true
+check "--help says what happens as root and that a later run as you is safe" \
+  bash -c "'$UVA' --help | grep -q '^As root: .*refuses' && '$UVA' --help | grep -q 'never leaves a root-owned file'"
+if [ $IS_ROOT = 1 ]; then
+  # sudo -E: root with the user's state directory is refused before it
+  # creates anything, and the user's next run works.
+  out=$(XDG_STATE_HOME="$WORK/state" HOME="$THOME" timeout 30 "$UVA" run --network none -- true 2>&1); rc=$?
+  check "root with the user's state directory is refused in one line (rc=$rc)" \
+    bash -c '[ "$1" != 0 ] && [ "$(grep -c . <<<"$2")" = 1 ] && grep -q "not to root" <<<"$2"' _ "$rc" "$out"
+  check "the refused root run left nothing of root's in the user's state" \
+    bash -c "[ -z \"\$(find '$WORK/state' -uid 0)\" ]"
+  out=$(as_user "$UVA" run --network none -- true 2>&1); rc=$?
+  check "the user's next run works (rc=$rc)" [ $rc = 0 ]
+else
+  skipped "root with the user's state directory (needs root)"
+fi
