@@ -5,6 +5,7 @@
 #include "doctor.h"
 
 #include "confine.h"
+#include "portholder.h"
 #include "preflight.h"
 #include "sandbox.h"
 #include "seccomp.h"
@@ -99,9 +100,13 @@ static void probe_ports(void) {
     if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0)
       report(TRUE, what, "free");
     else {
+      int err = errno;
+      g_autofree char *holder =
+          err == EADDRINUSE ? uva_portholder_describe((guint16)ports[i], FALSE)
+                            : NULL;
       g_autofree char *d = g_strdup_printf(
-          "%s (needed by the default containers; see 'ss -ltnp sport = :%d')",
-          g_strerror(errno), ports[i]);
+          "%s%s%s (the default containers need it)", g_strerror(err),
+          holder ? ": held by " : "", holder ? holder : "");
       report(FALSE, what, d);
     }
   }

@@ -2,6 +2,7 @@
  * validation every spec goes through before anything is started. */
 #include "spec.h"
 
+#include "portholder.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -309,12 +310,13 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                                 GError **error) {
   g_autofree char *where = uva_publish_host_string(p);
   guint16 port = uva_publish_host_port(p);
-  if (err == EADDRINUSE)
+  if (err == EADDRINUSE) {
+    g_autofree char *holder = uva_portholder_describe(port, p->udp);
     return uva_fail(error,
                     "%s: cannot publish host port %s: it is already in use "
-                    "by another program (find it with 'ss -%cnp sport = "
-                    ":%u'), stop it or publish another port",
-                    name, where, p->udp ? 'u' : 't', port);
+                    "by %s; stop it or publish another port",
+                    name, where, holder);
+  }
   if (err == EACCES && port < 1024)
     return uva_fail(error,
                     "%s: cannot publish host port %s: ports below 1024 need "

@@ -35,3 +35,21 @@ if [ $IS_ROOT = 1 ]; then
 else
   skipped "root with the user's state directory (needs root)"
 fi
+
+# A port held by another uva_container of this user is named as such,
+# by run and by check.
+HOUT=$WORK/holder.out
+"${AS_USER[@]}" "$UVA" run --network none -p 127.0.0.1:18080:8000 -- sleep 60 >"$HOUT" 2>&1 &
+MGR=$!
+if wait_for 100 port_open 18080; then
+  expect_fail "a port held by another uva_container of yours names it and its pid" \
+    "port 127.0.0.1:18080: it is already in use by another uva_container of yours (pid $MGR); stop it" \
+    as_user "$UVA" run --network none -p 127.0.0.1:18080:8000 -- true
+  out=$(as_user "$UVA" check 2>&1)
+  check "check: a default port held by uva_container names it" \
+    grep -q "^FAIL  port 127.0.0.1:18080 .*held by another uva_container of yours (pid $MGR)" <<<"$out"
+else
+  not_ok "a manager holding 18080 started: $(cat "$HOUT")"
+fi
+kill -INT "$MGR"; wait "$MGR"; MGR=
+wait_for 20 no_user_procs

@@ -6,6 +6,7 @@
 #include "hostdir.h"
 #include "msg.h"
 #include "output.h"
+#include "portholder.h"
 #include "preflight.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -406,6 +407,63 @@ static void test_hints(void) {
   g_assert_nonnull(strstr(inval, "CONFIG_USER_NS"));
 }
 
+/* A bound socket on 127.0.0.1, port chosen by the kernel. */
+static int bound_socket(gboolean udp, guint16 *port) {
+  int s = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  g_assert_cmpint(bind(s, (struct sockaddr *)&a, sizeof a), ==, 0);
+  if (!udp)
+    g_assert_cmpint(listen(s, 1), ==, 0);
+  g_assert_cmpint(getsockname(s, (struct sockaddr *)&a, &len), ==, 0);
+  *port = ntohs(a.sin_port);
+  return s;
+}
+
+/* "already in use" names the holder when it is one of our processes, and
+ * otherwise an ss(8) command that shows listening sockets (-l). */
+static void test_port_holder(void) {
+  for (int udp = 0; udp <= 1; udp++) {
+    guint16 port;
+    int s = bound_socket(udp, &port);
+    /* Our own socket is skipped (the manager is not its own holder): the
+     * message falls back to ss. */
+    g_autofree char *spec = g_strdup_printf("127.0.0.1:%u:80%s", port,
+                                            udp ? "/udp" : "");
+    UvaPublish p;
+    g_assert_true(uva_publish_parse(spec, &p, NULL));
+    g_autoptr(GError) error = NULL;
+    g_assert_false(uva_publish_bind_error("a", &p, EADDRINUSE, &error));
+    g_autofree char *want = g_strdup_printf(
+        "another program (find it with: ss -l%cnp 'sport = :%u'); stop it",
+        udp ? 'u' : 't', port);
+    if (!strstr(error->message, want))
+      g_error("got \"%s\", want \"%s\"", error->message, want);
+    /* A child holding the same socket is found, by pid and name. */
+    int go[2];
+    g_assert_cmpint(pipe2(go, O_CLOEXEC), ==, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char c;
+      close(go[1]);
+      (void)!read(go[0], &c, 1);
+      _exit(0);
+    }
+    close(s);
+    UvaPortHolder h;
+    uva_portholder_find(port, udp, &h);
+    g_assert_cmpint(h.pid, ==, pid);
+    g_assert_false(h.is_uva);
+    g_autofree char *d = uva_portholder_describe(port, udp);
+    g_autofree char *want2 = g_strdup_printf("(pid %d) of yours", (int)pid);
+    g_assert_nonnull(strstr(d, want2));
+    close(go[1]);
+    close(go[0]);
+    waitpid(pid, NULL, 0);
+  }
+}
+
 static void test_msg_roundtrip(void) {
   int sv[2];
   g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
@@ -770,6 +828,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/sandbox/id-map", test_id_map);
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);
+  g_test_add_func("/errors/port-holder", test_port_holder);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/preflight/host-path", test_host_path);
