@@ -53,3 +53,14 @@ else
 fi
 kill -INT "$MGR"; wait "$MGR"; MGR=
 wait_for 20 no_user_procs
+
+# User namespaces refused by a seccomp filter (a container-based CI
+# runner), with no sysctl to blame: the message says what to change.
+cp "$ROOT/tests/no_userns_seccomp.py" "$WORK/no_userns_seccomp.py"
+chmod 0755 "$WORK/no_userns_seccomp.py"
+expect_fail "a seccomp filter refusing user namespaces: run on the host, or allow CLONE_NEWUSER" \
+  "no sysctl explains it: this process runs under a seccomp filter.*allow CLONE_NEWUSER .*seccomp=unconfined" \
+  as_user "$WORK/no_userns_seccomp.py" "$UVA" run --network none -- true
+out=$(as_user "$WORK/no_userns_seccomp.py" "$UVA" check 2>&1)
+check "check: a seccomp filter refusing user namespaces is a FAIL with the fix" \
+  grep -q "^FAIL  user namespaces .*seccomp=unconfined" <<<"$out"
