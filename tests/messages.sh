@@ -64,3 +64,19 @@ expect_fail "a seccomp filter refusing user namespaces: run on the host, or allo
 out=$(as_user "$WORK/no_userns_seccomp.py" "$UVA" check 2>&1)
 check "check: a seccomp filter refusing user namespaces is a FAIL with the fix" \
   grep -q "^FAIL  user namespaces .*seccomp=unconfined" <<<"$out"
+
+# HOME=/nonexistent (a typical CI user) and no XDG_STATE_HOME: the fix is
+# XDG_STATE_HOME.
+expect_fail "HOME=/nonexistent without XDG_STATE_HOME names XDG_STATE_HOME as the fix" \
+  "state directory /nonexistent/.local/state/uva_container: .*; set XDG_STATE_HOME to a directory of yours (e.g. XDG_STATE_HOME=/tmp/state uva_container" \
+  as_user env -u XDG_STATE_HOME HOME=/nonexistent "$UVA" run --network none -- true
+
+# No /dev/net/tun node (a tmpfs over /dev/net in a mount namespace of this
+# test only): besides modprobe, --network none still publishes ports.
+if [ $IS_ROOT = 1 ]; then
+  expect_fail "a missing /dev/net/tun names modprobe and --network none" \
+    "modprobe tun.*--network none .*still publishes ports" \
+    unshare -m --propagation private bash -c "mount -t tmpfs none /dev/net && as_user '$UVA' run -- true"
+else
+  skipped "a missing /dev/net/tun node (needs root to arrange)"
+fi

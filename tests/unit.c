@@ -401,6 +401,10 @@ static void test_hosts_text(void) {
 
 static void test_hints(void) {
   g_assert_nonnull(strstr(uva_tap_open_hint(ENOENT), "modprobe tun"));
+  /* The way to go on without the node, ports included. */
+  g_assert_nonnull(
+      strstr(uva_tap_open_hint(ENOENT), "--network none (network = none in "
+                                        "a spec) still publishes ports"));
   g_assert_nonnull(strstr(uva_tap_open_hint(EACCES), "chmod 0666"));
   g_assert_null(uva_tap_open_hint(EIO));
   g_autofree char *inval = uva_sandbox_userns_hint(EINVAL);
