@@ -10,6 +10,7 @@
 #include "supervisor.h"
 #include "term.h"
 #include "util.h"
+#include "volume.h"
 
 #include <signal.h>
 #include <libslirp.h>
@@ -146,7 +147,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
-       "Bind a host path into the container (read-write unless :ro)",
+       "Bind a host path into the container (read-write unless :ro); in a "
+       "path, \\: is a colon and \\\\ a backslash",
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
        NULL},

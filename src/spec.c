@@ -332,25 +332,6 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                         where);
 }
 
-gboolean uva_volume_parse(const char *text, const char *base_dir,
-                          UvaMount *out, GError **error) {
-  g_auto(GStrv) parts = g_strsplit(text, ":", -1);
-  guint n = g_strv_length(parts);
-  gboolean ro = n == 3 && g_str_equal(parts[2], "ro");
-  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(parts[2], "rw")) ||
-      !*parts[0] || !g_path_is_absolute(parts[1]) ||
-      g_str_equal(parts[1], "/")) {
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw]",
-                text);
-    return FALSE;
-  }
-  out->source = g_canonicalize_filename(parts[0], base_dir);
-  out->target = g_canonicalize_filename(parts[1], "/");
-  out->read_only = ro;
-  return TRUE;
-}
-
 const char *uva_container_hostname(const UvaContainerSpec *c) {
   return c->hostname ? c->hostname : c->name;
 }

@@ -41,7 +41,9 @@ fi
 HOUT=$WORK/holder.out
 "${AS_USER[@]}" "$UVA" run --network none -p 127.0.0.1:18080:8000 -- sleep 60 >"$HOUT" 2>&1 &
 MGR=$!
-if wait_for 100 port_open 18080; then
+# Ready, not merely listening: until its init has closed the manager's fds
+# (right after clone) the init holds the socket too.
+if wait_for 100 grep -q "ready at http://127.0.0.1:18080/" "$HOUT"; then
   expect_fail "a port held by another uva_container of yours names it and its pid" \
     "port 127.0.0.1:18080: it is already in use by another uva_container of yours (pid $MGR); stop it" \
     as_user "$UVA" run --network none -p 127.0.0.1:18080:8000 -- true
@@ -80,3 +82,22 @@ if [ $IS_ROOT = 1 ]; then
 else
   skipped "a missing /dev/net/tun node (needs root to arrange)"
 fi
+
+# A checkout whose path holds ':' and ';': --print-default-spec prints a
+# spec that `up` runs.
+ODD="$WORK/we:ird;dir"
+mkdir -p "$ODD"
+cp "$UVA" "$ODD/uva_container"
+cp -p "$WORK/http_recorder.py" "$ODD/"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$ODD"
+as_user "$ODD/uva_container" --print-default-spec >"$WORK/odd.spec" 2>&1
+check "--print-default-spec escapes ':' and ';' in the recorder's path" \
+  grep -qxF "volume=$WORK/we\\:ird\\;dir/http_recorder.py:/opt/uva/http_recorder.py:ro" "$WORK/odd.spec"
+OOUT=$WORK/odd.out
+"${AS_USER[@]}" "$ODD/uva_container" up "$WORK/odd.spec" >"$OOUT" 2>&1 &
+MGR=$!
+check "up of that printed spec starts both containers" \
+  wait_for 300 grep -q "press Ctrl-C to stop" "$OOUT"
+check "and a serves on 18080" bash -c "curl -s -m 5 http://127.0.0.1:18080/ | grep -q hello-from-a.txt"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+wait_for 20 no_user_procs

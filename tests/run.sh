@@ -169,8 +169,6 @@ check "make install DESTDIR= puts binary, recorder, man page and completion in p
   bash -c "cd '$DEST/usr/local' && [ -x bin/uva_container -a -x share/uva_container/http_recorder.py -a -f share/man/man1/uva_container.1 -a -f share/bash-completion/completions/uva_container ]"
 make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
 check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
-# ---- the build: install under any PREFIX, data found ----
-. "$ROOT/tests/build.sh"
 check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
 check "bash completion knows --pids-limit (offering unlimited) and --shm-size" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --pids-limit ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = unlimited ] || exit 1; COMP_WORDS=(uva_container run --shm); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --shm-size ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
@@ -371,6 +369,9 @@ expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
 expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true
 expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
 expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
+
+# ---- the build: install under any PREFIX, data found ----
+. "$ROOT/tests/build.sh"
 
 # ---- messages: one line, the cause and the fix ----
 . "$ROOT/tests/messages.sh"

@@ -15,6 +15,7 @@
 #include "specfile.h"
 #include "tap.h"
 #include "util.h"
+#include "volume.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -635,6 +636,59 @@ static void test_specfile_full(void) {
   g_assert_cmpuint(f2->shm_size, ==, 1024 * 1024 * 1024);
 }
 
+/* `command` is sh(1) words, as documented: GKeyFile's escapes (\t, \s,
+ * \n) must not apply first, and printing must give the same words back. */
+static void test_specfile_command_raw(void) {
+  const char *text = "[container a]\n"
+                     "command = printf 'a\\tb\\n' x\\sy \"c  d\"\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) s = uva_specfile_parse("/s.spec", text, "/st", &error);
+  g_assert_no_error(error);
+  UvaContainerSpec *c = s->containers->pdata[0];
+  const char *const want[] = {"printf", "a\\tb\\n", "xsy", "c  d", NULL};
+  g_assert_true(g_strv_equal((const char *const *)c->argv, want));
+  g_autofree char *printed = uva_specfile_print(s);
+  g_autoptr(UvaSpec) again = uva_specfile_parse("/s.spec", printed, "/st", &error);
+  g_assert_no_error(error);
+  UvaContainerSpec *c2 = again->containers->pdata[0];
+  g_assert_true(g_strv_equal((const char *const *)c2->argv, want));
+}
+
+/* A checkout path with ':' and ';': --print-default-spec prints what `up`
+ * reads back to the same spec; -v takes the same escapes. */
+static void test_volume_escapes(void) {
+  const char *rec = "/home/u/we:ird;dir\\x/http_recorder.py";
+  g_autoptr(UvaSpec) def = uva_spec_default(rec, "/st");
+  g_autofree char *text = uva_specfile_print(def);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) back = uva_specfile_parse("/d.spec", text, "/x", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(back->containers->len, ==, 2);
+  for (guint i = 0; i < 2; i++) {
+    UvaContainerSpec *b = back->containers->pdata[i];
+    g_assert_cmpuint(b->mounts->len, ==, 1);
+    UvaMount *m = &g_array_index(b->mounts, UvaMount, 0);
+    g_assert_cmpstr(m->source, ==, rec);
+    g_assert_cmpstr(m->target, ==, "/opt/uva/http_recorder.py");
+    g_assert_true(m->read_only);
+  }
+  UvaMount m = {0};
+  g_assert_true(uva_volume_parse("/a\\:b\\;c:/in\\:side:ro", NULL, &m, &error));
+  g_assert_cmpstr(m.source, ==, "/a:b;c");
+  g_assert_cmpstr(m.target, ==, "/in:side");
+  g_assert_true(m.read_only);
+  g_autofree char *str = uva_volume_string(&m);
+  g_assert_cmpstr(str, ==, "/a\\:b\\;c:/in\\:side:ro");
+  g_free(m.source);
+  g_free(m.target);
+  g_assert_false(uva_volume_parse("/a\\sb:/x", NULL, &m, &error));
+  g_assert_nonnull(strstr(error->message, "unknown escape"));
+  g_auto(GStrv) list = uva_volume_split(" /a\\;b:/x ; /c:/y;");
+  g_assert_cmpuint(g_strv_length(list), ==, 2);
+  g_assert_cmpstr(list[0], ==, "/a\\;b:/x");
+  g_assert_cmpstr(list[1], ==, "/c:/y");
+}
+
 static void test_specfile_bad(void) {
   static const struct {
     const char *text, *want;
@@ -829,6 +883,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/specfile/roundtrip", test_specfile_roundtrip);
   g_test_add_func("/specfile/full", test_specfile_full);
   g_test_add_func("/specfile/bad", test_specfile_bad);
+  g_test_add_func("/specfile/command-raw", test_specfile_command_raw);
+  g_test_add_func("/specfile/volume-escapes", test_volume_escapes);
   g_test_add_func("/sandbox/id-map", test_id_map);
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);
