@@ -101,3 +101,7 @@ check "up of that printed spec starts both containers" \
 check "and a serves on 18080" bash -c "curl -s -m 5 http://127.0.0.1:18080/ | grep -q hello-from-a.txt"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 wait_for 20 no_user_procs
+
+out=$(as_user "$UVA" check 2>&1)
+check "check: reports the running kernel against the oldest that runs the default" \
+  grep -qF "OK    kernel                       $(uname -r) (the default needs 5.12)" <<<"$out"

@@ -2,6 +2,7 @@
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
 #include "confine.h"
+#include "doctor.h"
 #include "fragguard.h"
 #include "hostdir.h"
 #include "msg.h"
@@ -469,6 +470,24 @@ static void test_port_holder(void) {
   }
 }
 
+/* check's kernel line: the oldest kernel that runs the default is 5.12
+ * (mount_setattr), and what an older or newer one lacks is named. */
+static void test_kernel_report(void) {
+  gboolean ok;
+  g_autofree char *old = uva_doctor_kernel_report("5.10.0-28-amd64", &ok);
+  g_assert_false(ok);
+  g_assert_nonnull(strstr(old, "needs Linux 5.12 or later"));
+  g_assert_nonnull(strstr(old, "mount_setattr (read-only binds) 5.12"));
+  g_assert_nonnull(strstr(old, "CLOSE_RANGE_CLOEXEC"));
+  g_autofree char *mid = uva_doctor_kernel_report("5.13.0", &ok);
+  g_assert_true(ok);
+  g_assert_nonnull(strstr(mid, "RLIMIT_NPROC per user namespace"));
+  g_assert_null(strstr(mid, "mount_setattr"));
+  g_autofree char *now = uva_doctor_kernel_report("6.12.1", &ok);
+  g_assert_true(ok);
+  g_assert_nonnull(strstr(now, "every feature used is there"));
+}
+
 static void test_msg_roundtrip(void) {
   int sv[2];
   g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
@@ -889,6 +908,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);
   g_test_add_func("/errors/port-holder", test_port_holder);
+  g_test_add_func("/doctor/kernel", test_kernel_report);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/preflight/host-path", test_host_path);
