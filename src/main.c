@@ -293,7 +293,8 @@ int main(int argc, char **argv) {
                       "see uva_container --help\n", argc - 2);
     else if (g_str_equal(cmd, "check") ||
              g_str_equal(cmd, "--print-default-spec") ||
-             g_str_equal(cmd, "--help") || g_str_equal(cmd, "--version"))
+             g_str_equal(cmd, "--help") || g_str_equal(cmd, "-h") ||
+             g_str_equal(cmd, "--version"))
       fprintf(stderr, "uva_container: %s takes no arguments (got '%s'); "
                       "see uva_container --help\n", cmd, argv[2]);
     else
