@@ -44,6 +44,17 @@ $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
+# The objects that compile DATADIR or VERSION in are rebuilt when either
+# changes: `make && make install PREFIX=~/.local` must not install a binary
+# that still names /usr/local/share.  The stamp holds the values and is
+# rewritten only when they differ, so an unchanged build stays up to date.
+CONFIG_USERS := $(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l 'UVA_DATADIR\|UVA_VERSION' src/*.c))
+$(CONFIG_USERS) $(CONFIG_USERS:%.o=%-hooks.o): $(BUILD)/config.stamp
+$(BUILD)/config.stamp: FORCE | $(BUILD)
+	@printf '%s\n' 'DATADIR=$(DATADIR)' 'VERSION=$(VERSION)' >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+FORCE:
+
 # The same program with test-only hooks (UVA_TEST_HOOKS): the tests use it
 # to prove the manager's confinement forbids what it should, from inside.
 HOOKED := supervisor confine
@@ -101,10 +112,16 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-asan build-fuzz uva_container uva_container-asan
+	rm -rf build build-asan build-fuzz build-deb uva_container uva_container-asan \
+	  uva-container_*.deb
 
-install: uva_container
-	install -D -m 0755 uva_container $(DESTDIR)$(BINDIR)/uva_container
+# The binary `install` copies: `make deb` installs one of its own build.
+INSTALL_BIN ?= uva_container
+$(BUILD)/uva_container: $(OBJS)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+install: $(INSTALL_BIN)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/uva_container
 	install -D -m 0755 http_recorder.py $(DESTDIR)$(DATADIR)/http_recorder.py
 	install -D -m 0644 uva_container.1 $(DESTDIR)$(MANDIR)/man1/uva_container.1
 	install -D -m 0644 completions/uva_container.bash $(DESTDIR)$(BASHCOMPDIR)/uva_container
@@ -116,9 +133,20 @@ uninstall:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/uva_container
 	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
+# A Debian package of `make install PREFIX=/usr`, built in build-deb (its
+# own objects: /usr/share/uva_container compiled in, the checkout's
+# ./uva_container untouched) by packaging/mkdeb.sh with dpkg-deb.
+# DEB_OUT: where the .deb goes (default: here).
+DEB_OUT ?= $(CURDIR)
+deb:
+	rm -rf build-deb/root
+	$(MAKE) BUILD=build-deb PREFIX=/usr DESTDIR=$(CURDIR)/build-deb/root \
+	  INSTALL_BIN=build-deb/uva_container install
+	packaging/mkdeb.sh $(CURDIR)/build-deb/root $(VERSION) $(DEB_OUT)
+
 # The man page must format without a single groff warning.
 check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: all check check-asan e2e check-all bench fuzz clean install uninstall check-man
+.PHONY: FORCE deb all check check-asan e2e check-all bench fuzz clean install uninstall check-man

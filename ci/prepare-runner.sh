@@ -22,10 +22,11 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 apt-get install -y --no-install-recommends \
-  build-essential pkg-config libslirp-dev libglib2.0-dev \
+  build-essential pkg-config libslirp-dev libglib2.0-dev dpkg-dev \
   python3 curl iproute2 util-linux procps ca-certificates groff-base \
   clang libclang-rt-14-dev nginx-light wrk
 
+# dpkg-dev (dpkg-shlibdeps) builds the package (make deb);
 # clang and its libFuzzer runtime build the fuzz targets (make fuzz);
 # nginx-light and wrk are the load test's server and client.
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,

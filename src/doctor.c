@@ -5,6 +5,7 @@
 #include "doctor.h"
 
 #include "confine.h"
+#include "portholder.h"
 #include "preflight.h"
 #include "sandbox.h"
 #include "seccomp.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 static int failures;
@@ -73,6 +75,74 @@ static void probe_userns(void) {
   report(FALSE, "user namespaces", detail);
 }
 
+/* What each kernel feature the code uses needs (grep the sources for the
+ * call).  "needed": the default containers do not run without it. */
+static const struct {
+  int major, minor;
+  const char *what;
+  gboolean needed;
+} kernel_features[] = {
+    {4, 13, "TIOCGPTPEER (run -t)", FALSE},
+    {5, 2, "open_tree/move_mount (volumes, /app, /tmp)", TRUE},
+    {5, 6, "openat2 (host paths without symlinks)", TRUE},
+    {5, 9, "close_range (a container gets no manager fd)", TRUE},
+    {5, 11, "CLOSE_RANGE_CLOEXEC (the app gets no init fd)", TRUE},
+    {5, 12, "mount_setattr (read-only binds)", TRUE},
+    {5, 13, "Landlock (manager confinement)", FALSE},
+    {5, 14, "RLIMIT_NPROC per user namespace (--pids-limit counts the "
+            "container only)", FALSE},
+    {6, 7, "Landlock ABI 4 (TCP bind and connect)", FALSE},
+    {6, 12, "Landlock ABI 6 (abstract sockets, signals)", FALSE},
+};
+
+char *uva_doctor_kernel_report(const char *release, gboolean *ok) {
+  int major = 0, minor = 0;
+  if (sscanf(release, "%d.%d", &major, &minor) != 2) {
+    *ok = TRUE; /* unknown: the other probes say what works */
+    return g_strdup_printf("%s: version not understood", release);
+  }
+  int need_major = 0, need_minor = 0;
+  g_autoptr(GString) missing_needed = g_string_new(NULL);
+  g_autoptr(GString) missing = g_string_new(NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS(kernel_features); i++) {
+    int fmaj = kernel_features[i].major, fmin = kernel_features[i].minor;
+    if (kernel_features[i].needed &&
+        (fmaj > need_major || (fmaj == need_major && fmin > need_minor))) {
+      need_major = fmaj;
+      need_minor = fmin;
+    }
+    if (major > fmaj || (major == fmaj && minor >= fmin))
+      continue;
+    GString *list = kernel_features[i].needed ? missing_needed : missing;
+    g_string_append_printf(list, "%s%s %d.%d", list->len ? ", " : "",
+                           kernel_features[i].what, fmaj, fmin);
+  }
+  *ok = missing_needed->len == 0;
+  if (!*ok)
+    return g_strdup_printf("%s: the default needs Linux %d.%d or later; "
+                           "missing %s%s%s; upgrade the kernel",
+                           release, need_major, need_minor,
+                           missing_needed->str, missing->len ? "; also " : "",
+                           missing->str);
+  if (missing->len)
+    return g_strdup_printf("%s (the default needs %d.%d); without: %s",
+                           release, need_major, need_minor, missing->str);
+  return g_strdup_printf("%s (the default needs %d.%d); every feature used "
+                         "is there",
+                         release, need_major, need_minor);
+}
+
+static void probe_kernel(void) {
+  struct utsname u;
+  if (uname(&u) < 0) {
+    report(TRUE, "kernel", "uname failed");
+    return;
+  }
+  gboolean ok;
+  g_autofree char *detail = uva_doctor_kernel_report(u.release, &ok);
+  report(ok, "kernel", detail);
+}
+
 static void probe_apparmor(void) {
   g_autofree char *v = uva_read_small_file(
       "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", NULL);
@@ -99,9 +169,13 @@ static void probe_ports(void) {
     if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0)
       report(TRUE, what, "free");
     else {
+      int err = errno;
+      g_autofree char *holder =
+          err == EADDRINUSE ? uva_portholder_describe((guint16)ports[i], FALSE)
+                            : NULL;
       g_autofree char *d = g_strdup_printf(
-          "%s (needed by the default containers; see 'ss -ltnp sport = :%d')",
-          g_strerror(errno), ports[i]);
+          "%s%s%s (the default containers need it)", g_strerror(err),
+          holder ? ": held by " : "", holder ? holder : "");
       report(FALSE, what, d);
     }
   }
@@ -136,8 +210,9 @@ static void probe_confinement(void) {
   report(TRUE, "manager seccomp filter", detail);
 }
 
-int uva_doctor_run(const char *recorder_path) {
+int uva_doctor_run(const char *recorder_path, const char *not_found) {
   failures = 0;
+  probe_kernel();
   probe_userns();
   probe_apparmor();
   g_autoptr(GError) error = NULL;
@@ -148,8 +223,11 @@ int uva_doctor_run(const char *recorder_path) {
   g_clear_error(&error);
   g_autofree char *ver = g_strdup_printf("libslirp %s", slirp_version_string());
   report(TRUE, "libslirp", ver);
-  g_autoptr(UvaSpec) spec = uva_spec_default(recorder_path, "/nonexistent");
-  if (uva_preflight_command(spec->containers->pdata[0], &error))
+  g_autoptr(UvaSpec) spec =
+      recorder_path ? uva_spec_default(recorder_path, "/nonexistent") : NULL;
+  if (!spec)
+    report(FALSE, "http_recorder.py + python3", not_found);
+  else if (uva_preflight_command(spec->containers->pdata[0], &error))
     report(TRUE, "http_recorder.py + python3", recorder_path);
   else
     report(FALSE, "http_recorder.py + python3", error->message);

@@ -559,6 +559,22 @@ void uva_hostdir_remove_on_exit(const char *state_dir, const char *name) {
   _exit(1);
 }
 
+/* The state root, before any container's directory below it: a HOME that
+ * does not exist or is not ours (HOME=/nonexistent, the typical CI user)
+ * fails here, and the fix is XDG_STATE_HOME rather than that path.  The
+ * messages of check_own and check_ancestor name it already. */
+static gboolean open_state_root(const char *root, GError **error) {
+  g_autoptr(GError) local = NULL;
+  uva_autofd fd = open_dir(root, root, &local);
+  if (fd >= 0)
+    return TRUE;
+  if (strstr(local->message, "XDG_STATE_HOME"))
+    return uva_fail(error, "state directory %s: %s", root, local->message);
+  return uva_fail(error, "state directory %s: %s; set XDG_STATE_HOME to a "
+                  "directory of yours (e.g. XDG_STATE_HOME=/tmp/state "
+                  "uva_container ...)", root, local->message);
+}
+
 GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
   /* First what every container can write, resolved as they are now: a
    * symlink found inside any of them later is refused. */
@@ -573,6 +589,7 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
     g_ptr_array_add(areas, r);
     root = r;
   }
+  gboolean uses_root = FALSE;
   for (guint i = 0; i < spec->containers->len; i++) {
     const UvaContainerSpec *c = spec->containers->pdata[i];
     const char *paths[] = {c->workdir, c->tmpdir};
@@ -580,6 +597,7 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
       char *p = uva_hostdir_resolve(paths[k], NULL, NULL);
       if (p)
         g_ptr_array_add(areas, p);
+      uses_root |= p && root && within(p, root);
     }
     for (guint k = 0; k < c->mounts->len; k++) {
       const UvaMount *m = &g_array_index(c->mounts, UvaMount, k);
@@ -589,6 +607,8 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
     }
   }
   g_ptr_array_add(areas, NULL);
+  if (uses_root && !open_state_root(root, error))
+    return NULL;
   g_autoptr(GPtrArray) all =
       g_ptr_array_new_with_free_func((GDestroyNotify)uva_hostdir_free);
   for (guint i = 0; i < spec->containers->len; i++) {

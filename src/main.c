@@ -2,6 +2,7 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
 #include "preflight.h"
@@ -10,6 +11,7 @@
 #include "supervisor.h"
 #include "term.h"
 #include "util.h"
+#include "volume.h"
 
 #include <signal.h>
 #include <libslirp.h>
@@ -33,7 +35,8 @@ static const char usage_text[] =
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
-    "this binary, or in " UVA_DATADIR "),\n"
+    "this binary, in ../share/uva_container beside its directory, or in\n"
+    UVA_DATADIR "),\n"
     "each in its own user, network, mount, pid, uts and ipc namespaces,\n"
     "with its own working directory and /tmp:\n"
     "  a: http://127.0.0.1:18080/ -> port 8080 inside container a\n"
@@ -46,7 +49,13 @@ static const char usage_text[] =
     "check: test whether this machine can run containers, with fixes.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
-    "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container).\n"
+    "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container);\n"
+    "with HOME unusable (HOME=/nonexistent in CI) set XDG_STATE_HOME.\n"
+    "\n"
+    "As root: containers run as root inside and out, and the manager refuses\n"
+    "every directory of another user (sudo with your HOME or XDG_STATE_HOME:\n"
+    "your state directory), so it never leaves a root-owned file where a later\n"
+    "run as you would meet it; give root its own XDG_STATE_HOME, -w, --tmp.\n"
     "\n"
     "Exit status: 0 after Ctrl-C or SIGTERM, 1 on a start-up error or when\n"
     "every app ended by itself, 2 on a usage error; run: the app's own\n"
@@ -62,21 +71,14 @@ static char *state_dir(void) {
                           NULL);
 }
 
-/* http_recorder.py sits next to the binary (the checkout, after make); an
- * installed binary falls back to UVA_DATADIR, where `make install` puts
- * it.  When neither exists, the checkout path is the one preflight names. */
+/* http_recorder.py: next to the binary (the checkout, after make), in
+ * BINDIR/../share/uva_container (installed, any PREFIX), or in the
+ * compiled-in UVA_DATADIR (datadir.c). */
 static char *recorder_path(GError **error) {
   g_autofree char *exe = g_file_read_link("/proc/self/exe", error);
   if (!exe)
     return NULL;
-  g_autofree char *dir = g_path_get_dirname(exe);
-  g_autofree char *here = g_build_filename(dir, "http_recorder.py", NULL);
-  g_autofree char *installed =
-      g_build_filename(UVA_DATADIR, "http_recorder.py", NULL);
-  if (!g_file_test(here, G_FILE_TEST_EXISTS) &&
-      g_file_test(installed, G_FILE_TEST_EXISTS))
-    return g_steal_pointer(&installed);
-  return g_steal_pointer(&here);
+  return uva_datadir_find(exe, UVA_DATADIR, "http_recorder.py", error);
 }
 
 /* Every container of spec must be able to start before any does. */
@@ -159,7 +161,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
-       "Bind a host path into the container (read-write unless :ro)",
+       "Bind a host path into the container (read-write unless :ro); in a "
+       "path, \\: is a colon and \\\\ a backslash",
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
        NULL},
@@ -169,8 +172,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_option_context_add_main_entries(ctx, entries, NULL);
   /* Options stop at COMMAND: `run python3 -m http.server` keeps its -m. */
   g_option_context_set_strict_posix(ctx, TRUE);
-  if (!g_option_context_parse(ctx, &argc, &argv, error))
+  if (!g_option_context_parse(ctx, &argc, &argv, error)) {
+    g_prefix_error(error, "run: ");
     return 2;
+  }
 
   g_autoptr(UvaSpec) spec = uva_spec_new();
   spec->state_dir = g_strdup(state);
@@ -290,11 +295,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   g_autofree char *state = state_dir();
-  if (argc > 1 && g_str_equal(argv[1], "run")) {
+  const char *cmd = argc > 1 ? argv[1] : NULL;
+  if (cmd && g_str_equal(cmd, "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);
-  } else if ((argc == 3 || (argc == 5 && g_str_equal(argv[2],
-                                                        "--exit-code-from"))) &&
-             g_str_equal(argv[1], "up")) {
+  } else if (cmd && g_str_equal(cmd, "up") &&
+             (argc == 3 ||
+              (argc == 5 && g_str_equal(argv[2], "--exit-code-from")))) {
     /* up [--exit-code-from NAME] FILE */
     const char *from = argc == 5 ? argv[3] : NULL;
     g_autoptr(UvaSpec) spec = uva_specfile_load(argv[argc - 1], state, &error);
@@ -310,30 +316,56 @@ int main(int argc, char **argv) {
     } else {
       status = spec ? run_spec(spec, from, &error) : 2;
     }
-  } else if (argc >= 3 && g_str_equal(argv[1], "rm")) {
+  } else if (cmd && g_str_equal(cmd, "rm") && argc >= 3) {
     status = 0;
     for (int i = 2; i < argc && status == 0; i++)
       if (!uva_hostdir_remove_state(state, argv[i], &error))
         status = 1;
-  } else if (argc == 2 && g_str_equal(argv[1], "--print-default-spec")) {
+  } else if (cmd && g_str_equal(cmd, "--print-default-spec") && argc == 2) {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     g_autofree char *text = spec ? uva_specfile_print(spec) : NULL;
     if (text)
       fputs(text, stdout);
     status = text ? 0 : 1;
-  } else if (argc == 2 && g_str_equal(argv[1], "check")) {
-    g_autofree char *recorder = recorder_path(&error);
-    status = recorder ? uva_doctor_run(recorder) : 1;
-  } else if (argc > 1) {
-    fprintf(stderr, "uva_container: unexpected argument '%s'\n%s", argv[1],
-            usage_text);
+  } else if (cmd && g_str_equal(cmd, "check") && argc == 2) {
+    /* A missing recorder is one FAIL line among the others. */
+    g_autoptr(GError) not_found = NULL;
+    g_autofree char *recorder = recorder_path(&not_found);
+    status = uva_doctor_run(recorder, not_found ? not_found->message : NULL);
+  } else if (cmd) {
+    /* A usage error is one line naming what is wrong; the 26 lines of
+     * --help would push it off the screen. */
+    if (g_str_equal(cmd, "up") && argc == 2)
+      fprintf(stderr, "uva_container: up: no FILE given (uva_container up "
+                      "FILE); see uva_container --help\n");
+    else if (g_str_equal(cmd, "up"))
+      fprintf(stderr, "uva_container: up takes [--exit-code-from NAME] and "
+                      "one FILE, not %d arguments; see uva_container --help\n",
+              argc - 2);
+    else if (g_str_equal(cmd, "rm"))
+      fprintf(stderr, "uva_container: rm: no NAME given (uva_container rm "
+                      "NAME...); see uva_container --help\n");
+    else if (g_str_equal(cmd, "check") ||
+             g_str_equal(cmd, "--print-default-spec") ||
+             g_str_equal(cmd, "--help") || g_str_equal(cmd, "-h") ||
+             g_str_equal(cmd, "--version"))
+      fprintf(stderr, "uva_container: %s takes no arguments (got '%s'); "
+                      "see uva_container --help\n", cmd, argv[2]);
+    else
+      fprintf(stderr, "uva_container: unknown command '%s' (commands: run, "
+                      "up, rm, check; options: --help, --version, "
+                      "--print-default-spec); see uva_container --help\n",
+              cmd);
     return 2;
   } else {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
     status = spec ? run_spec(spec, NULL, &error) : 1;
   }
   if (error) {
-    fprintf(stderr, "uva_container: %s\n", error->message);
+    /* A usage error of run points at run's own help. */
+    gboolean run_usage = status == 2 && cmd && g_str_equal(cmd, "run");
+    fprintf(stderr, "uva_container: %s%s\n", error->message,
+            run_usage ? "; see uva_container run --help" : "");
     return status ? status : 1;
   }
   return status;

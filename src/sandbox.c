@@ -28,6 +28,26 @@ static int read_sysctl_int(const char *path) {
   return text ? atoi(text) : -1;
 }
 
+/* EPERM with every sysctl that could say no saying yes: what is left is
+ * a seccomp filter (a container runtime's default profile refuses clone
+ * and unshare with CLONE_NEWUSER: Docker's, podman's) or a security
+ * module.  "Seccomp: 2" in /proc/self/status (proc(5)) tells that this
+ * process runs under a filter, which a plain host shell does not. */
+static char *seccomp_hint(void) {
+  g_autofree char *status = uva_read_small_file("/proc/self/status", NULL);
+  gboolean filtered = status && strstr(status, "\nSeccomp:\t2\n");
+  return g_strdup_printf(
+      "user namespaces are refused and no sysctl explains it: %s; run on "
+      "the host, or allow CLONE_NEWUSER (clone, unshare) in that "
+      "container's seccomp profile (e.g. docker run --security-opt "
+      "seccomp=unconfined)",
+      filtered ? "this process runs under a seccomp filter (Seccomp: 2 in "
+                 "/proc/self/status), most likely the default profile of the "
+                 "container it runs in"
+               : "most likely the seccomp filter or security module of an "
+                 "enclosing container");
+}
+
 char *uva_sandbox_userns_hint(int err) {
   int apparmor =
       read_sysctl_int("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
@@ -44,9 +64,7 @@ char *uva_sandbox_userns_hint(int err) {
       return g_strdup("unprivileged user namespaces are disabled "
                       "(kernel.unprivileged_userns_clone=0): run 'sudo sysctl "
                       "-w kernel.unprivileged_userns_clone=1'");
-    return g_strdup("user namespaces are refused here, most likely by a "
-                    "seccomp filter or security module of an enclosing "
-                    "container");
+    return seccomp_hint();
   case ENOSPC: {
     int max = read_sysctl_int("/proc/sys/user/max_user_namespaces");
     if (max == 0)

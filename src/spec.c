@@ -2,6 +2,7 @@
  * validation every spec goes through before anything is started. */
 #include "spec.h"
 
+#include "portholder.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -328,12 +329,13 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                                 GError **error) {
   g_autofree char *where = uva_publish_host_string(p);
   guint16 port = uva_publish_host_port(p);
-  if (err == EADDRINUSE)
+  if (err == EADDRINUSE) {
+    g_autofree char *holder = uva_portholder_describe(port, p->udp);
     return uva_fail(error,
                     "%s: cannot publish host port %s: it is already in use "
-                    "by another program (find it with 'ss -%cnp sport = "
-                    ":%u'), stop it or publish another port",
-                    name, where, p->udp ? 'u' : 't', port);
+                    "by %s; stop it or publish another port",
+                    name, where, holder);
+  }
   if (err == EACCES && port < 1024)
     return uva_fail(error,
                     "%s: cannot publish host port %s: ports below 1024 need "
@@ -347,25 +349,6 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                     name, where);
   return uva_fail_errno(error, err, "%s: cannot publish host port %s", name,
                         where);
-}
-
-gboolean uva_volume_parse(const char *text, const char *base_dir,
-                          UvaMount *out, GError **error) {
-  g_auto(GStrv) parts = g_strsplit(text, ":", -1);
-  guint n = g_strv_length(parts);
-  gboolean ro = n == 3 && g_str_equal(parts[2], "ro");
-  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(parts[2], "rw")) ||
-      !*parts[0] || !g_path_is_absolute(parts[1]) ||
-      g_str_equal(parts[1], "/")) {
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw]",
-                text);
-    return FALSE;
-  }
-  out->source = g_canonicalize_filename(parts[0], base_dir);
-  out->target = g_canonicalize_filename(parts[1], "/");
-  out->read_only = ro;
-  return TRUE;
 }
 
 const char *uva_container_hostname(const UvaContainerSpec *c) {

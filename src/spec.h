@@ -144,11 +144,6 @@ const char *uva_port_driver_name(UvaPortDriver d);
 gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                                 GError **error);
 
-/* "HOST_PATH:/CONTAINER_PATH[:ro|:rw]"; a relative HOST_PATH is relative
- * to base_dir (NULL: the current directory). */
-gboolean uva_volume_parse(const char *text, const char *base_dir,
-                          UvaMount *out, GError **error);
-
 /* "K=V" with K a shell-style name: [A-Za-z_][A-Za-z0-9_]*. */
 gboolean uva_env_valid(const char *entry, GError **error);
 /* The hostname a container gets. */

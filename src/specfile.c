@@ -1,12 +1,13 @@
 /* specfile.c - the spec file format.
  *
  *   [container a]
- *   command = /opt/uva/http_recorder.py          (shell-style words)
+ *   command = /opt/uva/http_recorder.py          (sh(1) words, read raw)
  *   workdir = www/a                               (host dir, mounted at /app)
  *   tmp = tmp/a                                   (host dir behind /tmp)
  *   publish = 127.0.0.1:18080:8080;18081:8081    (list)
  *   env = DEBUG=1;MODE=test                       (list)
- *   volume = /host/file:/opt/x:ro                 (list: HOST:CONTAINER[:ro])
+ *   volume = /host/file:/opt/x:ro                 (list: HOST:CONTAINER[:ro];
+ *                                                  \: \; \\ in a path)
  *   hostname = a
  *   network = slirp | none
  *   port-driver = splice | slirp  (how published ports reach the app)
@@ -26,6 +27,7 @@
 
 #include "hostdir.h"
 #include "util.h"
+#include "volume.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -91,11 +93,13 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
-                  *stop_timeout = NULL, *sockets_limit = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL, *raw_volumes = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
-  command = g_key_file_get_string(kf, group, KEY("command"), NULL);
+  /* Raw: the value is sh(1) words, as documented, and GKeyFile's own
+   * escapes (\t, \s, \n) would change them before the shell parse. */
+  command = g_key_file_get_value(kf, group, KEY("command"), NULL);
   if (!command) {
     *bad_key = NULL;
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
@@ -121,10 +125,13 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
     g_array_append_val(c->publish, pub);
   }
   c->env = g_key_file_get_string_list(kf, group, KEY("env"), NULL, NULL);
-  volumes = g_key_file_get_string_list(kf, group, KEY("volume"), NULL, NULL);
+  /* Raw too, split by volume.c: a path may hold ':' or ';' (\: and \;),
+   * escapes GKeyFile's list parser refuses. */
+  raw_volumes = g_key_file_get_value(kf, group, KEY("volume"), NULL);
+  volumes = raw_volumes ? uva_volume_split(raw_volumes) : NULL;
   for (char **v = volumes; v && *v; v++) {
     UvaMount m = {0};
-    if (!uva_volume_parse(g_strstrip(*v), base_dir, &m, error))
+    if (!uva_volume_parse(*v, base_dir, &m, error))
       goto fail;
     g_array_append_val(c->mounts, m);
   }
@@ -286,8 +293,10 @@ UvaSpec *uva_specfile_load(const char *path, const char *state_dir,
 }
 
 /* Printed through GKeyFile, which escapes what the parser unescapes (a
- * newline, a leading space, a ';' inside a list entry), so what parses
- * prints and parses again to the same spec (tests/fuzz/fuzz_specfile.c). */
+ * newline, a leading space, a ';' inside a list entry); command and volume
+ * are read raw and printed raw, in their own quoting (sh(1) words, the
+ * escapes of volume.c).  So what parses prints and parses again to the
+ * same spec (tests/fuzz/fuzz_specfile.c, tests/unit.c). */
 char *uva_specfile_print(const UvaSpec *spec) {
   g_autoptr(GKeyFile) kf = g_key_file_new();
   g_key_file_set_list_separator(kf, ';');
@@ -300,7 +309,9 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_string_append_printf(cmd, "%s%s", a == c->argv ? "" : " ", q);
     }
     g_autofree char *command = g_string_free(cmd, FALSE);
-    g_key_file_set_string(kf, group, "command", command);
+    /* Raw, as it is read: g_shell_quote's quoting is all it needs.  No
+     * word holds a newline: a parsed one comes from one line. */
+    g_key_file_set_value(kf, group, "command", command);
     g_key_file_set_string(kf, group, "workdir", c->workdir);
     g_key_file_set_string(kf, group, "tmp", c->tmpdir);
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
@@ -318,14 +329,14 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_key_file_set_string_list(kf, group, "publish",
                                  (const char *const *)list->pdata, list->len);
     g_ptr_array_set_size(list, 0);
-    for (guint j = 0; j < c->mounts->len; j++) {
-      const UvaMount *m = &g_array_index(c->mounts, UvaMount, j);
-      g_ptr_array_add(list, g_strdup_printf("%s:%s%s", m->source, m->target,
-                                            m->read_only ? ":ro" : ""));
+    for (guint j = 0; j < c->mounts->len; j++)
+      g_ptr_array_add(list, uva_volume_string(
+                                &g_array_index(c->mounts, UvaMount, j)));
+    if (list->len) {
+      g_ptr_array_add(list, NULL);
+      g_autofree char *v = g_strjoinv(";", (char **)list->pdata);
+      g_key_file_set_value(kf, group, "volume", v);
     }
-    if (list->len)
-      g_key_file_set_string_list(kf, group, "volume",
-                                 (const char *const *)list->pdata, list->len);
     if (c->env && c->env[0])
       g_key_file_set_string_list(kf, group, "env",
                                  (const char *const *)c->env,

@@ -23,7 +23,9 @@ const char *uva_tap_open_hint(int err) {
   case ENODEV:
   case ENXIO:
     return "the tun driver is not loaded or the device node is missing: run "
-           "'sudo modprobe tun' (it creates /dev/net/tun)";
+           "'sudo modprobe tun' (it creates /dev/net/tun), or run without "
+           "outbound network: --network none (network = none in a spec) "
+           "still publishes ports";
   case EACCES:
   case EPERM:
     return "/dev/net/tun must be readable and writable by every user, as "

@@ -28,7 +28,9 @@ run_suite() { # name, command...
   total_fail=$((total_fail + f))
   [ "$rc" = 0 ] || status=1
 }
-run_suite "unit + integration" make --no-print-directory check
+# CI (this script, as root) also installs the .deb with apt-get and
+# removes it again (tests/build.sh); a plain `make check` never does.
+run_suite "unit + integration" env UVA_TEST_DEB="${UVA_TEST_DEB:-1}" make --no-print-directory check
 run_suite "unit + integration under ASan/UBSan" make --no-print-directory check-asan
 run_suite "end to end (Chromium, tmux)" make --no-print-directory e2e
 run_suite "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)" \

@@ -312,7 +312,7 @@ chmod -x "$WORK/http_recorder.py"
 expect_fail "a non-executable http_recorder.py is named" "http_recorder.py is not executable" as_user "$WORK/uva_container"
 chmod +x "$WORK/http_recorder.py"
 mv "$WORK/http_recorder.py" "$WORK/hr.py"
-expect_fail "a missing http_recorder.py is named" "http_recorder.py not found at $WORK/http_recorder.py" as_user "$WORK/uva_container"
+expect_fail "a missing http_recorder.py is named" "http_recorder.py not found (tried $WORK/http_recorder.py, " as_user "$WORK/uva_container"
 mv "$WORK/hr.py" "$WORK/http_recorder.py"
 
 if [ $IS_ROOT = 1 ]; then
@@ -369,6 +369,12 @@ expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
 expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true
 expect_fail "run -e without =" "not NAME=VALUE" as_user "$UVA" run -e JUSTNAME -- true
 expect_fail "run of a command that does not exist" "not found in the container's PATH" as_user "$UVA" run -- no-such-command-uva
+
+# ---- the build: install under any PREFIX, data found ----
+. "$ROOT/tests/build.sh"
+
+# ---- messages: one line, the cause and the fix ----
+. "$ROOT/tests/messages.sh"
 
 # ---- attacks from inside ----
 . "$ROOT/tests/hardening.sh"

@@ -2,11 +2,13 @@
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
 #include "confine.h"
+#include "doctor.h"
 #include "flowcap.h"
 #include "fragguard.h"
 #include "hostdir.h"
 #include "msg.h"
 #include "output.h"
+#include "portholder.h"
 #include "preflight.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -15,6 +17,7 @@
 #include "specfile.h"
 #include "tap.h"
 #include "util.h"
+#include "volume.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -539,10 +542,89 @@ static void test_hosts_text(void) {
 
 static void test_hints(void) {
   g_assert_nonnull(strstr(uva_tap_open_hint(ENOENT), "modprobe tun"));
+  /* The way to go on without the node, ports included. */
+  g_assert_nonnull(
+      strstr(uva_tap_open_hint(ENOENT), "--network none (network = none in "
+                                        "a spec) still publishes ports"));
   g_assert_nonnull(strstr(uva_tap_open_hint(EACCES), "chmod 0666"));
   g_assert_null(uva_tap_open_hint(EIO));
   g_autofree char *inval = uva_sandbox_userns_hint(EINVAL);
   g_assert_nonnull(strstr(inval, "CONFIG_USER_NS"));
+}
+
+/* A bound socket on 127.0.0.1, port chosen by the kernel. */
+static int bound_socket(gboolean udp, guint16 *port) {
+  int s = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  g_assert_cmpint(bind(s, (struct sockaddr *)&a, sizeof a), ==, 0);
+  if (!udp)
+    g_assert_cmpint(listen(s, 1), ==, 0);
+  g_assert_cmpint(getsockname(s, (struct sockaddr *)&a, &len), ==, 0);
+  *port = ntohs(a.sin_port);
+  return s;
+}
+
+/* "already in use" names the holder when it is one of our processes, and
+ * otherwise an ss(8) command that shows listening sockets (-l). */
+static void test_port_holder(void) {
+  for (int udp = 0; udp <= 1; udp++) {
+    guint16 port;
+    int s = bound_socket(udp, &port);
+    /* Our own socket is skipped (the manager is not its own holder): the
+     * message falls back to ss. */
+    g_autofree char *spec = g_strdup_printf("127.0.0.1:%u:80%s", port,
+                                            udp ? "/udp" : "");
+    UvaPublish p;
+    g_assert_true(uva_publish_parse(spec, &p, NULL));
+    g_autoptr(GError) error = NULL;
+    g_assert_false(uva_publish_bind_error("a", &p, EADDRINUSE, &error));
+    g_autofree char *want = g_strdup_printf(
+        "another program (find it with: ss -l%cnp 'sport = :%u'); stop it",
+        udp ? 'u' : 't', port);
+    if (!strstr(error->message, want))
+      g_error("got \"%s\", want \"%s\"", error->message, want);
+    /* A child holding the same socket is found, by pid and name. */
+    int go[2];
+    g_assert_cmpint(pipe2(go, O_CLOEXEC), ==, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char c;
+      close(go[1]);
+      (void)!read(go[0], &c, 1);
+      _exit(0);
+    }
+    close(s);
+    UvaPortHolder h;
+    uva_portholder_find(port, udp, &h);
+    g_assert_cmpint(h.pid, ==, pid);
+    g_assert_false(h.is_uva);
+    g_autofree char *d = uva_portholder_describe(port, udp);
+    g_autofree char *want2 = g_strdup_printf("(pid %d) of yours", (int)pid);
+    g_assert_nonnull(strstr(d, want2));
+    close(go[1]);
+    close(go[0]);
+    waitpid(pid, NULL, 0);
+  }
+}
+
+/* check's kernel line: the oldest kernel that runs the default is 5.12
+ * (mount_setattr), and what an older or newer one lacks is named. */
+static void test_kernel_report(void) {
+  gboolean ok;
+  g_autofree char *old = uva_doctor_kernel_report("5.10.0-28-amd64", &ok);
+  g_assert_false(ok);
+  g_assert_nonnull(strstr(old, "needs Linux 5.12 or later"));
+  g_assert_nonnull(strstr(old, "mount_setattr (read-only binds) 5.12"));
+  g_assert_nonnull(strstr(old, "CLOSE_RANGE_CLOEXEC"));
+  g_autofree char *mid = uva_doctor_kernel_report("5.13.0", &ok);
+  g_assert_true(ok);
+  g_assert_nonnull(strstr(mid, "RLIMIT_NPROC per user namespace"));
+  g_assert_null(strstr(mid, "mount_setattr"));
+  g_autofree char *now = uva_doctor_kernel_report("6.12.1", &ok);
+  g_assert_true(ok);
+  g_assert_nonnull(strstr(now, "every feature used is there"));
 }
 
 static void test_msg_roundtrip(void) {
@@ -715,6 +797,59 @@ static void test_specfile_full(void) {
   UvaContainerSpec *f2 = again->containers->pdata[2];
   g_assert_cmpuint(f2->pids_limit, ==, 0);
   g_assert_cmpuint(f2->shm_size, ==, 1024 * 1024 * 1024);
+}
+
+/* `command` is sh(1) words, as documented: GKeyFile's escapes (\t, \s,
+ * \n) must not apply first, and printing must give the same words back. */
+static void test_specfile_command_raw(void) {
+  const char *text = "[container a]\n"
+                     "command = printf 'a\\tb\\n' x\\sy \"c  d\"\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) s = uva_specfile_parse("/s.spec", text, "/st", &error);
+  g_assert_no_error(error);
+  UvaContainerSpec *c = s->containers->pdata[0];
+  const char *const want[] = {"printf", "a\\tb\\n", "xsy", "c  d", NULL};
+  g_assert_true(g_strv_equal((const char *const *)c->argv, want));
+  g_autofree char *printed = uva_specfile_print(s);
+  g_autoptr(UvaSpec) again = uva_specfile_parse("/s.spec", printed, "/st", &error);
+  g_assert_no_error(error);
+  UvaContainerSpec *c2 = again->containers->pdata[0];
+  g_assert_true(g_strv_equal((const char *const *)c2->argv, want));
+}
+
+/* A checkout path with ':' and ';': --print-default-spec prints what `up`
+ * reads back to the same spec; -v takes the same escapes. */
+static void test_volume_escapes(void) {
+  const char *rec = "/home/u/we:ird;dir\\x/http_recorder.py";
+  g_autoptr(UvaSpec) def = uva_spec_default(rec, "/st");
+  g_autofree char *text = uva_specfile_print(def);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UvaSpec) back = uva_specfile_parse("/d.spec", text, "/x", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(back->containers->len, ==, 2);
+  for (guint i = 0; i < 2; i++) {
+    UvaContainerSpec *b = back->containers->pdata[i];
+    g_assert_cmpuint(b->mounts->len, ==, 1);
+    UvaMount *m = &g_array_index(b->mounts, UvaMount, 0);
+    g_assert_cmpstr(m->source, ==, rec);
+    g_assert_cmpstr(m->target, ==, "/opt/uva/http_recorder.py");
+    g_assert_true(m->read_only);
+  }
+  UvaMount m = {0};
+  g_assert_true(uva_volume_parse("/a\\:b\\;c:/in\\:side:ro", NULL, &m, &error));
+  g_assert_cmpstr(m.source, ==, "/a:b;c");
+  g_assert_cmpstr(m.target, ==, "/in:side");
+  g_assert_true(m.read_only);
+  g_autofree char *str = uva_volume_string(&m);
+  g_assert_cmpstr(str, ==, "/a\\:b\\;c:/in\\:side:ro");
+  g_free(m.source);
+  g_free(m.target);
+  g_assert_false(uva_volume_parse("/a\\sb:/x", NULL, &m, &error));
+  g_assert_nonnull(strstr(error->message, "unknown escape"));
+  g_auto(GStrv) list = uva_volume_split(" /a\\;b:/x ; /c:/y;");
+  g_assert_cmpuint(g_strv_length(list), ==, 2);
+  g_assert_cmpstr(list[0], ==, "/a\\;b:/x");
+  g_assert_cmpstr(list[1], ==, "/c:/y");
 }
 
 static void test_specfile_bad(void) {
@@ -912,9 +1047,13 @@ int main(int argc, char **argv) {
   g_test_add_func("/specfile/roundtrip", test_specfile_roundtrip);
   g_test_add_func("/specfile/full", test_specfile_full);
   g_test_add_func("/specfile/bad", test_specfile_bad);
+  g_test_add_func("/specfile/command-raw", test_specfile_command_raw);
+  g_test_add_func("/specfile/volume-escapes", test_volume_escapes);
   g_test_add_func("/sandbox/id-map", test_id_map);
   g_test_add_func("/rootfs/hosts", test_hosts_text);
   g_test_add_func("/errors/hints", test_hints);
+  g_test_add_func("/errors/port-holder", test_port_holder);
+  g_test_add_func("/doctor/kernel", test_kernel_report);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/net/flowcap", test_flowcap);
