@@ -38,11 +38,19 @@ void uva_init_signal_set(sigset_t *set) {
 char **uva_init_app_env(const UvaContainerSpec *c) {
   GStrvBuilder *b = g_strv_builder_new();
   g_strv_builder_add(b, "PATH=" UVA_APP_PATH);
-  g_strv_builder_add(b, "HOME=/tmp");
+  /* HOME, USER and LOGNAME as login(1) sets them from the passwd entry
+   * the container sees (the host's /etc/passwd, read-only): its home is
+   * a private tmpfs (rootfs.c). */
+  g_autofree char *home = g_strdup_printf("HOME=%s", uva_container_home(c));
+  g_strv_builder_add(b, home);
+  g_autofree char *user = c->user ? g_strdup_printf("USER=%s", c->user) : NULL;
+  g_autofree char *logname =
+      c->user ? g_strdup_printf("LOGNAME=%s", c->user) : NULL;
+  if (user) {
+    g_strv_builder_add(b, user);
+    g_strv_builder_add(b, logname);
+  }
   g_strv_builder_add(b, "LANG=C.UTF-8");
-  /* Lines reach the terminal as they are printed, not when a 4 KiB stdio
-   * buffer fills: the app's stdout is a pipe, not a tty. */
-  g_strv_builder_add(b, "PYTHONUNBUFFERED=1");
   g_strv_builder_add(b, "container=uva_container");
   g_autofree char *host =
       g_strdup_printf("HOSTNAME=%s", uva_container_hostname(c));

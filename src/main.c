@@ -12,6 +12,7 @@
 
 #include <signal.h>
 #include <libslirp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -77,10 +78,26 @@ static char *recorder_path(GError **error) {
   return g_steal_pointer(&here);
 }
 
+/* Who the apps are: the passwd entry of our uid, read here in the
+ * manager (getpwuid(3), through NSS, which init could not do inside),
+ * gives USER, LOGNAME and the home directory inside.  A uid without an
+ * entry keeps HOME=/tmp and no USER. */
+static void set_identity(UvaSpec *spec) {
+  struct passwd *pw = getpwuid(getuid());
+  for (guint i = 0; pw && i < spec->containers->len; i++) {
+    UvaContainerSpec *c = spec->containers->pdata[i];
+    g_free(c->user);
+    c->user = g_strdup(pw->pw_name);
+    g_free(c->home);
+    c->home = g_strdup(pw->pw_dir);
+  }
+}
+
 /* Every container of spec must be able to start before any does. */
 static int run_spec(UvaSpec *spec, GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
+  set_identity(spec);
   gboolean need_tun = FALSE;
   for (guint i = 0; i < spec->containers->len; i++) {
     UvaContainerSpec *c = spec->containers->pdata[i];
@@ -233,6 +250,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   if (!uva_preflight_command(c, error) ||
       (!c->no_network && !uva_preflight_tun(error)))
     return 1;
+  set_identity(spec);
   return uva_supervisor_run(spec, TRUE, error);
 }
 

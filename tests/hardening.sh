@@ -2,8 +2,12 @@
 # tests/run.sh after the default containers have run (their logs exist).
 
 # What the app may not see of the host.
-run_out -- ls "$THOME" >/dev/null; rc=$?
-check "the user's home directory is not visible inside (rc=$rc)" [ $rc != 0 ]
+# The home directory inside is a private, empty tmpfs at the passwd
+# entry's path: the host's files there stay out of sight.
+touch "$THOME/.uva-home-probe"
+out=$(run_out -- ls -A "$THOME"); rc=$?
+check "the user's home directory is not visible inside, an empty one of its own is (rc=$rc, '$out')" [ $rc = 0 -a -z "$out" ]
+rm -f "$THOME/.uva-home-probe"
 run_out -- cat "$WORK/state/uva_container/a/tmp/http_recorder.log" >/dev/null; rc=$?
 check "another container's log is not visible inside (rc=$rc)" [ $rc != 0 ]
 out=$(run_out -- sh -c 'touch /usr/uva-probe /etc/uva-probe 2>&1')

@@ -345,6 +345,22 @@ run_out -- sh -c 'kill -TERM $$' >/dev/null; rc=$?
 check_eq "run: death by SIGTERM gives 143" "$rc" 143
 out=$(run_out --hostname web -e FOO=bar -e PATH=/usr/bin:/bin -- sh -c 'echo "$FOO $HOSTNAME $(hostname) $PATH $(id -u)"')
 check_eq "run: -e, --hostname, and the user's uid inside" "$out" "bar web web /usr/bin:/bin $TUID"
+# What real software expects of a machine: HOME, USER and LOGNAME as the
+# passwd entry it sees says, no PYTHONUNBUFFERED forced on it (only the
+# recorder's spec sets it), and a writable, private, sized /run, /var/tmp
+# and home directory.
+TNAME=$(getent passwd "$TUID" | cut -d: -f1)
+out=$(run_out --network none -- sh -c 'echo "$HOME $USER $LOGNAME ${PYTHONUNBUFFERED-unset}"; getent passwd "$(id -u)" | cut -d: -f6')
+check_eq "run: HOME, USER, LOGNAME from the passwd entry seen inside; no PYTHONUNBUFFERED" "$out" "$THOME $TNAME $TNAME unset
+$THOME"
+out=$(run_out --network none -- sh -c 'for d in /run /var/tmp "$HOME"; do stat -c "%n %a %u" "$d"; echo x >"$d/uva-w" || exit 1; done; df -k /run /var/tmp "$HOME" | awk "NR > 1 {print \$2}" | tr "\n" " "')
+check_eq "run: /run (0755), /var/tmp (1777) and HOME (0700) are the user's, writable, of 64, 256, 256 MiB" "$out" "/run 755 $TUID
+/var/tmp 1777 $TUID
+$THOME 700 $TUID
+65536 262144 262144 "
+check "run: what the app wrote there is not on the host" [ ! -e /var/tmp/uva-w -a ! -e "$THOME/uva-w" -a ! -e /run/uva-w ]
+out=$(run_out --network none -- ls -A /run /var/tmp "$THOME")
+check "run: nor in the next container" bash -c '! grep -q uva-w <<<"$1"' _ "$out"
 out=$(run_out --network none -- sh -c 'ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "')
 check_eq "run --network none: only lo" "$out" lo
 out=$(run_out -- sh -c 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " | sort | tr "\n" " "')
@@ -417,6 +433,7 @@ expect_fail "up: a missing spec file is named" "nope.spec" as_user "$UVA" up "$W
 # The default is literally the printed spec: `up` of it behaves the same.
 "${AS_USER[@]}" "$UVA" --print-default-spec >"$WORK/default.spec"
 check "--print-default-spec prints both containers" bash -c "grep -q '^\[container a\]' '$WORK/default.spec' && grep -q '^publish=127.0.0.1:28080:8080' '$WORK/default.spec'"
+check "--print-default-spec shows the recorder's PYTHONUNBUFFERED=1 in its env" bash -c "[ \$(grep -cxE 'env=PYTHONUNBUFFERED=1;?' '$WORK/default.spec') = 2 ]"
 "${AS_USER[@]}" "$UVA" up "$WORK/default.spec" >"$UOUT" 2>&1 &
 MGR=$!
 wait_for 300 grep -q "press Ctrl-C to stop" "$UOUT"

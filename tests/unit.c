@@ -4,6 +4,7 @@
 #include "confine.h"
 #include "fragguard.h"
 #include "hostdir.h"
+#include "init.h"
 #include "msg.h"
 #include "output.h"
 #include "preflight.h"
@@ -87,6 +88,44 @@ static void test_env(void) {
     g_assert_true(uva_env_valid(good[i], NULL));
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
     g_assert_false(uva_env_valid(bad[i], NULL));
+}
+
+/* The home directory becomes a private tmpfs only where nothing else of
+ * the container is. */
+static void test_home(void) {
+  const char *yes[] = {"/home/u", "/root", "/var/lib/postgresql", "/nonexistent",
+                       "/srv/app-user", "/home"};
+  const char *no[] = {NULL, "", "home/u", "/", "/tmp", "/tmp/u", "/usr/x",
+                      "/etc/u", "/app", "/proc", "/run/u", "/var/tmp/u",
+                      "/home/u/", "/home//u", "/home/../etc", "/dev/shm"};
+  for (size_t i = 0; i < G_N_ELEMENTS(yes); i++)
+    g_assert_true(uva_home_is_private(yes[i]));
+  for (size_t i = 0; i < G_N_ELEMENTS(no); i++)
+    g_assert_false(uva_home_is_private(no[i]));
+  /* /usrx is not /usr */
+  g_assert_true(uva_home_is_private("/usrx/u"));
+}
+
+/* HOME, USER and LOGNAME from the passwd entry; no PYTHONUNBUFFERED of
+ * our own (the recorder's spec sets it). */
+static void test_app_env(void) {
+  UvaContainerSpec *c = uva_container_spec_new("e");
+  g_auto(GStrv) bare = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(bare, "HOME"), ==, "/tmp");
+  g_assert_null(g_environ_getenv(bare, "USER"));
+  g_assert_null(g_environ_getenv(bare, "PYTHONUNBUFFERED"));
+  c->user = g_strdup("alice");
+  c->home = g_strdup("/home/alice");
+  g_auto(GStrv) env = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(env, "HOME"), ==, "/home/alice");
+  g_assert_cmpstr(g_environ_getenv(env, "USER"), ==, "alice");
+  g_assert_cmpstr(g_environ_getenv(env, "LOGNAME"), ==, "alice");
+  g_free(c->home);
+  c->home = g_strdup("/usr/lib/alice"); /* cannot be made: /tmp */
+  c->env = g_strsplit("HOME=/app", " ", -1);
+  g_auto(GStrv) over = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(over, "HOME"), ==, "/app");
+  uva_container_spec_free(c);
 }
 
 static UvaContainerSpec *container(const char *name, const char *publish) {
@@ -375,6 +414,7 @@ static void test_default_spec(void) {
     g_autofree char *host = uva_publish_host_string(p);
     g_assert_true(g_str_has_prefix(host, "127.0.0.1:"));
     /* the exact file, bound read-only, run by its shebang */
+    g_assert_cmpstr(g_environ_getenv(c->env, "PYTHONUNBUFFERED"), ==, "1");
     UvaMount *m = &g_array_index(c->mounts, UvaMount, 0);
     g_assert_cmpstr(m->source, ==, "/src/http_recorder.py");
     g_assert_cmpstr(m->target, ==, c->argv[0]);
@@ -760,6 +800,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/names", test_names);
   g_test_add_func("/spec/validate", test_spec_validate);
   g_test_add_func("/spec/env", test_env);
+  g_test_add_func("/spec/home", test_home);
+  g_test_add_func("/init/app-env", test_app_env);
   g_test_add_func("/spec/volume-and-driver", test_volume_and_driver);
   g_test_add_func("/spec/default", test_default_spec);
   g_test_add_func("/spec/pids-limit", test_pids_limit);
