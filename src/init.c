@@ -10,6 +10,9 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/capability.h>
@@ -224,6 +227,48 @@ static int wait_status_to_exit_code(int st) {
   return 1;
 }
 
+/* The app is gone and init is about to exit, which kills whatever else
+ * is left in the pid namespace (pid_namespaces(7)): an app that
+ * daemonized (pg_ctl start, redis-server --daemonize yes) leaves its
+ * server here, and it would die without a word.  Counts those processes
+ * in this namespace's own /proc (it shows no other), zombies aside, and
+ * tells the manager how many, naming a few. */
+static void report_outlived(int sync_fd) {
+  DIR *d = opendir("/proc");
+  if (!d)
+    return;
+  int count = 0;
+  g_autoptr(GString) names = g_string_new(NULL);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 1)
+      continue;
+    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
+    g_autofree char *stat = uva_read_small_file(path, NULL);
+    /* "pid (comm) state ...": comm may hold ')' itself, so the last one. */
+    char *open_paren = stat ? strchr(stat, '(') : NULL;
+    char *close_paren = stat ? strrchr(stat, ')') : NULL;
+    if (!open_paren || !close_paren || close_paren < open_paren ||
+        close_paren[1] != ' ' || close_paren[2] == 'Z')
+      continue; /* gone meanwhile, or a zombie */
+    if (count++ < 3) {
+      *close_paren = '\0';
+      g_string_append_printf(names, "%s%s", names->len ? ", " : "",
+                             open_paren + 1);
+    } else if (count == 4) {
+      g_string_append(names, ", ...");
+    }
+  }
+  closedir(d);
+  if (count == 0)
+    return;
+  UvaMsg m = {.type = UVA_MSG_OUTLIVED, .value = count};
+  g_strlcpy(m.text, names->str, sizeof m.text);
+  (void)uva_msg_send(sync_fd, &m, -1, NULL);
+}
+
 /* Forks and execs the app.  Returns its pid, or -1 with *exec_err set
  * (and the app gone) when fork or exec failed. */
 static pid_t start_app(const UvaContainerSpec *c, int tty_fd, int out_fd,
@@ -393,7 +438,10 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
       last_code = wait_status_to_exit_code(st);
       app = -1;
       if (stopping || !should_restart(c, last_code, restarts)) {
-        /* Returning from pid 1 kills everything left in the namespace. */
+        /* Returning from pid 1 kills everything left in the namespace.
+         * When stopping, the user asked for exactly that. */
+        if (!stopping)
+          report_outlived(sync_fd);
         _exit(last_code);
       }
       restarts++;

@@ -361,6 +361,12 @@ $THOME 700 $TUID
 check "run: what the app wrote there is not on the host" [ ! -e /var/tmp/uva-w -a ! -e "$THOME/uva-w" -a ! -e /run/uva-w ]
 out=$(run_out --network none -- ls -A /run /var/tmp "$THOME")
 check "run: nor in the next container" bash -c '! grep -q uva-w <<<"$1"' _ "$out"
+# An app that daemonizes: what it left is killed with init, and said so.
+out=$(run_out --network none -- sh -c 'sleep 100 & exit 0'); rc=$?
+check "run: a process the app left behind is counted in one line (rc=$rc: $out)" bash -c \
+  '[ "$1" = 0 ] && [ "$(grep -c . <<<"$2")" = 1 ] && grep -q "^uva_container: run: 1 process (.*) outlived the app and was killed (did it daemonize?" <<<"$2"' _ "$rc" "$out"
+out=$(run_out --network none -- sh -c 'sleep 100 & sleep 100 & exit 0')
+check "run: two are counted as two" grep -q "^uva_container: run: 2 processes (.*) outlived the app and were killed" <<<"$out"
 out=$(run_out --network none -- sh -c 'ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "')
 check_eq "run --network none: only lo" "$out" lo
 out=$(run_out -- sh -c 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " | sort | tr "\n" " "')
