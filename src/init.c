@@ -68,18 +68,37 @@ char **uva_init_app_env(const UvaContainerSpec *c) {
   return env;
 }
 
-/* No capabilities at all in the app: bounding set, ambient, then the three
- * sets (capabilities(7)).  Our uid inside is not 0, so execve would clear
- * them anyway; doing it here keeps that true for any mapping. */
-static int drop_capabilities(void) {
+/* Docker's default capabilities, for `--userns auto`, where the app is
+ * root of a namespace that maps only the user's delegated ids: enough to
+ * chown, switch users and bind low ports inside; each acts only on what
+ * the namespace owns (user_namespaces(7), "Capabilities"). */
+static const int auto_caps[] = {
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,  CAP_FOWNER,
+    CAP_MKNOD,  CAP_NET_RAW,      CAP_SETGID,  CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,   CAP_AUDIT_WRITE};
+
+/* The app's capabilities: none at all by default, else Docker's set
+ * (--userns auto): bounding set, ambient, then the three sets
+ * (capabilities(7)).  By default our uid inside is not 0, so execve would
+ * clear them anyway; doing it here keeps that true for any mapping.  With
+ * --userns auto the app is uid 0 inside, and execve gives root the
+ * bounding set: that set is what it keeps. */
+static int drop_capabilities(const UvaContainerSpec *c) {
+  guint64 keep = 0;
+  for (size_t i = 0; c->userns_auto && i < G_N_ELEMENTS(auto_caps); i++)
+    keep |= 1ULL << auto_caps[i];
   for (int cap = 0; cap <= 63; cap++)
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+    if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+        errno != EINVAL)
       return -1;
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
     return -1;
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++)
+    data[i].effective = data[i].permitted = (guint32)(keep >> (32 * i));
   return (int)syscall(SYS_capset, &hdr, data);
 }
 
@@ -139,7 +158,7 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     goto fail;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities() < 0 ||
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
       uva_seccomp_app_filter() < 0)
     goto fail;
   exec_app(c, env);

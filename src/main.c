@@ -5,6 +5,7 @@
 #include "doctor.h"
 #include "preflight.h"
 #include "spec.h"
+#include "subid.h"
 #include "specfile.h"
 #include "supervisor.h"
 #include "term.h"
@@ -81,23 +82,42 @@ static char *recorder_path(GError **error) {
 /* Who the apps are: the passwd entry of our uid, read here in the
  * manager (getpwuid(3), through NSS, which init could not do inside),
  * gives USER, LOGNAME and the home directory inside.  A uid without an
- * entry keeps HOME=/tmp and no USER. */
-static void set_identity(UvaSpec *spec) {
+ * entry keeps HOME=/tmp and no USER.  With --userns auto the app is root
+ * of its namespace (root's name and /root, as in podman), and the
+ * subordinate ranges are found now: a missing one stops the start. */
+static gboolean set_identity(UvaSpec *spec, GError **error) {
   struct passwd *pw = getpwuid(getuid());
-  for (guint i = 0; pw && i < spec->containers->len; i++) {
+  const char *name = pw ? pw->pw_name : NULL;
+  for (guint i = 0; i < spec->containers->len; i++) {
     UvaContainerSpec *c = spec->containers->pdata[i];
     g_free(c->user);
-    c->user = g_strdup(pw->pw_name);
     g_free(c->home);
-    c->home = g_strdup(pw->pw_dir);
+    c->user = c->userns_auto ? g_strdup("root") : g_strdup(name);
+    c->home = c->userns_auto ? g_strdup("/root")
+                             : g_strdup(pw ? pw->pw_dir : NULL);
+    if (!c->userns_auto)
+      continue;
+    g_autofree char *uidmap = uva_subid_helper("newuidmap", error);
+    g_autofree char *gidmap = uidmap ? uva_subid_helper("newgidmap", error)
+                                     : NULL;
+    if (!gidmap ||
+        !uva_subid_lookup("/etc/subuid", name, getuid(), &c->subuid_start,
+                          &c->subuid_count, error) ||
+        !uva_subid_lookup("/etc/subgid", name, getgid(), &c->subgid_start,
+                          &c->subgid_count, error)) {
+      g_prefix_error(error, "%s: ", c->name);
+      return FALSE;
+    }
   }
+  return TRUE;
 }
 
 /* Every container of spec must be able to start before any does. */
 static int run_spec(UvaSpec *spec, GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
-  set_identity(spec);
+  if (!set_identity(spec, error))
+    return 1;
   gboolean need_tun = FALSE;
   for (guint i = 0; i < spec->containers->len; i++) {
     UvaContainerSpec *c = spec->containers->pdata[i];
@@ -120,7 +140,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
-                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL;
+                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
+                  *userns = NULL;
   gboolean interactive = FALSE, tty = FALSE;
   GOptionEntry entries[] = {
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
@@ -161,6 +182,11 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
+      {"userns", 0, 0, G_OPTION_ARG_STRING, &userns,
+       "single (default: only your own id, as itself) or auto (root inside "
+       "is you, and the subordinate ids of /etc/subuid and /etc/subgid are "
+       "mapped through newuidmap: chown, setuid and servers that switch "
+       "users work)", "MODE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
        "Bind a host path into the container (read-write unless :ro)",
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
@@ -227,6 +253,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     g_prefix_error(error, "run: --shm-size: ");
     return 2;
   }
+  if (userns && !uva_userns_parse(userns, &c->userns_auto, error)) {
+    g_prefix_error(error, "run: --userns: ");
+    return 2;
+  }
   for (char **v = volumes; v && *v; v++) {
     UvaMount m = {0};
     if (!uva_volume_parse(*v, NULL, &m, error)) {
@@ -250,7 +280,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   if (!uva_preflight_command(c, error) ||
       (!c->no_network && !uva_preflight_tun(error)))
     return 1;
-  set_identity(spec);
+  if (!set_identity(spec, error))
+    return 1;
   return uva_supervisor_run(spec, TRUE, error);
 }
 

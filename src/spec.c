@@ -291,6 +291,16 @@ char *uva_size_string(guint64 bytes) {
   return g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
 }
 
+gboolean uva_userns_parse(const char *text, gboolean *automatic,
+                          GError **error) {
+  if (!g_str_equal(text, "single") && !g_str_equal(text, "auto"))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "userns \"%s\" is not single or auto", text),
+           FALSE;
+  *automatic = g_str_equal(text, "auto");
+  return TRUE;
+}
+
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
                                GError **error) {
   if (g_str_equal(text, "splice"))

@@ -82,6 +82,10 @@ typedef struct {
    * when uva_home_is_private() allows.  NULL: unknown. */
   char *user;
   char *home;
+  /* --userns auto (userns = auto): root inside is us, and 1 .. count the
+   * subordinate ranges the manager found (subid.c) before the start. */
+  gboolean userns_auto;
+  guint32 subuid_start, subuid_count, subgid_start, subgid_count;
 } UvaContainerSpec;
 
 typedef struct {
@@ -128,6 +132,10 @@ gboolean uva_size_parse(const char *text, guint64 *out, GError **error);
 /* The same size back, in the largest unit that divides it: "64m", "1g",
  * "1536k", "4097". */
 char *uva_size_string(guint64 bytes);
+
+/* "single" (only our own id, the default) or "auto" (subordinate ids). */
+gboolean uva_userns_parse(const char *text, gboolean *automatic,
+                          GError **error);
 
 /* "splice" or "slirp". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,

@@ -13,6 +13,7 @@
  *   restart = no | on-failure | on-failure:N
  *   pids-limit = 2048 | unlimited  (processes and threads, init included)
  *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
+ *   userns = single | auto   (auto: subordinate ids, root inside)
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (a file name, created in workdir if missing)
  *   log = http_recorder.log  (a file name in /tmp, shown at start)
@@ -31,7 +32,7 @@
 static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
     "hostname", "network", "port-driver", "restart", "pids-limit",
-    "shm-size", "ready-http", "seed-file", "log", NULL};
+    "shm-size", "ready-http", "seed-file", "log", "userns", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -85,7 +86,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autoptr(GError) local = NULL;
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
-                  *pids_limit = NULL, *shm_size = NULL;
+                  *pids_limit = NULL, *shm_size = NULL, *userns = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -143,6 +144,9 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   shm_size = g_key_file_get_string(kf, group, KEY("shm-size"), NULL);
   if (shm_size && !uva_size_parse(shm_size, &c->shm_size, error))
     goto fail;
+  userns = g_key_file_get_string(kf, group, KEY("userns"), NULL);
+  if (userns && !uva_userns_parse(userns, &c->userns_auto, error))
+    goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
     if (local) {
@@ -199,7 +203,7 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
                     "unknown key \"%s\" in [%s] (known: command, workdir, "
                     "tmp, publish, env, volume, hostname, network, "
                     "port-driver, restart, pids-limit, shm-size, ready-http, "
-                    "seed-file, log)",
+                    "seed-file, log, userns)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -329,6 +333,8 @@ char *uva_specfile_print(const UvaSpec *spec) {
       g_autofree char *size = uva_size_string(c->shm_size);
       g_key_file_set_string(kf, group, "shm-size", size);
     }
+    if (c->userns_auto)
+      g_key_file_set_string(kf, group, "userns", "auto");
     if (c->probe_http)
       g_key_file_set_boolean(kf, group, "ready-http", TRUE);
     if (c->seed_file)

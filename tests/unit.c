@@ -13,6 +13,7 @@
 #include "seccomp.h"
 #include "spec.h"
 #include "specfile.h"
+#include "subid.h"
 #include "tap.h"
 #include "util.h"
 
@@ -126,6 +127,28 @@ static void test_app_env(void) {
   g_auto(GStrv) over = uva_init_app_env(c);
   g_assert_cmpstr(g_environ_getenv(over, "HOME"), ==, "/app");
   uva_container_spec_free(c);
+}
+
+/* subuid(5) lines: by name or uid, the first good range. */
+static void test_subid(void) {
+  const char *text = "# comment\nbob:100000:65536\n1001:200000:10\n"
+                     "alice:bad:1\nalice:300000:0\nalice:400000:5\n"
+                     "alice:500000:6\n";
+  guint32 start = 0, count = 0;
+  g_assert_true(uva_subid_find(text, "bob", 1000, &start, &count));
+  g_assert_cmpuint(start, ==, 100000);
+  g_assert_cmpuint(count, ==, 65536);
+  g_assert_true(uva_subid_find(text, "carol", 1001, &start, &count));
+  g_assert_cmpuint(start, ==, 200000);
+  g_assert_true(uva_subid_find(text, "alice", 7, &start, &count));
+  g_assert_cmpuint(start, ==, 400000);
+  g_assert_cmpuint(count, ==, 5);
+  g_assert_false(uva_subid_find(text, "dave", 1002, &start, &count));
+  g_assert_false(uva_subid_find("x:4294967295:2\n", "x", 1, &start, &count));
+  gboolean a = FALSE;
+  g_assert_true(uva_userns_parse("auto", &a, NULL) && a);
+  g_assert_true(uva_userns_parse("single", &a, NULL) && !a);
+  g_assert_false(uva_userns_parse("keep-id", &a, NULL));
 }
 
 static UvaContainerSpec *container(const char *name, const char *publish) {
@@ -560,6 +583,7 @@ static void test_specfile_full(void) {
                      "shm-size = 1536k\n"
                      "[container free]\n"
                      "command = true\n"
+                     "userns = auto\n"
                      "pids-limit = unlimited\n"
                      "shm-size = 1g\n";
   g_autoptr(GError) error = NULL;
@@ -611,6 +635,8 @@ static void test_specfile_full(void) {
   UvaContainerSpec *f2 = again->containers->pdata[2];
   g_assert_cmpuint(f2->pids_limit, ==, 0);
   g_assert_cmpuint(f2->shm_size, ==, 1024 * 1024 * 1024);
+  g_assert_true(f->userns_auto && f2->userns_auto && !w2->userns_auto);
+  g_assert_nonnull(strstr(printed, "userns=auto\n"));
 }
 
 static void test_specfile_bad(void) {
@@ -801,6 +827,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/validate", test_spec_validate);
   g_test_add_func("/spec/env", test_env);
   g_test_add_func("/spec/home", test_home);
+  g_test_add_func("/subid/find", test_subid);
   g_test_add_func("/init/app-env", test_app_env);
   g_test_add_func("/spec/volume-and-driver", test_volume_and_driver);
   g_test_add_func("/spec/default", test_default_spec);
