@@ -82,9 +82,11 @@ static const UvaSeccompNrs native_nrs = {
 static const unsigned personality_allowed[] = {0x0, 0x8, 0x20000, 0x20008,
                                                0xffffffff};
 
-/* Both filters start alike: another architecture's numbers mean other
- * calls, so they are refused; on x86_64, x32 calls (nr | 0x40000000) too.
- * Leaves the syscall number loaded.  Returns the new length. */
+/* The manager's allow-list starts here: another architecture's numbers
+ * mean other calls, so they are refused; on x86_64, x32 calls
+ * (nr | 0x40000000) too: the manager never makes them.  (The app's filter
+ * serves i386 and x32 instead: uva_seccomp_app_filter.)  Leaves the
+ * syscall number loaded.  Returns the new length. */
 static unsigned prologue(struct sock_filter *prog) {
   unsigned n = 0;
   prog[n++] = (struct sock_filter)LOAD_ARCH;
