@@ -88,6 +88,10 @@ _uva_container_run_value() {
             COMPREPLY=($(compgen -P "${word%"$val"}" -W "no on-failure on-failure:" -- "$val"))
             _uva_container_trim "$word"
             ;;
+        --userns)
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "single auto" -- "$val"))
+            _uva_container_trim "$word"
+            ;;
         --pids-limit)
             # A number, or no cap.
             COMPREPLY=($(compgen -P "${word%"$val"}" -W "unlimited" -- "$val"))
@@ -150,7 +154,7 @@ _uva_container() {
     local top="run up check --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
         --hostname --network --port-driver --restart --pids-limit --sockets-limit
-        --shm-size
+        --shm-size --userns
         --volume -v --help -h --"
     COMPREPLY=()
 
@@ -180,7 +184,7 @@ _uva_container() {
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
                 --hostname | --network | --port-driver | --restart | --pids-limit | \
-                --sockets-limit | --shm-size | -v | --volume)
+                --sockets-limit | --shm-size | --userns | -v | --volume)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;
@@ -209,7 +213,7 @@ _uva_container() {
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
             --hostname | --network | --port-driver | --restart | --pids-limit | \
-            --sockets-limit | --shm-size | -v | --volume)
+            --sockets-limit | --shm-size | --userns | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0
             ;;

@@ -10,6 +10,9 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/capability.h>
@@ -38,11 +41,19 @@ void uva_init_signal_set(sigset_t *set) {
 char **uva_init_app_env(const UvaContainerSpec *c) {
   GStrvBuilder *b = g_strv_builder_new();
   g_strv_builder_add(b, "PATH=" UVA_APP_PATH);
-  g_strv_builder_add(b, "HOME=/tmp");
+  /* HOME, USER and LOGNAME as login(1) sets them from the passwd entry
+   * the container sees (the host's /etc/passwd, read-only): its home is
+   * a private tmpfs (rootfs.c). */
+  g_autofree char *home = g_strdup_printf("HOME=%s", uva_container_home(c));
+  g_strv_builder_add(b, home);
+  g_autofree char *user = c->user ? g_strdup_printf("USER=%s", c->user) : NULL;
+  g_autofree char *logname =
+      c->user ? g_strdup_printf("LOGNAME=%s", c->user) : NULL;
+  if (user) {
+    g_strv_builder_add(b, user);
+    g_strv_builder_add(b, logname);
+  }
   g_strv_builder_add(b, "LANG=C.UTF-8");
-  /* Lines reach the terminal as they are printed, not when a 4 KiB stdio
-   * buffer fills: the app's stdout is a pipe, not a tty. */
-  g_strv_builder_add(b, "PYTHONUNBUFFERED=1");
   g_strv_builder_add(b, "container=uva_container");
   g_autofree char *host =
       g_strdup_printf("HOSTNAME=%s", uva_container_hostname(c));
@@ -57,18 +68,37 @@ char **uva_init_app_env(const UvaContainerSpec *c) {
   return env;
 }
 
-/* No capabilities at all in the app: bounding set, ambient, then the three
- * sets (capabilities(7)).  Our uid inside is not 0, so execve would clear
- * them anyway; doing it here keeps that true for any mapping. */
-static int drop_capabilities(void) {
+/* Docker's default capabilities, for `--userns auto`, where the app is
+ * root of a namespace that maps only the user's delegated ids: enough to
+ * chown, switch users and bind low ports inside; each acts only on what
+ * the namespace owns (user_namespaces(7), "Capabilities"). */
+static const int auto_caps[] = {
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,  CAP_FOWNER,
+    CAP_MKNOD,  CAP_NET_RAW,      CAP_SETGID,  CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,   CAP_AUDIT_WRITE};
+
+/* The app's capabilities: none at all by default, else Docker's set
+ * (--userns auto): bounding set, ambient, then the three sets
+ * (capabilities(7)).  By default our uid inside is not 0, so execve would
+ * clear them anyway; doing it here keeps that true for any mapping.  With
+ * --userns auto the app is uid 0 inside, and execve gives root the
+ * bounding set: that set is what it keeps. */
+static int drop_capabilities(const UvaContainerSpec *c) {
+  guint64 keep = 0;
+  for (size_t i = 0; c->userns_auto && i < G_N_ELEMENTS(auto_caps); i++)
+    keep |= 1ULL << auto_caps[i];
   for (int cap = 0; cap <= 63; cap++)
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+    if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+        errno != EINVAL)
       return -1;
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
     return -1;
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++)
+    data[i].effective = data[i].permitted = (guint32)(keep >> (32 * i));
   return (int)syscall(SYS_capset, &hdr, data);
 }
 
@@ -128,7 +158,7 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     goto fail;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities() < 0 ||
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
       uva_seccomp_app_filter() < 0)
     goto fail;
   exec_app(c, env);
@@ -214,6 +244,48 @@ static int wait_status_to_exit_code(int st) {
   if (WIFSIGNALED(st))
     return 128 + WTERMSIG(st);
   return 1;
+}
+
+/* The app is gone and init is about to exit, which kills whatever else
+ * is left in the pid namespace (pid_namespaces(7)): an app that
+ * daemonized (pg_ctl start, redis-server --daemonize yes) leaves its
+ * server here, and it would die without a word.  Counts those processes
+ * in this namespace's own /proc (it shows no other), zombies aside, and
+ * tells the manager how many, naming a few. */
+static void report_outlived(int sync_fd) {
+  DIR *d = opendir("/proc");
+  if (!d)
+    return;
+  int count = 0;
+  g_autoptr(GString) names = g_string_new(NULL);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end || pid <= 1)
+      continue;
+    g_autofree char *path = g_strdup_printf("/proc/%ld/stat", pid);
+    g_autofree char *stat = uva_read_small_file(path, NULL);
+    /* "pid (comm) state ...": comm may hold ')' itself, so the last one. */
+    char *open_paren = stat ? strchr(stat, '(') : NULL;
+    char *close_paren = stat ? strrchr(stat, ')') : NULL;
+    if (!open_paren || !close_paren || close_paren < open_paren ||
+        close_paren[1] != ' ' || close_paren[2] == 'Z')
+      continue; /* gone meanwhile, or a zombie */
+    if (count++ < 3) {
+      *close_paren = '\0';
+      g_string_append_printf(names, "%s%s", names->len ? ", " : "",
+                             open_paren + 1);
+    } else if (count == 4) {
+      g_string_append(names, ", ...");
+    }
+  }
+  closedir(d);
+  if (count == 0)
+    return;
+  UvaMsg m = {.type = UVA_MSG_OUTLIVED, .value = count};
+  g_strlcpy(m.text, names->str, sizeof m.text);
+  (void)uva_msg_send(sync_fd, &m, -1, NULL);
 }
 
 /* Forks and execs the app.  Returns its pid, or -1 with *exec_err set
@@ -386,7 +458,10 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
       last_code = wait_status_to_exit_code(st);
       app = -1;
       if (stopping || !should_restart(c, last_code, restarts)) {
-        /* Returning from pid 1 kills everything left in the namespace. */
+        /* Returning from pid 1 kills everything left in the namespace.
+         * When stopping, the user asked for exactly that. */
+        if (!stopping)
+          report_outlived(sync_fd);
         _exit(last_code);
       }
       restarts++;

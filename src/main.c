@@ -7,6 +7,7 @@
 #include "hostdir.h"
 #include "preflight.h"
 #include "spec.h"
+#include "subid.h"
 #include "specfile.h"
 #include "supervisor.h"
 #include "term.h"
@@ -15,6 +16,7 @@
 
 #include <signal.h>
 #include <libslirp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -81,10 +83,45 @@ static char *recorder_path(GError **error) {
   return uva_datadir_find(exe, UVA_DATADIR, "http_recorder.py", error);
 }
 
+/* Who the apps are: the passwd entry of our uid, read here in the
+ * manager (getpwuid(3), through NSS, which init could not do inside),
+ * gives USER, LOGNAME and the home directory inside.  A uid without an
+ * entry keeps HOME=/tmp and no USER.  With --userns auto the app is root
+ * of its namespace (root's name and /root, as in podman), and the
+ * subordinate ranges are found now: a missing one stops the start. */
+static gboolean set_identity(UvaSpec *spec, GError **error) {
+  struct passwd *pw = getpwuid(getuid());
+  const char *name = pw ? pw->pw_name : NULL;
+  for (guint i = 0; i < spec->containers->len; i++) {
+    UvaContainerSpec *c = spec->containers->pdata[i];
+    g_free(c->user);
+    g_free(c->home);
+    c->user = c->userns_auto ? g_strdup("root") : g_strdup(name);
+    c->home = c->userns_auto ? g_strdup("/root")
+                             : g_strdup(pw ? pw->pw_dir : NULL);
+    if (!c->userns_auto)
+      continue;
+    g_autofree char *uidmap = uva_subid_helper("newuidmap", error);
+    g_autofree char *gidmap = uidmap ? uva_subid_helper("newgidmap", error)
+                                     : NULL;
+    if (!gidmap ||
+        !uva_subid_lookup("/etc/subuid", name, getuid(), &c->subuid_start,
+                          &c->subuid_count, error) ||
+        !uva_subid_lookup("/etc/subgid", name, getgid(), &c->subgid_start,
+                          &c->subgid_count, error)) {
+      g_prefix_error(error, "%s: ", c->name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /* Every container of spec must be able to start before any does. */
 static int run_spec(UvaSpec *spec, const char *exit_code_from,
                     GError **error) {
   if (!uva_spec_validate(spec, error))
+    return 1;
+  if (!set_identity(spec, error))
     return 1;
   gboolean need_tun = FALSE;
   for (guint i = 0; i < spec->containers->len; i++) {
@@ -109,7 +146,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
                   *hostname = NULL, *network = NULL, *driver = NULL,
                   *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
-                  *stop_timeout = NULL, *sockets_limit = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL, *userns = NULL;
   gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE;
   GOptionEntry entries[] = {
       {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
@@ -160,6 +197,11 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
+      {"userns", 0, 0, G_OPTION_ARG_STRING, &userns,
+       "single (default: only your own id, as itself) or auto (root inside "
+       "is you, and the subordinate ids of /etc/subuid and /etc/subgid are "
+       "mapped through newuidmap: chown, setuid and servers that switch "
+       "users work)", "MODE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
        "Bind a host path into the container (read-write unless :ro); in a "
        "path, \\: is a colon and \\\\ a backslash",
@@ -243,6 +285,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     g_prefix_error(error, "run: --shm-size: ");
     return 2;
   }
+  if (userns && !uva_userns_parse(userns, &c->userns_auto, error)) {
+    g_prefix_error(error, "run: --userns: ");
+    return 2;
+  }
   for (char **v = volumes; v && *v; v++) {
     UvaMount m = {0};
     if (!uva_volume_parse(*v, NULL, &m, error)) {
@@ -265,6 +311,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   }
   if (!uva_preflight_command(c, error) ||
       (!c->no_network && !uva_preflight_tun(error)))
+    return 1;
+  if (!set_identity(spec, error))
     return 1;
   if (rm_after)
     uva_hostdir_remove_on_exit(state, c->name);

@@ -16,6 +16,9 @@ typedef enum {
   UVA_MSG_APP_EXIT,  /* init -> manager: the app ended with status value and
                         restarts after arg ms: restart number err */
   UVA_MSG_PTY,       /* init -> manager: the pty master of `run -t` */
+  UVA_MSG_OUTLIVED,  /* init -> manager, just before it exits: value
+                        processes outlived the app and die with init;
+                        text = some of their names */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u

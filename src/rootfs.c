@@ -104,6 +104,21 @@ static gboolean fail_component(GError **error, int err, const char *target,
     return uva_fail(error, "mount point %s: %s is a symlink; mount points "
                     "are never made through one (name the real path)",
                     target, upto);
+  /* The system directories are read-only binds of the host's: a missing
+   * mount point below them cannot be made.  A scratch layer (an overlay
+   * of the host's directory with a tmpfs upper) would need overlayfs in
+   * a user namespace with user xattrs and would hide the directory's own
+   * submounts; refusing, with what to do instead, is simpler and sound.
+   * An existing file or directory there can always be bound over. */
+  if (err == EROFS) {
+    g_autofree char *parent = g_path_get_dirname(upto);
+    return uva_fail(error, "mount point %s: %s does not exist and cannot be "
+                    "made: %s is read-only in the container (%s); bind over "
+                    "a file or directory that exists there, or below a "
+                    "writable directory (/tmp, /app, /run, /var/tmp, the "
+                    "home directory)", target, upto, parent,
+                    g_strerror(EROFS));
+  }
   return uva_fail_errno(error, err, "mount point %s: %s", target, upto);
 }
 
@@ -310,6 +325,35 @@ static gboolean setup_dev(const UvaContainerSpec *c, GError **error) {
   return make_read_only("/newroot/dev", FALSE, error);
 }
 
+/* A private, writable tmpfs of its own size at dir (tmpfs(5): without
+ * size= it may grow to half of RAM, pages the app pins without owning
+ * them), owned by our ids, the only ones mapped (a uid= of an unmapped id
+ * is refused). */
+static gboolean mount_scratch(const char *dir, const char *mode,
+                              guint64 size, GError **error) {
+  g_autofree char *path = g_build_filename("/newroot", dir, NULL);
+  g_autofree char *options =
+      g_strdup_printf("mode=%s,size=%" G_GUINT64_FORMAT ",uid=%u,gid=%u",
+                      mode, size, (unsigned)getuid(), (unsigned)getgid());
+  return make_dirs(path, error) &&
+         do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options,
+                  error);
+}
+
+/* Where programs write besides /tmp, each the container's own and gone
+ * with it: the home directory the passwd entry names (it does not exist
+ * inside otherwise: the host's /home is not shown), /run (sockets and
+ * pid files: nginx, PostgreSQL, redis) and /var/tmp (large temporary
+ * files).  Before the volumes, which may lie below them; the home first,
+ * so that a home of /var cannot hide /var/tmp. */
+static gboolean mount_scratch_dirs(const UvaContainerSpec *c, GError **error) {
+  if (uva_home_is_private(c->home) &&
+      !mount_scratch(c->home, "0700", UVA_HOME_SIZE, error))
+    return FALSE;
+  return mount_scratch("/run", "0755", UVA_RUN_SIZE, error) &&
+         mount_scratch("/var/tmp", "1777", UVA_VAR_TMP_SIZE, error);
+}
+
 static gboolean pivot(const char *new_root, const char *put_old,
                       GError **error) {
   if (syscall(SYS_pivot_root, new_root, put_old) < 0)
@@ -346,12 +390,12 @@ static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
   uva_autofd root_fd = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return uva_fail_errno(error, errno, "/newroot");
+  if (!mount_scratch_dirs(c, error))
+    return FALSE;
   for (guint i = 0; i < binds->len; i++)
     if (!attach_bind(root_fd, &g_array_index(binds, UvaBind, i), trees[i],
                      error))
       return FALSE;
-  if (!make_dirs("/newroot/run", error) || !make_dirs("/newroot/var/tmp", error))
-    return FALSE;
 
   g_autofree char *hosts =
       uva_rootfs_hosts_text(uva_container_hostname(c), !c->no_network);

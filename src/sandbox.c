@@ -11,6 +11,7 @@
 #include "init.h"
 #include "msg.h"
 #include "rootfs.h"
+#include "subid.h"
 #include "tap.h"
 #include "util.h"
 
@@ -231,7 +232,11 @@ gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
   if (pid < 0)
     return fail_userns(error, clone_err, "creating user namespace (clone)");
 
-  if (!write_maps((pid_t)pid, error)) {
+  if (c->userns_auto
+          ? !uva_subid_write_maps((pid_t)pid, c->subuid_start,
+                                  c->subuid_count, c->subgid_start,
+                                  c->subgid_count, error)
+          : !write_maps((pid_t)pid, error)) {
     kill((pid_t)pid, SIGKILL);
     waitpid((pid_t)pid, NULL, 0);
     return FALSE;

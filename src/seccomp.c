@@ -49,11 +49,26 @@
 #define DENY_EPERM RET(SECCOMP_RET_ERRNO | EPERM)
 
 /* Denied outright, whatever the arguments. */
-static const int denied[] = {
+static const unsigned denied[] = {
     SYS_keyctl,        SYS_add_key,     SYS_request_key,  SYS_bpf,
     SYS_perf_event_open, SYS_userfaultfd, SYS_init_module, SYS_finit_module,
     SYS_delete_module, SYS_kexec_load,  SYS_kexec_file_load, SYS_reboot,
     SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
+#ifdef __x86_64__
+    /* x32's own kexec_load (compat_sys_kexec_load, "528 x32" in
+     * arch/x86/entry/syscalls/syscall_64.tbl): the only denied call whose
+     * x32 number is not the native one; natively 528 is unused (ENOSYS). */
+    528,
+#endif
+};
+
+static const UvaSeccompNrs native_nrs = {
+    .denied = denied,
+    .n_denied = G_N_ELEMENTS(denied),
+    .clone3 = SYS_clone3,
+    .personality = SYS_personality,
+    .unshare = SYS_unshare,
+    .clone = SYS_clone,
 };
 
 /* personality(2) values Docker's default profile allows: PER_LINUX (0),
@@ -67,9 +82,11 @@ static const int denied[] = {
 static const unsigned personality_allowed[] = {0x0, 0x8, 0x20000, 0x20008,
                                                0xffffffff};
 
-/* Both filters start alike: another architecture's numbers mean other
- * calls, so they are refused; on x86_64, x32 calls (nr | 0x40000000) too.
- * Leaves the syscall number loaded.  Returns the new length. */
+/* The manager's allow-list starts here: another architecture's numbers
+ * mean other calls, so they are refused; on x86_64, x32 calls
+ * (nr | 0x40000000) too: the manager never makes them.  (The app's filter
+ * serves i386 and x32 instead: uva_seccomp_app_filter.)  Leaves the
+ * syscall number loaded.  Returns the new length. */
 static unsigned prologue(struct sock_filter *prog) {
   unsigned n = 0;
   prog[n++] = (struct sock_filter)LOAD_ARCH;
@@ -118,16 +135,17 @@ static unsigned allow_only_values(struct sock_filter *prog, int arg,
   return n;
 }
 
-int uva_seccomp_app_filter(void) {
-  struct sock_filter prog[96];
-  unsigned n = prologue(prog);
-  for (size_t i = 0; i < G_N_ELEMENTS(denied); i++) {
+/* The deny-list for one architecture's numbers, the syscall number in the
+ * accumulator.  Every path returns.  Returns the length. */
+static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < nrs->n_denied; i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                             (unsigned)denied[i], 0, 1);
+                                             nrs->denied[i], 0, 1);
     prog[n++] = (struct sock_filter)DENY_EPERM;
   }
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_clone3, 0, 1);
+                                           nrs->clone3, 0, 1);
   prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ERRNO | ENOSYS);
   /* personality(persona): the kernel takes an unsigned int
    * (SYSCALL_DEFINE1(personality, unsigned int, personality) in
@@ -143,18 +161,61 @@ int uva_seccomp_app_filter(void) {
   const unsigned persona_len =
       3 + (unsigned)G_N_ELEMENTS(personality_allowed);
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_personality, 0,
+                                           nrs->personality, 0,
                                            (unsigned char)persona_len);
   n += allow_only_values(prog + n, 0, personality_allowed,
                          G_N_ELEMENTS(personality_allowed));
   /* unshare(flags) and clone(flags, ...): flags is the first argument on
-   * both architectures; CLONE_NEWUSER is in its low 32 bits, which on
-   * these little-endian machines sit at args[0]'s own offset. */
+   * every architecture here (i386's clone is CLONE_BACKWARDS: flags
+   * first too); CLONE_NEWUSER is in its low 32 bits, which on these
+   * little-endian machines sit at args[0]'s own offset. */
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_unshare, 1, 0);
+                                           nrs->unshare, 1, 0);
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_clone, 0, 3);
+                                           nrs->clone, 0, 3);
   n += deny_if_flags(prog + n, 0, CLONE_NEWUSER);
+  return n;
+}
+
+/* The app's filter: the native list, and on x86_64 the same list for the
+ * two other ABIs the kernel runs there, so that their programs work as on
+ * the host instead of getting EPERM from every call (a 32-bit program
+ * whose write and exit both fail spins or hangs):
+ *
+ *  - x32 calls arrive as AUDIT_ARCH_X86_64 with __X32_SYSCALL_BIT
+ *    (0x40000000) set in the number.  Below 512 an x32 number means the
+ *    native call of that number or nothing (syscall_64.tbl: "common"
+ *    entries serve both, "64" ones are missing from x32), so the bit is
+ *    masked off and the native list applies, plus x32's kexec_load (528).
+ *    A number with other high bits matches nothing and the kernel answers
+ *    ENOSYS (do_syscall_x64/do_syscall_x32 in arch/x86/entry/common.c).
+ *  - i386 programs (and `int 0x80` from any program) arrive as
+ *    AUDIT_ARCH_I386 with the ia32 numbers (seccomp32.c).
+ * Any other architecture gets EPERM. */
+int uva_seccomp_app_filter(void) {
+  struct sock_filter prog[192];
+  unsigned n = 0;
+  prog[n++] = (struct sock_filter)LOAD_ARCH;
+#ifdef __x86_64__
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           AUDIT_ARCH_I386, 0, 1);
+  const unsigned to_i386 = n;
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0); /* below */
+#endif
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           UVA_AUDIT_ARCH, 1, 0);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+  prog[n++] = (struct sock_filter)LOAD_NR;
+#ifdef __x86_64__
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K,
+                                           ~0x40000000u);
+#endif
+  n += deny_list(prog + n, &native_nrs);
+#ifdef __x86_64__
+  prog[to_i386].k = n - (to_i386 + 1);
+  prog[n++] = (struct sock_filter)LOAD_NR;
+  n += deny_list(prog + n, &uva_seccomp_i386_nrs);
+#endif
   g_assert(n <= G_N_ELEMENTS(prog));
 
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};

@@ -8,6 +8,20 @@
  * errno to init over its status pipe. */
 int uva_seccomp_app_filter(void);
 
+/* One architecture's numbers for the app's deny-list. */
+typedef struct {
+  const unsigned *denied; /* refused outright (EPERM) */
+  unsigned n_denied;
+  unsigned clone3;      /* ENOSYS, so that libc falls back to clone */
+  unsigned personality; /* only Docker's values */
+  unsigned unshare, clone; /* no CLONE_NEWUSER */
+} UvaSeccompNrs;
+
+#ifdef __x86_64__
+/* i386's (seccomp32.c, from <asm/unistd_32.h>). */
+extern const UvaSeccompNrs uva_seccomp_i386_nrs;
+#endif
+
 /* How many pids uva_seccomp_manager_filter() can allow kill() to reach. */
 #define UVA_SECCOMP_MAX_SIGNALLED 1024
 

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <signal.h>
+#include <limits.h>
 #include <string.h>
 
 UvaSpec *uva_spec_new(void) {
@@ -58,6 +59,8 @@ void uva_container_spec_free(UvaContainerSpec *c) {
   g_strfreev(c->env);
   g_array_unref(c->publish);
   g_array_unref(c->mounts);
+  g_free(c->user);
+  g_free(c->home);
   g_free(c);
 }
 
@@ -308,6 +311,16 @@ char *uva_size_string(guint64 bytes) {
   return g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
 }
 
+gboolean uva_userns_parse(const char *text, gboolean *automatic,
+                          GError **error) {
+  if (!g_str_equal(text, "single") && !g_str_equal(text, "auto"))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "userns \"%s\" is not single or auto", text),
+           FALSE;
+  *automatic = g_str_equal(text, "auto");
+  return TRUE;
+}
+
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
                                GError **error) {
   if (g_str_equal(text, "splice"))
@@ -349,6 +362,29 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
                     name, where);
   return uva_fail_errno(error, err, "%s: cannot publish host port %s", name,
                         where);
+}
+
+gboolean uva_home_is_private(const char *home) {
+  static const char *const taken[] = {"/usr", "/bin", "/sbin", "/lib",
+                                      "/lib32", "/lib64", "/libx32", "/etc",
+                                      "/proc", "/dev", "/tmp", UVA_APP_DIR,
+                                      "/run", "/var/tmp", "/sys"};
+  if (!home || !g_path_is_absolute(home) || g_str_equal(home, "/") ||
+      strlen(home) >= PATH_MAX)
+    return FALSE;
+  g_autofree char *canon = g_canonicalize_filename(home, "/");
+  if (!g_str_equal(canon, home))
+    return FALSE; /* "/home/u/", "/home//u", "/x/../etc": not as written */
+  for (size_t i = 0; i < G_N_ELEMENTS(taken); i++) {
+    size_t n = strlen(taken[i]);
+    if (strncmp(home, taken[i], n) == 0 && (home[n] == '\0' || home[n] == '/'))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+const char *uva_container_home(const UvaContainerSpec *c) {
+  return uva_home_is_private(c->home) ? c->home : "/tmp";
 }
 
 const char *uva_container_hostname(const UvaContainerSpec *c) {
@@ -536,6 +572,11 @@ static UvaContainerSpec *recorder(const char *name, const char *publish,
   gboolean ok = uva_publish_parse(publish, &p, NULL);
   g_assert(ok);
   g_array_append_val(c->publish, p);
+  /* Lines reach the terminal as they are printed, not when a 4 KiB stdio
+   * buffer fills: the recorder's stdout is a pipe, not a tty.  Its own
+   * setting, not every app's: buffering changes what a program does. */
+  c->env = g_new0(char *, 2);
+  c->env[0] = g_strdup("PYTHONUNBUFFERED=1");
   UvaMount m = {g_strdup(recorder_path), g_strdup(target), TRUE};
   g_array_append_val(c->mounts, m);
   return c;

@@ -84,6 +84,15 @@ typedef struct {
   guint64 shm_size; /* bytes of the /dev/shm tmpfs */
   GArray *publish; /* of UvaPublish */
   GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
+  /* The manager's passwd entry (getpwuid in main.c; not in spec files):
+   * USER and LOGNAME, and the home directory, a private tmpfs inside
+   * when uva_home_is_private() allows.  NULL: unknown. */
+  char *user;
+  char *home;
+  /* --userns auto (userns = auto): root inside is us, and 1 .. count the
+   * subordinate ranges the manager found (subid.c) before the start. */
+  gboolean userns_auto;
+  guint32 subuid_start, subuid_count, subgid_start, subgid_count;
 } UvaContainerSpec;
 
 typedef struct {
@@ -134,6 +143,10 @@ gboolean uva_size_parse(const char *text, guint64 *out, GError **error);
  * "1536k", "4097". */
 char *uva_size_string(guint64 bytes);
 
+/* "single" (only our own id, the default) or "auto" (subordinate ids). */
+gboolean uva_userns_parse(const char *text, gboolean *automatic,
+                          GError **error);
+
 /* "splice" or "slirp". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
                                GError **error);
@@ -164,6 +177,21 @@ gboolean uva_plain_name_valid(const char *what, const char *name,
 /* Checks a whole spec: names unique and valid, command not empty, no host
  * port published twice. */
 gboolean uva_spec_validate(const UvaSpec *spec, GError **error);
+
+/* Sizes of the private tmpfs mounts every container gets (rootfs.c):
+ * /run, /var/tmp and the home directory. */
+#define UVA_RUN_SIZE (64u * 1024 * 1024)
+#define UVA_VAR_TMP_SIZE (256u * 1024 * 1024)
+#define UVA_HOME_SIZE (256u * 1024 * 1024)
+
+/* Whether home (a passwd entry's directory) can be a private tmpfs
+ * inside: an absolute, canonical path below /, and not at or below what
+ * the container gets otherwise (the host's system directories, /proc,
+ * /dev, /tmp, /app, /run, /var/tmp). */
+gboolean uva_home_is_private(const char *home);
+/* The HOME of c's app: its home directory where that is private, else
+ * /tmp (writable, the container's own). */
+const char *uva_container_home(const UvaContainerSpec *c);
 
 /* The built-in default: two copies of recorder_path, "a" on 127.0.0.1:18080
  * and "b" on 127.0.0.1:28080, each with its workdir and /tmp under

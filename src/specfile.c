@@ -17,6 +17,7 @@
  *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
  *   stop-signal = TERM       (what stops the app: TERM INT QUIT HUP USR1 USR2 KILL)
  *   stop-timeout = 10        (seconds before SIGKILL)
+ *   userns = single | auto   (auto: subordinate ids, root inside)
  *   ready-http = true        (ready = an HTTP answer on the first port)
  *   seed-file = hello.txt    (a file name, created in workdir if missing)
  *   log = http_recorder.log  (a file name in /tmp, shown at start)
@@ -38,7 +39,7 @@ static const char *const known_keys[] = {
     "command", "workdir", "tmp",        "publish",   "env", "volume",
     "hostname", "network", "port-driver", "restart", "pids-limit",
     "sockets-limit", "shm-size", "stop-signal", "stop-timeout", "ready-http",
-    "seed-file", "log", NULL};
+    "seed-file", "log", "userns", NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -93,7 +94,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
-                  *stop_timeout = NULL, *sockets_limit = NULL, *raw_volumes = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL, *raw_volumes = NULL,
+                  *userns = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -169,6 +171,9 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   if (stop_timeout &&
       !uva_stop_timeout_parse(stop_timeout, &c->stop_timeout, error))
     goto fail;
+  userns = g_key_file_get_string(kf, group, KEY("userns"), NULL);
+  if (userns && !uva_userns_parse(userns, &c->userns_auto, error))
+    goto fail;
   if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
     c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
     if (local) {
@@ -226,7 +231,7 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
                     "tmp, publish, env, volume, hostname, network, "
                     "port-driver, restart, pids-limit, sockets-limit, "
                     "shm-size, stop-signal, stop-timeout, ready-http, "
-                    "seed-file, log)",
+                    "seed-file, log, userns)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -369,6 +374,8 @@ char *uva_specfile_print(const UvaSpec *spec) {
     }
     if (c->stop_timeout != 10)
       g_key_file_set_integer(kf, group, "stop-timeout", (gint)c->stop_timeout);
+    if (c->userns_auto)
+      g_key_file_set_string(kf, group, "userns", "auto");
     if (c->probe_http)
       g_key_file_set_boolean(kf, group, "ready-http", TRUE);
     if (c->seed_file)

@@ -437,6 +437,20 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
       c->ready = TRUE;
     announce_if_all_ready(c->sup);
     break;
+  case UVA_MSG_OUTLIVED: {
+    /* Sent just before init exits: read before its SIGCHLD, like READY
+     * and ERROR (the sync watch's priority, start_container()).  The
+     * names are the processes' own (prctl(PR_SET_NAME) sets any bytes):
+     * escaped, so that none reaches the terminal as a control sequence. */
+    g_autoptr(GString) names = g_string_new(NULL);
+    uva_output_escape(names, msg.text, strnlen(msg.text, 100));
+    fprintf(stderr, "uva_container: %s: %d process%s (%s) outlived the "
+            "app and %s killed (did it daemonize? run it in the "
+            "foreground, e.g. redis-server --daemonize no)\n",
+            c->spec->name, msg.value, msg.value == 1 ? "" : "es",
+            names->str, msg.value == 1 ? "was" : "were");
+    break;
+  }
   case UVA_MSG_PTY:
     if (passed_fd >= 0 && c->spec->tty && c->sup->pty_fd < 0)
       pty_attach(c->sup, c->spec, uva_steal_fd(&passed_fd));

@@ -2,8 +2,12 @@
 # tests/run.sh after the default containers have run (their logs exist).
 
 # What the app may not see of the host.
-run_out -- ls "$THOME" >/dev/null; rc=$?
-check "the user's home directory is not visible inside (rc=$rc)" [ $rc != 0 ]
+# The home directory inside is a private, empty tmpfs at the passwd
+# entry's path: the host's files there stay out of sight.
+touch "$THOME/.uva-home-probe"
+out=$(run_out -- ls -A "$THOME"); rc=$?
+check "the user's home directory is not visible inside, an empty one of its own is (rc=$rc, '$out')" [ $rc = 0 -a -z "$out" ]
+rm -f "$THOME/.uva-home-probe"
 run_out -- cat "$WORK/state/uva_container/a/tmp/http_recorder.log" >/dev/null; rc=$?
 check "another container's log is not visible inside (rc=$rc)" [ $rc != 0 ]
 out=$(run_out -- sh -c 'touch /usr/uva-probe /etc/uva-probe 2>&1')
@@ -52,6 +56,55 @@ if [ "$(uname -m)" = x86_64 ]; then
   check "seccomp: threads and subprocesses still work" bash -c 'grep -qx "thread ok" <<<"$1" && grep -qx "subprocess ok" <<<"$1"' _ "$out"
 else
   skipped "seccomp probes use x86_64 syscall numbers"
+fi
+# 32-bit x86 and x32: the same deny-list under their own numbers.  Before,
+# every call of theirs got EPERM: write and exit failed and the program
+# crashed or spun.  A static i386 program made with binutils (no multilib
+# needed) writes, tries keyctl (denied: EPERM) and exits with -errno.
+if [ "$(uname -m)" = x86_64 ] && command -v as >/dev/null && command -v ld >/dev/null; then
+  I386=$WORK/i386
+  mkdir -p "$I386"
+  cat >"$I386/hi32.s" <<'ASM_EOF'
+.globl _start
+.text
+_start:
+  movl $4, %eax
+  movl $1, %ebx
+  movl $msg, %ecx
+  movl $3, %edx
+  int $0x80
+  movl $288, %eax
+  xorl %ebx, %ebx
+  int $0x80
+  negl %eax
+  movl %eax, %ebx
+  movl $1, %eax
+  int $0x80
+  hlt
+.data
+msg: .ascii "hi\n"
+ASM_EOF
+  as --32 -o "$I386/hi32.o" "$I386/hi32.s" && ld -m elf_i386 -o "$I386/hi32" "$I386/hi32.o"
+  [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$I386"
+  out=$(run_out --network none -w "$I386" -- ./hi32); rc=$?
+  check_eq "i386: a static 32-bit program writes, exits, and its keyctl gets EPERM (status 1)" "$rc.$out" "1.hi"
+  # x32 calls are x86_64 calls with bit 30 set in the number: an x86_64
+  # program can make them.  getpid gets the kernel's own answer (its pid,
+  # or ENOSYS where x32 is off), never the filter's EPERM; keyctl and
+  # x32's own kexec_load (528) get EPERM.
+  probe_x32='import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+for name, nr in (("getpid", 39), ("keyctl", 250), ("kexec_load", 528)):
+    r = libc.syscall(0x40000000 | nr, 0, 0, 0, 0, 0)
+    e = ctypes.get_errno()
+    print(name, "EPERM" if r == -1 and e == 1 else "ENOSYS" if r == -1 and e == 38 else "ok" if r >= 0 else "errno %d" % e)'
+  out=$(run_out --network none -- $PY -c "$probe_x32")
+  check "x32: getpid is not refused by the filter ($(head -1 <<<"$out"))" grep -qxE "getpid (ok|ENOSYS)" <<<"$out"
+  check "x32: keyctl and kexec_load (528) fail with EPERM" bash -c 'grep -qx "keyctl EPERM" <<<"$1" && grep -qx "kexec_load EPERM" <<<"$1"' _ "$out"
+else
+  skipped "i386 and x32 programs (x86_64 with binutils only)"
+  skipped "x32 getpid"
+  skipped "x32 keyctl"
 fi
 out=$(run_out --network none -- sh -c 'unshare -U true 2>&1; echo rc=$?')
 check "seccomp: a nested user namespace is refused (unshare -U)" grep -q 'rc=1' <<<"$out"

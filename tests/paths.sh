@@ -133,3 +133,29 @@ else
   skipped "root with another user's state directory (needs root)"
   skipped "root left no root-owned file (needs root)"
 fi
+
+# 7. Volumes where the host's read-only system directories are: over an
+# existing root-owned file or directory, nothing is created and the bind
+# works; a missing mount point there cannot be made, and one line says
+# where and why (EROFS), with what to do instead.
+VOLD=$WORK/voldir
+mkdir -p "$VOLD/d"
+echo "my conf" >"$VOLD/x.conf"
+echo "in dir" >"$VOLD/d/f"
+own "$VOLD"
+ETCF=
+for f in /etc/issue /etc/debian_version /etc/shells; do
+  [ -f "$f" ] && [ ! -L "$f" ] && [ "$(stat -c %u "$f")" = 0 ] && { ETCF=$f; break; }
+done
+out=$(run_out --network none -v "$VOLD/x.conf:$ETCF:ro" -v "$VOLD/d:/usr/share/doc" -- sh -c "cat $ETCF /usr/share/doc/f")
+check_eq "-v FILE over root-owned $ETCF and DIR over /usr/share/doc" "$out" "my conf
+in dir"
+expect_fail "-v FILE:/etc/NEW: the mount point cannot be made in read-only /etc (EROFS), said in one line" \
+  "mount point /etc/uva-new.conf: /etc/uva-new.conf does not exist and cannot be made: /etc is read-only in the container (Read-only file system)" \
+  as_user "$UVA" run --network none -v "$VOLD/x.conf:/etc/uva-new.conf" -- true
+expect_fail "-v DIR:/usr/share/NEW/SUB: names the first missing component and its read-only parent" \
+  "/usr/share/uva-new does not exist and cannot be made: /usr/share is read-only" \
+  as_user "$UVA" run --network none -v "$VOLD/d:/usr/share/uva-new/sub" -- true
+out=$(run_out --network none -v "$VOLD/d:/run/uva/d" -v "$VOLD/x.conf:$THOME/.config/x.conf" -- sh -c 'cat /run/uva/d/f "$HOME/.config/x.conf"')
+check_eq "-v below /run and the home directory: mount points made on their tmpfs" "$out" "in dir
+my conf"

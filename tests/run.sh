@@ -171,6 +171,7 @@ make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
 check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
 check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
 check "bash completion knows --pids-limit (offering unlimited) and --shm-size" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --pids-limit ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = unlimited ] || exit 1; COMP_WORDS=(uva_container run --shm); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --shm-size ]"
+check "bash completion offers the --userns modes" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --userns ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'single auto' ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
 check "an unexpected argument exits 2" [ $? = 2 ]
 
@@ -345,6 +346,61 @@ run_out -- sh -c 'kill -TERM $$' >/dev/null; rc=$?
 check_eq "run: death by SIGTERM gives 143" "$rc" 143
 out=$(run_out --hostname web -e FOO=bar -e PATH=/usr/bin:/bin -- sh -c 'echo "$FOO $HOSTNAME $(hostname) $PATH $(id -u)"')
 check_eq "run: -e, --hostname, and the user's uid inside" "$out" "bar web web /usr/bin:/bin $TUID"
+# What real software expects of a machine: HOME, USER and LOGNAME as the
+# passwd entry it sees says, no PYTHONUNBUFFERED forced on it (only the
+# recorder's spec sets it), and a writable, private, sized /run, /var/tmp
+# and home directory.
+TNAME=$(getent passwd "$TUID" | cut -d: -f1)
+out=$(run_out --network none -- sh -c 'echo "$HOME $USER $LOGNAME ${PYTHONUNBUFFERED-unset}"; getent passwd "$(id -u)" | cut -d: -f6')
+check_eq "run: HOME, USER, LOGNAME from the passwd entry seen inside; no PYTHONUNBUFFERED" "$out" "$THOME $TNAME $TNAME unset
+$THOME"
+out=$(run_out --network none -- sh -c 'for d in /run /var/tmp "$HOME"; do stat -c "%n %a %u" "$d"; echo x >"$d/uva-w" || exit 1; done; df -k /run /var/tmp "$HOME" | awk "NR > 1 {print \$2}" | tr "\n" " "')
+check_eq "run: /run (0755), /var/tmp (1777) and HOME (0700) are the user's, writable, of 64, 256, 256 MiB" "$out" "/run 755 $TUID
+/var/tmp 1777 $TUID
+$THOME 700 $TUID
+65536 262144 262144 "
+check "run: what the app wrote there is not on the host" [ ! -e /var/tmp/uva-w -a ! -e "$THOME/uva-w" -a ! -e /run/uva-w ]
+out=$(run_out --network none -- ls -A /run /var/tmp "$THOME")
+check "run: nor in the next container" bash -c '! grep -q uva-w <<<"$1"' _ "$out"
+# An app that daemonizes: what it left is killed with init, and said so.
+out=$(run_out --network none -- sh -c 'sleep 100 & exit 0'); rc=$?
+check "run: a process the app left behind is counted in one line (rc=$rc: $out)" bash -c \
+  '[ "$1" = 0 ] && [ "$(grep -c . <<<"$2")" = 1 ] && grep -q "^uva_container: run: 1 process (.*) outlived the app and was killed (did it daemonize?" <<<"$2"' _ "$rc" "$out"
+out=$(run_out --network none -- sh -c 'sleep 100 & sleep 100 & exit 0')
+check "run: two are counted as two" grep -q "^uva_container: run: 2 processes (.*) outlived the app and were killed" <<<"$out"
+# --userns auto: subordinate ids through newuidmap, as rootless podman
+# maps them.  Root gives the test user a range where it has none.
+if [ $IS_ROOT = 1 ] && [ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ]; then
+  for f in subuid subgid; do
+    if ! grep -q "^$TNAME:" /etc/$f; then
+      s=$(awk -F: '$2 + $3 > m {m = $2 + $3} END {print (m < 100000 ? 100000 : m)}' /etc/$f)
+      [ $f = subuid ] && usermod --add-subuids "$s-$((s + 65535))" "$TNAME"
+      [ $f = subgid ] && usermod --add-subgids "$s-$((s + 65535))" "$TNAME"
+    fi
+  done
+  SUBU=$(grep -m1 "^$TNAME:" /etc/subuid | cut -d: -f2,3 | tr : ' ')
+  SUBG=$(grep -m1 "^$TNAME:" /etc/subgid | cut -d: -f2,3 | tr : ' ')
+  out=$(run_out --network none --userns auto -- sh -c 'id -u; echo "$USER $HOME"; awk "{print \$1, \$2, \$3}" /proc/self/uid_map /proc/self/gid_map')
+  check_eq "run --userns auto: root inside is the user, the range is mapped above it" "$out" "0
+root /root
+0 $TUID 1
+1 $SUBU
+0 $TGID 1
+1 $SUBG"
+  out=$(run_out --network none --userns auto -- sh -c 'touch /tmp/uva-owned && chown 1000:1000 /tmp/uva-owned && stat -c "%u %g" /tmp/uva-owned; setpriv --reuid 1000 --regid 1000 --clear-groups id -u; unshare -U true 2>/dev/null || echo no-nested-userns')
+  check_eq "run --userns auto: chown and setuid to other ids work; a nested user namespace is still refused" "$out" "1000 1000
+1000
+no-nested-userns"
+  check_eq "run --userns auto: on the host the file belongs to the subordinate id" \
+    "$(stat -c %u "$WORK/state/uva_container/run/tmp/uva-owned")" "$(($(cut -d' ' -f1 <<<"$SUBU") + 999))"
+  rm -f "$WORK/state/uva_container/run/tmp/uva-owned"
+  : >"$WORK/empty-subuid"
+  expect_fail "run --userns auto without a range says what to ask root for" "/etc/subuid has no range for $TNAME" \
+    unshare -m --propagation private bash -c "mount --bind '$WORK/empty-subuid' /etc/subuid && as_user '$UVA' run --userns auto -- true"
+  expect_fail "run --userns bogus is refused" 'userns "bogus" is not single or auto' as_user "$UVA" run --userns bogus -- true
+else
+  for i in 1 2 3 4 5; do skipped "--userns auto (needs root to give a range, and uidmap's newuidmap)"; done
+fi
 out=$(run_out --network none -- sh -c 'ls /sys/class/net 2>/dev/null || cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "')
 check_eq "run --network none: only lo" "$out" lo
 out=$(run_out -- sh -c 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " " | sort | tr "\n" " "')
@@ -426,6 +482,7 @@ expect_fail "up: a missing spec file is named" "nope.spec" as_user "$UVA" up "$W
 # The default is literally the printed spec: `up` of it behaves the same.
 "${AS_USER[@]}" "$UVA" --print-default-spec >"$WORK/default.spec"
 check "--print-default-spec prints both containers" bash -c "grep -q '^\[container a\]' '$WORK/default.spec' && grep -q '^publish=127.0.0.1:28080:8080' '$WORK/default.spec'"
+check "--print-default-spec shows the recorder's PYTHONUNBUFFERED=1 in its env" bash -c "[ \$(grep -cxE 'env=PYTHONUNBUFFERED=1;?' '$WORK/default.spec') = 2 ]"
 "${AS_USER[@]}" "$UVA" up "$WORK/default.spec" >"$UOUT" 2>&1 &
 MGR=$!
 wait_for 300 grep -q "press Ctrl-C to stop" "$UOUT"

@@ -6,6 +6,7 @@
 #include "flowcap.h"
 #include "fragguard.h"
 #include "hostdir.h"
+#include "init.h"
 #include "msg.h"
 #include "output.h"
 #include "portholder.h"
@@ -15,6 +16,7 @@
 #include "seccomp.h"
 #include "spec.h"
 #include "specfile.h"
+#include "subid.h"
 #include "tap.h"
 #include "util.h"
 #include "volume.h"
@@ -91,6 +93,66 @@ static void test_env(void) {
     g_assert_true(uva_env_valid(good[i], NULL));
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
     g_assert_false(uva_env_valid(bad[i], NULL));
+}
+
+/* The home directory becomes a private tmpfs only where nothing else of
+ * the container is. */
+static void test_home(void) {
+  const char *yes[] = {"/home/u", "/root", "/var/lib/postgresql", "/nonexistent",
+                       "/srv/app-user", "/home"};
+  const char *no[] = {NULL, "", "home/u", "/", "/tmp", "/tmp/u", "/usr/x",
+                      "/etc/u", "/app", "/proc", "/run/u", "/var/tmp/u",
+                      "/home/u/", "/home//u", "/home/../etc", "/dev/shm"};
+  for (size_t i = 0; i < G_N_ELEMENTS(yes); i++)
+    g_assert_true(uva_home_is_private(yes[i]));
+  for (size_t i = 0; i < G_N_ELEMENTS(no); i++)
+    g_assert_false(uva_home_is_private(no[i]));
+  /* /usrx is not /usr */
+  g_assert_true(uva_home_is_private("/usrx/u"));
+}
+
+/* HOME, USER and LOGNAME from the passwd entry; no PYTHONUNBUFFERED of
+ * our own (the recorder's spec sets it). */
+static void test_app_env(void) {
+  UvaContainerSpec *c = uva_container_spec_new("e");
+  g_auto(GStrv) bare = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(bare, "HOME"), ==, "/tmp");
+  g_assert_null(g_environ_getenv(bare, "USER"));
+  g_assert_null(g_environ_getenv(bare, "PYTHONUNBUFFERED"));
+  c->user = g_strdup("alice");
+  c->home = g_strdup("/home/alice");
+  g_auto(GStrv) env = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(env, "HOME"), ==, "/home/alice");
+  g_assert_cmpstr(g_environ_getenv(env, "USER"), ==, "alice");
+  g_assert_cmpstr(g_environ_getenv(env, "LOGNAME"), ==, "alice");
+  g_free(c->home);
+  c->home = g_strdup("/usr/lib/alice"); /* cannot be made: /tmp */
+  c->env = g_strsplit("HOME=/app", " ", -1);
+  g_auto(GStrv) over = uva_init_app_env(c);
+  g_assert_cmpstr(g_environ_getenv(over, "HOME"), ==, "/app");
+  uva_container_spec_free(c);
+}
+
+/* subuid(5) lines: by name or uid, the first good range. */
+static void test_subid(void) {
+  const char *text = "# comment\nbob:100000:65536\n1001:200000:10\n"
+                     "alice:bad:1\nalice:300000:0\nalice:400000:5\n"
+                     "alice:500000:6\n";
+  guint32 start = 0, count = 0;
+  g_assert_true(uva_subid_find(text, "bob", 1000, &start, &count));
+  g_assert_cmpuint(start, ==, 100000);
+  g_assert_cmpuint(count, ==, 65536);
+  g_assert_true(uva_subid_find(text, "carol", 1001, &start, &count));
+  g_assert_cmpuint(start, ==, 200000);
+  g_assert_true(uva_subid_find(text, "alice", 7, &start, &count));
+  g_assert_cmpuint(start, ==, 400000);
+  g_assert_cmpuint(count, ==, 5);
+  g_assert_false(uva_subid_find(text, "dave", 1002, &start, &count));
+  g_assert_false(uva_subid_find("x:4294967295:2\n", "x", 1, &start, &count));
+  gboolean a = FALSE;
+  g_assert_true(uva_userns_parse("auto", &a, NULL) && a);
+  g_assert_true(uva_userns_parse("single", &a, NULL) && !a);
+  g_assert_false(uva_userns_parse("keep-id", &a, NULL));
 }
 
 static UvaContainerSpec *container(const char *name, const char *publish) {
@@ -517,6 +579,7 @@ static void test_default_spec(void) {
     g_autofree char *host = uva_publish_host_string(p);
     g_assert_true(g_str_has_prefix(host, "127.0.0.1:"));
     /* the exact file, bound read-only, run by its shebang */
+    g_assert_cmpstr(g_environ_getenv(c->env, "PYTHONUNBUFFERED"), ==, "1");
     UvaMount *m = &g_array_index(c->mounts, UvaMount, 0);
     g_assert_cmpstr(m->source, ==, "/src/http_recorder.py");
     g_assert_cmpstr(m->target, ==, c->argv[0]);
@@ -741,6 +804,7 @@ static void test_specfile_full(void) {
                      "shm-size = 1536k\n"
                      "[container free]\n"
                      "command = true\n"
+                     "userns = auto\n"
                      "pids-limit = unlimited\n"
                      "sockets-limit = 64\n"
                      "shm-size = 1g\n";
@@ -797,6 +861,8 @@ static void test_specfile_full(void) {
   UvaContainerSpec *f2 = again->containers->pdata[2];
   g_assert_cmpuint(f2->pids_limit, ==, 0);
   g_assert_cmpuint(f2->shm_size, ==, 1024 * 1024 * 1024);
+  g_assert_true(f->userns_auto && f2->userns_auto && !w2->userns_auto);
+  g_assert_nonnull(strstr(printed, "userns=auto\n"));
 }
 
 /* `command` is sh(1) words, as documented: GKeyFile's escapes (\t, \s,
@@ -1040,6 +1106,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/spec/names", test_names);
   g_test_add_func("/spec/validate", test_spec_validate);
   g_test_add_func("/spec/env", test_env);
+  g_test_add_func("/spec/home", test_home);
+  g_test_add_func("/subid/find", test_subid);
+  g_test_add_func("/init/app-env", test_app_env);
   g_test_add_func("/spec/volume-and-driver", test_volume_and_driver);
   g_test_add_func("/spec/default", test_default_spec);
   g_test_add_func("/spec/pids-limit", test_pids_limit);

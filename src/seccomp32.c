@@ -1,0 +1,30 @@
+/* seccomp32.c - the i386 numbers of the app's deny-list (seccomp.c).
+ *
+ * A file of its own because <asm/unistd_32.h> defines the same __NR_ names
+ * as the native <asm/unistd_64.h> with other values: the two cannot meet
+ * in one translation unit.  A 64-bit kernel runs 32-bit x86 programs (and
+ * `int 0x80` from any program) through its ia32 table, and seccomp shows
+ * them with AUDIT_ARCH_I386 and these numbers (seccomp(2), "arch"). */
+#include "seccomp.h"
+
+#ifdef __x86_64__
+#include <asm/unistd_32.h>
+
+/* Like the native list; i386 has no kexec_file_load. */
+static const unsigned i386_denied[] = {
+    __NR_keyctl,          __NR_add_key,        __NR_request_key,
+    __NR_bpf,             __NR_perf_event_open, __NR_userfaultfd,
+    __NR_init_module,     __NR_finit_module,   __NR_delete_module,
+    __NR_kexec_load,      __NR_reboot,         __NR_io_uring_setup,
+    __NR_io_uring_enter,  __NR_io_uring_register,
+};
+
+const UvaSeccompNrs uva_seccomp_i386_nrs = {
+    .denied = i386_denied,
+    .n_denied = sizeof i386_denied / sizeof i386_denied[0],
+    .clone3 = __NR_clone3,
+    .personality = __NR_personality,
+    .unshare = __NR_unshare,
+    .clone = __NR_clone,
+};
+#endif
