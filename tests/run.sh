@@ -365,9 +365,9 @@ check "run: nor in the next container" bash -c '! grep -q uva-w <<<"$1"' _ "$out
 # An app that daemonizes: what it left is killed with init, and said so.
 out=$(run_out --network none -- sh -c 'sleep 100 & exit 0'); rc=$?
 check "run: a process the app left behind is counted in one line (rc=$rc: $out)" bash -c \
-  '[ "$1" = 0 ] && [ "$(grep -c . <<<"$2")" = 1 ] && grep -q "^uva_container: run: 1 process (.*) outlived the app and was killed (did it daemonize?" <<<"$2"' _ "$rc" "$out"
+  '[ "$1" = 0 ] && [ "$(grep -c . <<<"$2")" = 1 ] && grep -qE "^uva_container: run-[0-9a-f]{8}: 1 process \(.*\) outlived the app and was killed \(did it daemonize\?" <<<"$2"' _ "$rc" "$out"
 out=$(run_out --network none -- sh -c 'sleep 100 & sleep 100 & exit 0')
-check "run: two are counted as two" grep -q "^uva_container: run: 2 processes (.*) outlived the app and were killed" <<<"$out"
+check "run: two are counted as two" grep -qE "^uva_container: run-[0-9a-f]{8}: 2 processes \(.*\) outlived the app and were killed" <<<"$out"
 # --userns auto: subordinate ids through newuidmap, as rootless podman
 # maps them.  Root gives the test user a range where it has none.
 if [ $IS_ROOT = 1 ] && [ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ]; then
@@ -387,13 +387,13 @@ root /root
 1 $SUBU
 0 $TGID 1
 1 $SUBG"
-  out=$(run_out --network none --userns auto -- sh -c 'touch /tmp/uva-owned && chown 1000:1000 /tmp/uva-owned && stat -c "%u %g" /tmp/uva-owned; setpriv --reuid 1000 --regid 1000 --clear-groups id -u; unshare -U true 2>/dev/null || echo no-nested-userns')
+  out=$(run_out --name subid --network none --userns auto -- sh -c 'touch /tmp/uva-owned && chown 1000:1000 /tmp/uva-owned && stat -c "%u %g" /tmp/uva-owned; setpriv --reuid 1000 --regid 1000 --clear-groups id -u; unshare -U true 2>/dev/null || echo no-nested-userns')
   check_eq "run --userns auto: chown and setuid to other ids work; a nested user namespace is still refused" "$out" "1000 1000
 1000
 no-nested-userns"
   check_eq "run --userns auto: on the host the file belongs to the subordinate id" \
-    "$(stat -c %u "$WORK/state/uva_container/run/tmp/uva-owned")" "$(($(cut -d' ' -f1 <<<"$SUBU") + 999))"
-  rm -f "$WORK/state/uva_container/run/tmp/uva-owned"
+    "$(stat -c %u "$WORK/state/uva_container/subid/tmp/uva-owned")" "$(($(cut -d' ' -f1 <<<"$SUBU") + 999))"
+  rm -f "$WORK/state/uva_container/subid/tmp/uva-owned"
   : >"$WORK/empty-subuid"
   expect_fail "run --userns auto without a range says what to ask root for" "/etc/subuid has no range for $TNAME" \
     unshare -m --propagation private bash -c "mount --bind '$WORK/empty-subuid' /etc/subuid && as_user '$UVA' run --userns auto -- true"
