@@ -19,6 +19,7 @@
 #include "hostdir.h"
 #include "msg.h"
 #include "output.h"
+#include "probe.h"
 #include "relay.h"
 #include "sandbox.h"
 #include "slirp.h"
@@ -38,8 +39,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#define PROBE_INTERVAL_MS 100
-#define PROBE_ATTEMPT_MS 2000
 
 typedef struct Supervisor Supervisor;
 
@@ -65,10 +64,7 @@ typedef struct Container {
   gboolean app_started, reaped, ready;
   int wait_status;
   UvaHostdirs *host; /* its binds until started; the flock on its /tmp */
-  /* readiness probe */
-  int probe_fd;
-  guint probe_watch, probe_timer;
-  GString *probe_reply;
+  UvaProbe *probe; /* until it is ready (ready-http) */
 } Container;
 
 struct Supervisor {
@@ -247,101 +243,15 @@ static void announce_if_all_ready(Supervisor *sup) {
   fflush(f);
 }
 
-static void probe_schedule(Container *c, guint delay_ms);
-
 static void probe_reset(Container *c) {
-  if (c->probe_watch)
-    g_source_remove(c->probe_watch);
-  if (c->probe_timer)
-    g_source_remove(c->probe_timer);
-  c->probe_watch = c->probe_timer = 0;
-  uva_close_fdp(&c->probe_fd);
-  c->probe_fd = -1;
-  if (c->probe_reply)
-    g_string_truncate(c->probe_reply, 0);
+  g_clear_pointer(&c->probe, uva_probe_free);
 }
 
-static void probe_retry(Container *c) {
-  probe_reset(c);
-  if (!c->reaped && !c->sup->stopping)
-    probe_schedule(c, PROBE_INTERVAL_MS);
-}
-
-static gboolean on_probe_io(int fd, GIOCondition cond, gpointer data) {
+static void on_probe_ready(gpointer data) {
   Container *c = data;
-  if (cond & G_IO_OUT) {
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-    if (soerr) {
-      c->probe_watch = 0;
-      probe_retry(c);
-      return G_SOURCE_REMOVE;
-    }
-    /* HEAD, not GET: the recorder logs every GET to its log file, and the
-     * user's log should hold only the user's requests. */
-    const UvaPublish *p = first_tcp_publish(c);
-    g_autofree char *host = uva_publish_host_string(p);
-    g_autofree char *req = g_strdup_printf(
-        "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: uva_container-readiness"
-        "\r\n\r\n",
-        host);
-    if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
-      c->probe_watch = 0;
-      probe_retry(c);
-      return G_SOURCE_REMOVE;
-    }
-    c->probe_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                   on_probe_io, c);
-    return G_SOURCE_REMOVE;
-  }
-  char buf[512];
-  ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n < 0 && errno == EAGAIN)
-    return G_SOURCE_CONTINUE;
-  if (n > 0) {
-    g_string_append_len(c->probe_reply, buf, n);
-    if (c->probe_reply->len < 9)
-      return G_SOURCE_CONTINUE;
-  }
-  /* A TCP connect alone proves nothing (the forwarder accepts before the
-   * app listens); an HTTP status line does. */
-  gboolean ok = g_str_has_prefix(c->probe_reply->str, "HTTP/1.");
-  c->probe_watch = 0;
-  if (!ok) {
-    probe_retry(c);
-    return G_SOURCE_REMOVE;
-  }
   probe_reset(c);
   c->ready = TRUE;
   announce_if_all_ready(c->sup);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean on_probe_timer(gpointer data) {
-  Container *c = data;
-  c->probe_timer = 0;
-  if (c->probe_fd >= 0) { /* attempt took too long */
-    probe_retry(c);
-    return G_SOURCE_REMOVE;
-  }
-  const UvaPublish *p = first_tcp_publish(c);
-  c->probe_fd = socket(p->host.ss_family,
-                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->probe_fd < 0 ||
-      (connect(c->probe_fd, (const struct sockaddr *)&p->host, p->host_len) <
-           0 &&
-       errno != EINPROGRESS)) {
-    probe_retry(c);
-    return G_SOURCE_REMOVE;
-  }
-  c->probe_watch = g_unix_fd_add(c->probe_fd, G_IO_OUT, on_probe_io, c);
-  c->probe_timer = g_timeout_add(PROBE_ATTEMPT_MS, on_probe_timer, c);
-  return G_SOURCE_REMOVE;
-}
-
-static void probe_schedule(Container *c, guint delay_ms) {
-  c->probe_timer = g_timeout_add(delay_ms, on_probe_timer, c);
 }
 
 /* Container events ------------------------------------------------------- */
@@ -432,7 +342,8 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     if (c->fwd)
       uva_fwd_start(c->fwd);
     if (c->spec->probe_http && first_tcp_publish(c))
-      probe_schedule(c, 0);
+      c->probe = uva_probe_new(c->spec->name, first_tcp_publish(c),
+                               on_probe_ready, c);
     else
       c->ready = TRUE;
     announce_if_all_ready(c->sup);
@@ -772,8 +683,6 @@ static gboolean start_container(Container *c, GError **error) {
 static void container_free(gpointer p) {
   Container *c = p;
   probe_reset(c);
-  if (c->probe_reply)
-    g_string_free(c->probe_reply, TRUE);
   uva_stream_free(c->out);
   uva_stream_free(c->err);
   if (c->sync_watch)
@@ -846,8 +755,6 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
     c->spec = spec->containers->pdata[i];
     c->sb.pid = -1;
     c->sb.sync_fd = -1;
-    c->probe_fd = -1;
-    c->probe_reply = g_string_new(NULL);
     g_ptr_array_add(sup.containers, c);
     sup.prefix_width = MAX(sup.prefix_width, (int)strlen(c->spec->name));
   }

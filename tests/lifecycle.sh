@@ -94,3 +94,12 @@ kill -INT "$MGR"; wait "$MGR"; MGR=
 out=$(timeout 30 "${AS_USER[@]}" "$UVA" rm kept busy 2>&1); rc=$?
 check "rm NAME...: removes stopped containers' state (rc=$rc)" [ $rc = 0 -a ! -e "$S/kept" -a ! -e "$S/busy" ]
 expect_fail "rm of an unknown container is named" "no container nosuch" as_user "$UVA" rm nosuch
+
+# ready-http on a port nothing answers: said every few seconds, not silence.
+printf '[container w]\ncommand = sleep 30\npublish = 127.0.0.1:19072:9\nready-http = true\n' >"$LDIR/wait.spec"
+own "$LDIR"
+"${AS_USER[@]}" "$UVA" up "$LDIR/wait.spec" >"$LDIR/wait.out" 2>&1 &
+MGR=$!
+check "ready-http: a probe that gets no answer says what it awaits" \
+  wait_for 150 grep -q "^uva_container: w: still waiting for an HTTP answer on 127.0.0.1:19072 (port 9 inside)" "$LDIR/wait.out"
+kill -INT "$MGR"; wait "$MGR"; MGR=
