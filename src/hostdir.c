@@ -75,6 +75,25 @@ int uva_hostdir_open_canonical(const char *path, int extra_flags,
   return fd;
 }
 
+/* Inside a user namespace (`unshare -Ur`, a rootless CI runner) the
+ * host's root, like every unmapped id, shows as the overflow uid
+ * (user_namespaces(7), "Unmapped user and group IDs"); on the host that
+ * uid is the real user nobody and gets no such trust. */
+static gboolean is_unmapped_root(uid_t uid) {
+  static int in_userns = -1;
+  static uid_t overflow = (uid_t)-1;
+  if (in_userns < 0) {
+    g_autofree char *map = uva_read_small_file("/proc/self/uid_map", NULL);
+    g_autofree char *over =
+        uva_read_small_file("/proc/sys/kernel/overflowuid", NULL);
+    unsigned a = 0, b = 0, n = 0;
+    in_userns = map && !(sscanf(map, "%u %u %u", &a, &b, &n) == 3 && a == 0 &&
+                         b == 0 && n == 4294967295U);
+    overflow = over ? (uid_t)atoi(over) : 65534;
+  }
+  return in_userns && uid == overflow;
+}
+
 char *uva_hostdir_resolve(const char *path, const char *const *areas,
                           GError **error) {
   g_autofree char *abs = g_canonicalize_filename(path, NULL);
@@ -124,7 +143,8 @@ char *uva_hostdir_resolve(const char *path, const char *const *areas,
     const char *fail = NULL;
     if (area)
       fail = "a container can write there";
-    else if (st.st_uid != 0 && st.st_uid != geteuid())
+    else if (st.st_uid != 0 && st.st_uid != geteuid() &&
+             !is_unmapped_root(st.st_uid))
       fail = "it belongs to another user";
     else if (++links > MAX_SYMLINKS)
       fail = "too many levels of symbolic links";
@@ -170,25 +190,6 @@ static gboolean check_own(const char *path, const struct stat *st,
                     "'chmod go-w %s'", path, (unsigned)(st->st_mode & 07777),
                     path);
   return TRUE;
-}
-
-/* Inside a user namespace (`unshare -Ur`, a rootless CI runner) the
- * host's root, like every unmapped id, shows as the overflow uid
- * (user_namespaces(7), "Unmapped user and group IDs"); on the host that
- * uid is the real user nobody and gets no such trust. */
-static gboolean is_unmapped_root(uid_t uid) {
-  static int in_userns = -1;
-  static uid_t overflow = (uid_t)-1;
-  if (in_userns < 0) {
-    g_autofree char *map = uva_read_small_file("/proc/self/uid_map", NULL);
-    g_autofree char *over =
-        uva_read_small_file("/proc/sys/kernel/overflowuid", NULL);
-    unsigned a = 0, b = 0, n = 0;
-    in_userns = map && !(sscanf(map, "%u %u %u", &a, &b, &n) == 3 && a == 0 &&
-                         b == 0 && n == 4294967295U);
-    overflow = over ? (uid_t)atoi(over) : 65534;
-  }
-  return in_userns && uid == overflow;
 }
 
 /* The rule for a directory above those: root's or ours, and if others
