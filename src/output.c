@@ -185,18 +185,9 @@ UvaSink *uva_sink_new(int fd, void (*broken)(gpointer), gpointer data) {
   k->data = data;
   k->own_fd = -1;
   k->fd = fd;
-  /* A terminal, pipe or FIFO is reopened through /proc: a description of
-   * our own can be non-blocking without the shell's becoming so.  A
-   * regular file keeps its description (its offset is shared with the
-   * shell's redirection) and does not block; anything else is written
-   * as it is. */
-  struct stat st;
-  if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-    g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
-    k->own_fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (k->own_fd >= 0)
-      k->fd = k->own_fd;
-  }
+  k->own_fd = uva_reopen_nonblock(fd, O_WRONLY);
+  if (k->own_fd >= 0)
+    k->fd = k->own_fd;
   cookie_io_functions_t io = {.write = cookie_write};
   k->file = fopencookie(k, "w", io);
   if (k->file)

@@ -129,8 +129,3 @@ void uva_relay_free(UvaRelay *r) {
   finish(r);
   g_free(r);
 }
-
-int uva_relay_reopen(int fd, int flags) {
-  g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
-  return open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-}

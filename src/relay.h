@@ -14,9 +14,3 @@ UvaRelay *uva_relay_new(int in_fd, int out_fd, void (*done)(gpointer),
                         gpointer data);
 /* Stops and frees; done is not called. */
 void uva_relay_free(UvaRelay *r);
-
-/* A non-blocking file description of its own for the terminal, pipe or
- * FIFO open on fd (reopened through /proc/self/fd), so that O_NONBLOCK
- * never leaks into the shell that shares fd; -1 where that is not
- * possible. */
-int uva_relay_reopen(int fd, int flags);

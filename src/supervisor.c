@@ -148,9 +148,9 @@ static void output_open(Supervisor *sup) {
                                   ? sup->spec->containers->pdata[0]
                                   : NULL;
   if (sup->app_status && c && c->tty) {
-    sup->tty_out = uva_relay_reopen(1, O_WRONLY);
+    sup->tty_out = uva_reopen_nonblock(1, O_WRONLY);
     if (c->keep_stdin) {
-      sup->tty_in = uva_relay_reopen(0, O_RDONLY);
+      sup->tty_in = uva_reopen_nonblock(0, O_RDONLY);
       sup->raw = uva_term_raw(0, &sup->saved_mode);
     }
   }

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 
 G_DEFINE_QUARK(uva-error-quark, uva_error)
@@ -108,4 +109,14 @@ guint uva_fd_watch_hot(int fd, GIOCondition cond, int priority,
   guint id = g_source_attach(src, NULL);
   g_source_unref(src);
   return id;
+}
+
+int uva_reopen_nonblock(int fd, int flags) {
+  struct stat st;
+  if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+    return -1;
+  /* Opening /proc/self/fd/N of a tty, pipe or FIFO makes a new open file
+   * description of the same object (proc(5), /proc/pid/fd). */
+  g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
+  return open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }

@@ -51,6 +51,12 @@ gboolean uva_write_file(const char *path, const char *text, gboolean create,
 char *uva_read_small_file(const char *path, GError **error);
 /* write() all of buf, retrying on EINTR and short writes. */
 gboolean uva_write_all(int fd, const void *buf, size_t len, GError **error);
+/* A non-blocking file description of its own for the terminal, pipe or
+ * FIFO open on fd, so that O_NONBLOCK never reaches the shell that shares
+ * fd; -1 (use fd as it is) for a regular file, which does not block and
+ * whose offset (and O_APPEND) belong to the shell's description, or for
+ * what cannot be reopened (a socket). */
+int uva_reopen_nonblock(int fd, int flags);
 /* Sets or clears O_NONBLOCK. */
 gboolean uva_set_nonblock(int fd, gboolean on, GError **error);
 /* g_unix_fd_add() for fds on the per-packet or per-connection path (the

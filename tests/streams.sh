@@ -110,3 +110,9 @@ check "up FILE | head -3: the manager ends when its reader does" \
   wait_for 150 bash -c "! kill -0 $PIPE 2>/dev/null"
 kill -KILL "$PIPE" 2>/dev/null; wait "$PIPE" 2>/dev/null
 check "up FILE | head -3: nothing left" wait_for 50 no_user_procs
+
+# run -t into a file opened for appending: what was there stays (the
+# shell's description, offset and O_APPEND are used, not a reopened one).
+echo first-line >"$WORK/streams/append.txt"; own "$WORK/streams"
+timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run -t --network none -- echo second >>"$WORK/streams/append.txt" 2>/dev/null
+check_eq "run -t >> FILE appends" "$(tr -d '\r' <"$WORK/streams/append.txt" | tr '\n' ' ')" "first-line second "
