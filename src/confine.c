@@ -57,9 +57,9 @@
 
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -189,8 +189,8 @@ static gboolean empty_root(GError **error) {
   uva_autofd f = open("/tmp/etc/resolv.conf",
                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   /* libslirp's DNS forwarder rereads it; a host without one has none. */
-  if (f >= 0 && mount("/etc/resolv.conf", "/tmp/etc/resolv.conf", NULL,
-                      MS_BIND, NULL) == 0)
+  if (f >= 0 && mount("/etc/resolv.conf", "/tmp/etc/resolv.conf", NULL, MS_BIND,
+                      NULL) == 0)
     (void)mount(NULL, "/tmp/etc/resolv.conf", NULL,
                 MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
   /* pivot_root(".", ".") stacks the old root on the new one; detaching it
@@ -224,8 +224,8 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
   if (g_getenv("UVA_TEST_HOOK_NO_LANDLOCK"))
     abi = 0;
 #endif
-  gboolean ll_ok = abi > 0 ? landlock_restrict(abi, &ll_error)
-                           : empty_root(&ll_error);
+  gboolean ll_ok =
+      abi > 0 ? landlock_restrict(abi, &ll_error) : empty_root(&ll_error);
 #ifdef UVA_TEST_HOOKS
   /* Test builds only: Landlock alone, to show what it stops by itself. */
   if (g_getenv("UVA_TEST_HOOK_NO_SECCOMP")) {
@@ -247,37 +247,37 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
 }
 
 #ifdef UVA_TEST_HOOKS
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <stddef.h>
-#include <string.h>
-#include <netinet/in.h>
-#include <signal.h>
 
 static void probe_line(const char *what, long rc, int err) {
   fprintf(stderr, "uva_container: test hook: %s: %s\n", what,
           rc < 0 ? g_strerror(err) : "allowed");
 }
 
-#define PROBE(what, call)                                                     \
-  do {                                                                        \
-    errno = 0;                                                                \
-    long rc_ = (long)(call);                                                  \
-    probe_line((what), rc_, errno);                                           \
+#define PROBE(what, call)                                                      \
+  do {                                                                         \
+    errno = 0;                                                                 \
+    long rc_ = (long)(call);                                                   \
+    probe_line((what), rc_, errno);                                            \
   } while (0)
 
 /* The same for a call that returns an fd, closed again when allowed. */
-#define PROBE_FD(what, call)                                                  \
-  do {                                                                        \
-    errno = 0;                                                                \
-    int fd_ = (call);                                                         \
-    probe_line((what), fd_, errno);                                           \
-    if (fd_ >= 0)                                                             \
-      close(fd_);                                                             \
+#define PROBE_FD(what, call)                                                   \
+  do {                                                                         \
+    errno = 0;                                                                 \
+    int fd_ = (call);                                                          \
+    probe_line((what), fd_, errno);                                            \
+    if (fd_ >= 0)                                                              \
+      close(fd_);                                                              \
   } while (0)
 
 /* Each operation is tried for real: on a manager that is not confined it
@@ -288,13 +288,13 @@ void uva_confine_test_probe(void) {
   if (UVA_SANITIZED) {
     /* Not confined (see uva_confine_manager): the execve would succeed. */
     fprintf(stderr, "uva_container: test hook: a sanitizer build is not "
-            "confined\n");
+                    "confined\n");
     return;
   }
   char *argv[] = {(char *)"/bin/true", NULL};
   PROBE("execve", execve(argv[0], argv, argv + 1));
   PROBE_FD("open", open("/tmp/uva-test-hook-probe",
-                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   const char *path = g_getenv("UVA_TEST_HOOK_READ");
   if (path) {
     g_autofree char *what = g_strdup_printf("open %s for reading", path);
@@ -317,21 +317,19 @@ void uva_confine_test_probe(void) {
              openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
   fprintf(stderr, "uva_container: test hook: directory fds: %d\n", dirs);
-  PROBE_FD("socket(AF_UNIX)",
-           socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  PROBE_FD("socket(AF_UNIX)", socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   PROBE_FD("socket(AF_NETLINK)",
            socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */));
   /* Keystroke injection into the terminal, and the same request with high
    * bits set (CVE-2019-10063): the kernel runs both as TIOCSTI. */
   for (int fd = 0; fd <= 2; fd++) {
     char c = ' ';
-    fprintf(stderr, "uva_container: test hook: fd %d is a terminal: %s\n",
-            fd, isatty(fd) ? "yes" : "no");
+    fprintf(stderr, "uva_container: test hook: fd %d is a terminal: %s\n", fd,
+            isatty(fd) ? "yes" : "no");
     g_autofree char *w1 = g_strdup_printf("ioctl(%d, TIOCSTI)", fd);
     PROBE(w1, syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI, &c));
     g_autofree char *w2 = g_strdup_printf("ioctl(%d, TIOCSTI | 1 << 32)", fd);
-    PROBE(w2, syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | (1UL << 32),
-                      &c));
+    PROBE(w2, syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | (1UL << 32), &c));
   }
   const char *victim_s = g_getenv("UVA_TEST_HOOK_VICTIM");
   pid_t victim = victim_s ? (pid_t)g_ascii_strtoll(victim_s, NULL, 10) : 0;
@@ -341,8 +339,8 @@ void uva_confine_test_probe(void) {
     char buf[8];
     struct iovec local = {buf, sizeof buf};
     struct iovec remote = {(void *)0x400000, sizeof buf};
-    PROBE("process_vm_readv", process_vm_readv(victim, &local, 1, &remote, 1,
-                                               0));
+    PROBE("process_vm_readv",
+          process_vm_readv(victim, &local, 1, &remote, 1, 0));
   }
   /* An abstract unix socket of the user's (an X server, a D-Bus bus). */
   const char *abstract = g_getenv("UVA_TEST_HOOK_ABSTRACT");

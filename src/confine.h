@@ -19,8 +19,7 @@ char *uva_confine_describe_landlock(int abi);
  * put in place; the layers that could are in place all the same, so the
  * caller warns and goes on.  Sanitizer builds put neither layer in place
  * (see confine.c). */
-gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
-                             GError **error);
+gboolean uva_confine_manager(const pid_t *inits, guint n_inits, GError **error);
 
 #ifdef UVA_TEST_HOOKS
 /* Test builds only: tries, from the confined manager, each operation the

@@ -13,8 +13,8 @@
 char *uva_datadir_find(const char *exe, const char *datadir, const char *name,
                        GError **error) {
   g_autofree char *dir = g_path_get_dirname(exe);
-  g_autofree char *share = g_build_filename(dir, "..", "share",
-                                            "uva_container", NULL);
+  g_autofree char *share =
+      g_build_filename(dir, "..", "share", "uva_container", NULL);
   g_autofree char *share_canon = g_canonicalize_filename(share, NULL);
   const char *const dirs[] = {dir, share_canon, datadir};
   g_autoptr(GString) tried = g_string_new(NULL);

@@ -66,12 +66,12 @@ static void probe_userns(void) {
   }
   int err = code >= 200 ? EPERM : code >= 100 ? code - 100 : code;
   g_autofree char *hint = uva_sandbox_userns_hint(err);
-  g_autofree char *detail = g_strdup_printf(
-      "%s: %s%s%s",
-      code >= 200   ? "network namespace refused"
-      : code >= 100 ? "writing uid_map refused"
-                    : "clone(CLONE_NEWUSER) failed",
-      g_strerror(err), hint ? "; " : "", hint ? hint : "");
+  g_autofree char *detail =
+      g_strdup_printf("%s: %s%s%s",
+                      code >= 200   ? "network namespace refused"
+                      : code >= 100 ? "writing uid_map refused"
+                                    : "clone(CLONE_NEWUSER) failed",
+                      g_strerror(err), hint ? "; " : "", hint ? hint : "");
   report(FALSE, "user namespaces", detail);
 }
 
@@ -89,8 +89,10 @@ static const struct {
     {5, 11, "CLOSE_RANGE_CLOEXEC (the app gets no init fd)", TRUE},
     {5, 12, "mount_setattr (read-only binds)", TRUE},
     {5, 13, "Landlock (manager confinement)", FALSE},
-    {5, 14, "RLIMIT_NPROC per user namespace (--pids-limit counts the "
-            "container only)", FALSE},
+    {5, 14,
+     "RLIMIT_NPROC per user namespace (--pids-limit counts the "
+     "container only)",
+     FALSE},
     {6, 7, "Landlock ABI 4 (TCP bind and connect)", FALSE},
     {6, 12, "Landlock ABI 6 (abstract sockets, signals)", FALSE},
 };
@@ -121,12 +123,11 @@ char *uva_doctor_kernel_report(const char *release, gboolean *ok) {
   if (!*ok)
     return g_strdup_printf("%s: the default needs Linux %d.%d or later; "
                            "missing %s%s%s; upgrade the kernel",
-                           release, need_major, need_minor,
-                           missing_needed->str, missing->len ? "; also " : "",
-                           missing->str);
+                           release, need_major, need_minor, missing_needed->str,
+                           missing->len ? "; also " : "", missing->str);
   if (missing->len)
-    return g_strdup_printf("%s (the default needs %d.%d); without: %s",
-                           release, need_major, need_minor, missing->str);
+    return g_strdup_printf("%s (the default needs %d.%d); without: %s", release,
+                           need_major, need_minor, missing->str);
   return g_strdup_printf("%s (the default needs %d.%d); every feature used "
                          "is there",
                          release, need_major, need_minor);

@@ -73,8 +73,7 @@ static gboolean key_equal(gconstpointer a, gconstpointer b) {
 UvaFlowCap *uva_flowcap_new(guint cap) {
   UvaFlowCap *c = g_new0(UvaFlowCap, 1);
   c->cap = cap;
-  c->by_fd = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
-                                   g_free);
+  c->by_fd = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
   c->by_key = g_hash_table_new(key_hash, key_equal);
   return c;
 }
@@ -154,8 +153,8 @@ static gboolean parse(const guint8 *frame, gsize len, Frame *f) {
   /* ICMP echo to the gateway or DNS address is answered by libslirp
    * itself (icmp_reflect); elsewhere each one is a socket.  ICMPv6 echo
    * is only answered for the gateway, with no socket. */
-  if (proto == 1 && f->key.family == 4 && f->l4_len >= 8 &&
-      f->l4[0] == 8 && !(ip[16] == 10 && ip[17] == 0 && ip[18] == 2)) {
+  if (proto == 1 && f->key.family == 4 && f->l4_len >= 8 && f->l4[0] == 8 &&
+      !(ip[16] == 10 && ip[17] == 0 && ip[18] == 2)) {
     f->kind = ICMP_ECHO;
     return TRUE;
   }
@@ -292,8 +291,7 @@ void uva_flowcap_done(UvaFlowCap *c) { c->current_valid = FALSE; }
 
 static void forget(UvaFlowCap *c, int fd) {
   gpointer old;
-  if (!g_hash_table_lookup_extended(c->by_fd, GINT_TO_POINTER(fd), NULL,
-                                    &old))
+  if (!g_hash_table_lookup_extended(c->by_fd, GINT_TO_POINTER(fd), NULL, &old))
     return;
   if (old && GPOINTER_TO_INT(g_hash_table_lookup(c->by_key, old)) == fd + 1)
     g_hash_table_remove(c->by_key, old);

@@ -82,8 +82,8 @@ typedef struct {
 
 typedef struct {
   Pipe pipe;
-  gsize queued; /* bytes in the pipe */
-  gboolean eof; /* the source said EOF */
+  gsize queued;  /* bytes in the pipe */
+  gboolean eof;  /* the source said EOF */
   gboolean shut; /* ... and it went on as shutdown(SHUT_WR) */
 } Dir;
 
@@ -95,11 +95,12 @@ typedef struct {
   int host, guest; /* guest < 0 while init dials */
   gboolean dialing, connecting, dead;
   gboolean starved; /* in fwd->starved: a read waits for QUEUE_MAX room */
-  Dir up, down; /* host -> guest, guest -> host */
+  Dir up, down;     /* host -> guest, guest -> host */
 } Conn;
 
 /* The struct that holds a tag (the tag's address is the epoll cookie). */
-#define CONN_OF(t, member) ((Conn *)(void *)((char *)(t)-offsetof(Conn, member)))
+#define CONN_OF(t, member)                                                     \
+  ((Conn *)(void *)((char *)(t)-offsetof(Conn, member)))
 
 /* The manager's reserve fd and how many forwarders share it. */
 static int reserve_fd = -1;
@@ -424,8 +425,8 @@ static void conn_event(Conn *c, gboolean guest_side, guint32 events) {
    * bytes; pumping here too would read them first, and the EPOLLIN that
    * follows in the same batch would read nothing: wasted splices per
    * message, since every ACK raises an EPOLLOUT edge. */
-  if (err == 0 && (events & (EPOLLHUP | EPOLLERR) ||
-                   (events & EPOLLOUT && to->queued > 0)))
+  if (err == 0 &&
+      (events & (EPOLLHUP | EPOLLERR) || (events & EPOLLOUT && to->queued > 0)))
     err = pump(c, to);
   conn_settle(c, err);
 }
@@ -677,8 +678,9 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
 
 gboolean uva_fwd_publish(UvaFwd *f, const UvaPublish *p, GError **error) {
   int family = p->host.ss_family;
-  uva_autofd fd = socket(family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) |
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  uva_autofd fd = socket(
+      family,
+      (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return uva_fail_errno(error, errno, "%s: socket", f->name);
   int one = 1;

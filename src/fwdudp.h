@@ -10,8 +10,13 @@
 #define ACCEPT_BUDGET 64 /* accepts or datagrams per socket and wakeup */
 #define UDP_MAX_DGRAM 65535
 
-typedef enum { TAG_TCP_LISTENER, TAG_UDP_LISTENER, TAG_HOST, TAG_GUEST,
-               TAG_FLOW } TagKind;
+typedef enum {
+  TAG_TCP_LISTENER,
+  TAG_UDP_LISTENER,
+  TAG_HOST,
+  TAG_GUEST,
+  TAG_FLOW
+} TagKind;
 typedef struct {
   TagKind kind;
 } Tag;

@@ -30,11 +30,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <linux/openat2.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,8 +68,10 @@ int uva_hostdir_open_canonical(const char *path, int extra_flags,
   int fd = openat2_fd(AT_FDCWD, path, O_PATH | extra_flags,
                       RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (fd < 0 && errno == ELOOP)
-    uva_fail(error, "%s changed while it was being resolved (a symlink "
-             "appeared on the way); refusing it", path);
+    uva_fail(error,
+             "%s changed while it was being resolved (a symlink "
+             "appeared on the way); refusing it",
+             path);
   else if (fd < 0)
     uva_fail_errno(error, errno, "%s", path);
   return fd;
@@ -154,8 +156,10 @@ char *uva_hostdir_resolve(const char *path, const char *const *areas,
     if (fail) {
       while ((comp = g_queue_pop_head(todo)))
         g_free(comp);
-      uva_fail(error, "%s is a symlink and %s: refusing to follow it "
-               "(name the real path instead)", full, fail);
+      uva_fail(error,
+               "%s is a symlink and %s: refusing to follow it "
+               "(name the real path instead)",
+               full, fail);
       return NULL;
     }
     g_auto(GStrv) tparts = g_strsplit(target, "/", -1);
@@ -173,22 +177,25 @@ static gboolean check_own(const char *path, const struct stat *st,
                           GError **error) {
   if (st->st_uid != geteuid()) {
     if (geteuid() == 0)
-      return uva_fail(error, "%s belongs to uid %u, not to root: running as "
+      return uva_fail(error,
+                      "%s belongs to uid %u, not to root: running as "
                       "root (sudo?) would leave root-owned files in another "
                       "user's directory; run uva_container as that user, "
                       "without sudo, or set XDG_STATE_HOME (and -w, --tmp) "
-                      "to directories of root's", path,
-                      (unsigned)st->st_uid);
-    return uva_fail(error, "%s belongs to uid %u, not to you (uid %u): "
+                      "to directories of root's",
+                      path, (unsigned)st->st_uid);
+    return uva_fail(error,
+                    "%s belongs to uid %u, not to you (uid %u): "
                     "another user could replace what is inside; use a "
                     "directory of your own (XDG_STATE_HOME, -w, --tmp)",
                     path, (unsigned)st->st_uid, (unsigned)geteuid());
   }
   if (st->st_mode & (S_IWGRP | S_IWOTH))
-    return uva_fail(error, "%s is writable by group or others (mode %04o): "
+    return uva_fail(error,
+                    "%s is writable by group or others (mode %04o): "
                     "another user could replace what is inside; run "
-                    "'chmod go-w %s'", path, (unsigned)(st->st_mode & 07777),
-                    path);
+                    "'chmod go-w %s'",
+                    path, (unsigned)(st->st_mode & 07777), path);
   return TRUE;
 }
 
@@ -200,16 +207,19 @@ static gboolean check_ancestor(const char *path, const struct stat *st,
       !is_unmapped_root(st->st_uid)) {
     if (geteuid() == 0)
       return check_own(path, st, error);
-    return uva_fail(error, "%s belongs to uid %u, neither to you nor to "
+    return uva_fail(error,
+                    "%s belongs to uid %u, neither to you nor to "
                     "root: that user could replace the directories below "
                     "it; use a directory of your own (XDG_STATE_HOME, -w, "
-                    "--tmp)", path, (unsigned)st->st_uid);
+                    "--tmp)",
+                    path, (unsigned)st->st_uid);
   }
   if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
-    return uva_fail(error, "%s is writable by group or others without the "
+    return uva_fail(error,
+                    "%s is writable by group or others without the "
                     "sticky bit (mode %04o): another user could replace the "
-                    "directories below it; run 'chmod go-w %s'", path,
-                    (unsigned)(st->st_mode & 07777), path);
+                    "directories below it; run 'chmod go-w %s'",
+                    path, (unsigned)(st->st_mode & 07777), path);
   return TRUE;
 }
 
@@ -228,8 +238,8 @@ static int open_dir(const char *path, const char *own_from, GError **error) {
     if (!**p)
       continue;
     g_string_append_printf(cur, "/%s", *p);
-    const unsigned long long how = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                   RESOLVE_NO_MAGICLINKS;
+    const unsigned long long how =
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     int next = openat2_fd(fd, *p, O_PATH | O_DIRECTORY, how);
     if (next < 0 && errno == ENOENT) {
       if (mkdirat(fd, *p, 0700) < 0 && errno != EEXIST) {
@@ -270,8 +280,10 @@ static int open_dir(const char *path, const char *own_from, GError **error) {
 static gboolean empty_dir(int fd, const char *shown, int depth,
                           GError **error) {
   if (depth > MAX_EMPTY_DEPTH)
-    return uva_fail(error, "%s is nested more than %d directories deep; "
-                    "remove it by hand", shown, MAX_EMPTY_DEPTH);
+    return uva_fail(error,
+                    "%s is nested more than %d directories deep; "
+                    "remove it by hand",
+                    shown, MAX_EMPTY_DEPTH);
   /* The app may have taken our write or search bit away: it is ours. */
   (void)fchmod(fd, 0700);
   int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -293,8 +305,8 @@ static gboolean empty_dir(int fd, const char *shown, int depth,
       break;
     }
     g_autofree char *sub_shown = g_build_filename(shown, e->d_name, NULL);
-    uva_autofd sub = openat(fd, e->d_name,
-                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    uva_autofd sub =
+        openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0 && errno == EACCES &&
         fchmodat(fd, e->d_name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
       sub = openat(fd, e->d_name,
@@ -315,10 +327,9 @@ static gboolean empty_dir(int fd, const char *shown, int depth,
  * symlink included) is there already. */
 static gboolean write_seed(int dir_fd, const char *shown, const char *name,
                            const char *text, GError **error) {
-  uva_autofd fd = openat(dir_fd, name,
-                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                             O_NOCTTY | O_CLOEXEC,
-                         0644);
+  uva_autofd fd = openat(
+      dir_fd, name,
+      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
   if (fd < 0 && errno == EEXIST)
     return TRUE;
   if (fd < 0)
@@ -338,16 +349,19 @@ gboolean uva_hostdir_check_spec_file(int fd, const char *path, dev_t *dev,
   if (!S_ISREG(st.st_mode))
     return uva_fail(error, "%s is not a regular file", path);
   if (st.st_uid != 0 && st.st_uid != geteuid())
-    return uva_fail(error, "%s belongs to uid %u, not to you: its owner "
+    return uva_fail(error,
+                    "%s belongs to uid %u, not to you: its owner "
                     "could change what runs and what is mounted; copy it",
                     path, (unsigned)st.st_uid);
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return uva_fail(error, "%s is writable by group or others (mode %04o): "
+    return uva_fail(error,
+                    "%s is writable by group or others (mode %04o): "
                     "they could change what runs and what is mounted; run "
-                    "'chmod go-w %s'", path, (unsigned)(st.st_mode & 07777),
-                    path);
+                    "'chmod go-w %s'",
+                    path, (unsigned)(st.st_mode & 07777), path);
   if (st.st_nlink != 1)
-    return uva_fail(error, "%s has %u hard links: a container could change "
+    return uva_fail(error,
+                    "%s has %u hard links: a container could change "
                     "it through another one; copy it to a file of its own",
                     path, (unsigned)st.st_nlink);
   *dev = st.st_dev;
@@ -413,7 +427,8 @@ static gboolean protect_spec(const UvaSpec *spec, UvaHostdirs *h,
     for (char **p = parts; *p; p++) {
       if (!**p)
         continue;
-      char *s = g_build_filename(src, *p, NULL), *d = g_build_filename(dst, *p, NULL);
+      char *s = g_build_filename(src, *p, NULL),
+           *d = g_build_filename(dst, *p, NULL);
       g_free(src);
       g_free(dst);
       src = s;
@@ -449,9 +464,11 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
     return uva_fail_errno(error, errno, "opening %s", tmp);
   if (flock(h->lock_fd, LOCK_EX | LOCK_NB) < 0) {
     if (errno == EWOULDBLOCK)
-      return uva_fail(error, "container %s: its /tmp (%s) is in use by "
+      return uva_fail(error,
+                      "container %s: its /tmp (%s) is in use by "
                       "another running uva_container; stop that one, or give "
-                      "this one another --name or --tmp", c->name, tmp);
+                      "this one another --name or --tmp",
+                      c->name, tmp);
     return uva_fail_errno(error, errno, "locking %s", tmp);
   }
   work = uva_hostdir_resolve(c->workdir, areas, error);
@@ -469,8 +486,7 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
   }
   if (c->seed_file) {
     g_autofree char *text = g_strdup_printf(
-        "This file lives in the working directory of container %s.\n",
-        c->name);
+        "This file lives in the working directory of container %s.\n", c->name);
     if (!write_seed(work_fd, work, c->seed_file, text, error))
       return FALSE;
   }
@@ -509,13 +525,13 @@ gboolean uva_hostdir_remove_state(const char *state_dir, const char *name,
   if (!check_own(root, &st, error))
     return FALSE;
   g_autofree char *dir = g_build_filename(root, name, NULL);
-  uva_autofd fd = openat(root_fd, name,
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  uva_autofd fd =
+      openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return uva_fail_errno(error, errno, "no container %s: %s", name, dir);
   /* A running manager holds the flock on its /tmp (prepare_one). */
-  uva_autofd tmp = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                          O_CLOEXEC);
+  uva_autofd tmp =
+      openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (tmp >= 0 && flock(tmp, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
     return uva_fail(error, "container %s is running: stop it first", name);
   if (!empty_dir(fd, dir, 0, error))
@@ -571,9 +587,11 @@ static gboolean open_state_root(const char *root, GError **error) {
     return TRUE;
   if (strstr(local->message, "XDG_STATE_HOME"))
     return uva_fail(error, "state directory %s: %s", root, local->message);
-  return uva_fail(error, "state directory %s: %s; set XDG_STATE_HOME to a "
+  return uva_fail(error,
+                  "state directory %s: %s; set XDG_STATE_HOME to a "
                   "directory of yours (e.g. XDG_STATE_HOME=/tmp/state "
-                  "uva_container ...)", root, local->message);
+                  "uva_container ...)",
+                  root, local->message);
 }
 
 GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
@@ -602,7 +620,8 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
     }
     for (guint k = 0; k < c->mounts->len; k++) {
       const UvaMount *m = &g_array_index(c->mounts, UvaMount, k);
-      char *p = m->read_only ? NULL : uva_hostdir_resolve(m->source, NULL, NULL);
+      char *p =
+          m->read_only ? NULL : uva_hostdir_resolve(m->source, NULL, NULL);
       if (p)
         g_ptr_array_add(areas, p);
     }

@@ -11,25 +11,25 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 
-static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
-                                SIGUSR2, SIGWINCH};
+static const int forwarded[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
+                                SIGUSR1, SIGUSR2, SIGWINCH};
 
 void uva_init_signal_set(sigset_t *set) {
   sigemptyset(set);
@@ -73,10 +73,10 @@ char **uva_init_app_env(const UvaContainerSpec *c) {
  * chown, switch users and bind low ports inside; each acts only on what
  * the namespace owns (user_namespaces(7), "Capabilities"). */
 static const int auto_caps[] = {
-    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,  CAP_FOWNER,
-    CAP_MKNOD,  CAP_NET_RAW,      CAP_SETGID,  CAP_SETUID,
-    CAP_SETFCAP, CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-    CAP_KILL,   CAP_AUDIT_WRITE};
+    CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+    CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,    CAP_AUDIT_WRITE};
 
 /* The app's capabilities: none at all by default, else Docker's set
  * (--userns auto): bounding set, ambient, then the three sets
@@ -200,8 +200,10 @@ static gboolean limit_processes(guint limit, GError **error) {
   rlim_t n = MIN((rlim_t)limit, rl.rlim_max);
   rl.rlim_cur = rl.rlim_max = n;
   if (setrlimit(RLIMIT_NPROC, &rl) < 0)
-    return uva_fail_errno(error, errno, "setting the pids limit %u "
-                          "(setrlimit RLIMIT_NPROC)", limit);
+    return uva_fail_errno(error, errno,
+                          "setting the pids limit %u "
+                          "(setrlimit RLIMIT_NPROC)",
+                          limit);
   return TRUE;
 }
 
@@ -215,8 +217,9 @@ static void serve_connect(int sync_fd, const UvaMsg *m) {
                            .sin_port = htons((uint16_t)(m->arg & 0xffff)),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   UvaMsg reply = {.type = UVA_MSG_CONNECTED, .value = m->value};
-  uva_autofd fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) |
-                                      SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  uva_autofd fd = socket(
+      AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+      0);
   if (fd < 0)
     reply.err = errno;
   else if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 &&
@@ -371,8 +374,8 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
   int tty_fd = -1;
   if (c->tty && (tty_fd = open_pty(c, sync_fd)) < 0) {
     int e = errno;
-    g_autofree char *m = g_strdup_printf("opening a pseudo-terminal: %s",
-                                         g_strerror(e));
+    g_autofree char *m =
+        g_strdup_printf("opening a pseudo-terminal: %s", g_strerror(e));
     uva_msg_send_error(sync_fd, e, m);
     _exit(127);
   }
@@ -382,9 +385,8 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
                            ? " (the file, or the interpreter named on its "
                              "#! line, does not exist in the container)"
                            : "";
-    g_autofree char *m = g_strdup_printf("cannot execute %s: %s%s",
-                                         c->argv[0], g_strerror(exec_err),
-                                         hint);
+    g_autofree char *m = g_strdup_printf("cannot execute %s: %s%s", c->argv[0],
+                                         g_strerror(exec_err), hint);
     uva_msg_send_error(sync_fd, exec_err, m);
     _exit(127);
   }

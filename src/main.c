@@ -7,16 +7,16 @@
 #include "hostdir.h"
 #include "preflight.h"
 #include "spec.h"
-#include "subid.h"
 #include "specfile.h"
+#include "subid.h"
 #include "supervisor.h"
 #include "term.h"
 #include "util.h"
 #include "volume.h"
 
-#include <signal.h>
 #include <libslirp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,8 +37,8 @@ static const char usage_text[] =
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
-    "this binary, in ../share/uva_container beside its directory, or in\n"
-    UVA_DATADIR "),\n"
+    "this binary, in ../share/uva_container beside its directory, or "
+    "in\n" UVA_DATADIR "),\n"
     "each in its own user, network, mount, pid, uts and ipc namespaces,\n"
     "with its own working directory and /tmp:\n"
     "  a: http://127.0.0.1:18080/ -> port 8080 inside container a\n"
@@ -56,7 +56,8 @@ static const char usage_text[] =
     "\n"
     "As root: containers run as root inside and out, and the manager refuses\n"
     "every directory of another user (sudo with your HOME or XDG_STATE_HOME:\n"
-    "your state directory), so it never leaves a root-owned file where a later\n"
+    "your state directory), so it never leaves a root-owned file where a "
+    "later\n"
     "run as you would meet it; give root its own XDG_STATE_HOME, -w, --tmp.\n"
     "\n"
     "Exit status: 0 after Ctrl-C or SIGTERM, 1 on a start-up error or when\n"
@@ -97,13 +98,13 @@ static gboolean set_identity(UvaSpec *spec, GError **error) {
     g_free(c->user);
     g_free(c->home);
     c->user = c->userns_auto ? g_strdup("root") : g_strdup(name);
-    c->home = c->userns_auto ? g_strdup("/root")
-                             : g_strdup(pw ? pw->pw_dir : NULL);
+    c->home =
+        c->userns_auto ? g_strdup("/root") : g_strdup(pw ? pw->pw_dir : NULL);
     if (!c->userns_auto)
       continue;
     g_autofree char *uidmap = uva_subid_helper("newuidmap", error);
-    g_autofree char *gidmap = uidmap ? uva_subid_helper("newgidmap", error)
-                                     : NULL;
+    g_autofree char *gidmap =
+        uidmap ? uva_subid_helper("newgidmap", error) : NULL;
     if (!gidmap ||
         !uva_subid_lookup("/etc/subuid", name, getuid(), &c->subuid_start,
                           &c->subuid_count, error) ||
@@ -117,8 +118,7 @@ static gboolean set_identity(UvaSpec *spec, GError **error) {
 }
 
 /* Every container of spec must be able to start before any does. */
-static int run_spec(UvaSpec *spec, const char *exit_code_from,
-                    GError **error) {
+static int run_spec(UvaSpec *spec, const char *exit_code_from, GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
   if (!set_identity(spec, error))
@@ -143,32 +143,35 @@ static UvaSpec *default_spec(const char *state, GError **error) {
 /* `run`: one container from the command line.  Usage errors return 2. */
 static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_auto(GStrv) publish = NULL, env = NULL, command = NULL, volumes = NULL;
-  g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL,
-                  *hostname = NULL, *network = NULL, *driver = NULL,
-                  *restart = NULL, *pids_limit = NULL, *shm_size = NULL,
-                  *stop_timeout = NULL, *sockets_limit = NULL, *userns = NULL;
+  g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL, *hostname = NULL,
+                  *network = NULL, *driver = NULL, *restart = NULL,
+                  *pids_limit = NULL, *shm_size = NULL, *stop_timeout = NULL,
+                  *sockets_limit = NULL, *userns = NULL;
   gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE;
   GOptionEntry entries[] = {
       {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
        "Seconds between the signal that stops COMMAND and SIGKILL "
-       "(default: 10)", "SECONDS"},
+       "(default: 10)",
+       "SECONDS"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
        "Keep stdin open and give it to COMMAND (default: /dev/null)", NULL},
       {"tty", 't', 0, G_OPTION_ARG_NONE, &tty,
        "Give COMMAND a pseudo-terminal inside the container; with -i, the "
-       "caller's terminal is joined to it in raw mode", NULL},
+       "caller's terminal is joined to it in raw mode",
+       NULL},
       {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &publish,
        "Publish a container port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"
-       " (HOST_IP defaults to 127.0.0.1; IPv6 in brackets)", "SPEC"},
+       " (HOST_IP defaults to 127.0.0.1; IPv6 in brackets)",
+       "SPEC"},
       {"name", 0, 0, G_OPTION_ARG_STRING, &name,
        "Container name (default: run-XXXXXXXX, new each time)", "NAME"},
       {"rm", 0, 0, G_OPTION_ARG_NONE, &rm_after,
-       "Remove STATE/NAME (its default workdir and /tmp) when it ends",
-       NULL},
+       "Remove STATE/NAME (its default workdir and /tmp) when it ends", NULL},
       {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir,
        "Host directory mounted at /app, where COMMAND starts (default: "
        "STATE/NAME/www, emptied at every start; -w . shares the current "
-       "directory, read-write)", "DIR"},
+       "directory, read-write)",
+       "DIR"},
       {"tmp", 0, 0, G_OPTION_ARG_FILENAME, &tmp,
        "Host directory behind /tmp (default: STATE/NAME/tmp)", "DIR"},
       {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env,
@@ -177,7 +180,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Hostname (default: the name)", "NAME"},
       {"network", 0, 0, G_OPTION_ARG_STRING, &network,
        "slirp (default: outbound through libslirp, host loopback blocked) or "
-       "none (only lo)", "MODE"},
+       "none (only lo)",
+       "MODE"},
       {"port-driver", 0, 0, G_OPTION_ARG_STRING, &driver,
        "How published ports reach COMMAND: splice (default: host socket "
        "joined to 127.0.0.1:PORT inside, TCP, UDP, IPv6 host addresses) or "
@@ -189,11 +193,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "POLICY"},
       {"pids-limit", 0, 0, G_OPTION_ARG_STRING, &pids_limit,
        "At most N processes and threads in the container, its init "
-       "included (default: 2048); unlimited, 0 or -1: no cap", "N"},
+       "included (default: 2048); unlimited, 0 or -1: no cap",
+       "N"},
       {"sockets-limit", 0, 0, G_OPTION_ARG_STRING, &sockets_limit,
        "At most N host sockets in libslirp for the container's outbound "
        "connections and UDP ports (default: 512); new ones past it are "
-       "refused", "N"},
+       "refused",
+       "N"},
       {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
        "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
        "SIZE"},
@@ -201,7 +207,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "single (default: only your own id, as itself) or auto (root inside "
        "is you, and the subordinate ids of /etc/subuid and /etc/subgid are "
        "mapped through newuidmap: chown, setuid and servers that switch "
-       "users work)", "MODE"},
+       "users work)",
+       "MODE"},
       {"volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &volumes,
        "Bind a host path into the container (read-write unless :ro); in a "
        "path, \\: is a colon and \\\\ a backslash",
@@ -209,8 +216,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
        NULL},
       {NULL}};
-  g_autoptr(GOptionContext) ctx =
-      g_option_context_new("[--] COMMAND [ARG...] - run COMMAND in a container");
+  g_autoptr(GOptionContext) ctx = g_option_context_new(
+      "[--] COMMAND [ARG...] - run COMMAND in a container");
   g_option_context_add_main_entries(ctx, entries, NULL);
   /* Options stop at COMMAND: `run python3 -m http.server` keeps its -m. */
   g_option_context_set_strict_posix(ctx, TRUE);
@@ -228,8 +235,9 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   UvaContainerSpec *c = uva_container_spec_new(name ? name : unique);
   g_ptr_array_add(spec->containers, c);
   if (!command || !command[0]) {
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "run: no COMMAND given (uva_container run [OPTIONS] -- COMMAND)");
+    g_set_error(
+        error, UVA_ERROR, UVA_ERROR_INVALID,
+        "run: no COMMAND given (uva_container run [OPTIONS] -- COMMAND)");
     return 2;
   }
   c->argv = g_steal_pointer(&command);
@@ -331,8 +339,8 @@ int main(int argc, char **argv) {
   signal(SIGTERM, SIG_DFL);
   g_autoptr(GError) error = NULL;
   int status;
-  if (argc == 2 && (g_str_equal(argv[1], "--help") ||
-                    g_str_equal(argv[1], "-h"))) {
+  if (argc == 2 &&
+      (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h"))) {
     fputs(usage_text, stdout);
     return 0;
   }
@@ -387,8 +395,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "uva_container: up: no FILE given (uva_container up "
                       "FILE); see uva_container --help\n");
     else if (g_str_equal(cmd, "up"))
-      fprintf(stderr, "uva_container: up takes [--exit-code-from NAME] and "
-                      "one FILE, not %d arguments; see uva_container --help\n",
+      fprintf(stderr,
+              "uva_container: up takes [--exit-code-from NAME] and "
+              "one FILE, not %d arguments; see uva_container --help\n",
               argc - 2);
     else if (g_str_equal(cmd, "rm"))
       fprintf(stderr, "uva_container: rm: no NAME given (uva_container rm "
@@ -397,12 +406,15 @@ int main(int argc, char **argv) {
              g_str_equal(cmd, "--print-default-spec") ||
              g_str_equal(cmd, "--help") || g_str_equal(cmd, "-h") ||
              g_str_equal(cmd, "--version"))
-      fprintf(stderr, "uva_container: %s takes no arguments (got '%s'); "
-                      "see uva_container --help\n", cmd, argv[2]);
+      fprintf(stderr,
+              "uva_container: %s takes no arguments (got '%s'); "
+              "see uva_container --help\n",
+              cmd, argv[2]);
     else
-      fprintf(stderr, "uva_container: unknown command '%s' (commands: run, "
-                      "up, rm, check; options: --help, --version, "
-                      "--print-default-spec); see uva_container --help\n",
+      fprintf(stderr,
+              "uva_container: unknown command '%s' (commands: run, "
+              "up, rm, check; options: --help, --version, "
+              "--print-default-spec); see uva_container --help\n",
               cmd);
     return 2;
   } else {

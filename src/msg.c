@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-G_DEFINE_QUARK(uva-msg-recv-error-quark, uva_msg_recv_error)
+G_DEFINE_QUARK(uva - msg - recv - error - quark, uva_msg_recv_error)
 
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error) {
   struct iovec iov = {(void *)msg, sizeof *msg};

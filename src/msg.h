@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 typedef enum {
-  UVA_MSG_GO = 1, /* manager -> init: uid/gid maps written, go on */
-  UVA_MSG_TAP,    /* init -> manager: the tap fd (SCM_RIGHTS) */
-  UVA_MSG_READY,  /* init -> manager: the app was exec'd; value = its pid */
-  UVA_MSG_ERROR,  /* init -> manager: setup failed: err = errno, text = what */
-  UVA_MSG_CONNECT,   /* manager -> init: value = id, arg = port | UDP flag */
+  UVA_MSG_GO = 1,  /* manager -> init: uid/gid maps written, go on */
+  UVA_MSG_TAP,     /* init -> manager: the tap fd (SCM_RIGHTS) */
+  UVA_MSG_READY,   /* init -> manager: the app was exec'd; value = its pid */
+  UVA_MSG_ERROR,   /* init -> manager: setup failed: err = errno, text = what */
+  UVA_MSG_CONNECT, /* manager -> init: value = id, arg = port | UDP flag */
   UVA_MSG_CONNECTED, /* init -> manager: value = id, the socket or err */
   UVA_MSG_APP_EXIT,  /* init -> manager: the app ended with status value and
                         restarts after arg ms: restart number err */

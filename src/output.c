@@ -51,8 +51,8 @@ struct UvaStream {
   int fd;
   guint watch, partial_timer;
   char *prefix;
-  GString *line; /* an unfinished line */
-  gsize queued;  /* its bytes in the sink */
+  GString *line;     /* an unfinished line */
+  gsize queued;      /* its bytes in the sink */
   gboolean draining; /* its app is gone: read on, drop what has no room */
   void (*closed)(gpointer);
   gpointer data;
@@ -146,12 +146,11 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data) {
 /* Writes what it can now; the fd is watched for the rest. */
 static void sink_push(UvaSink *k) {
   if (!k->watch && sink_write_out(k))
-    k->watch = g_unix_fd_add(k->fd, G_IO_OUT | G_IO_ERR | G_IO_HUP,
-                             on_writable, k);
+    k->watch =
+        g_unix_fd_add(k->fd, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_writable, k);
 }
 
-static void sink_write(UvaSink *k, gpointer owner, const char *buf,
-                       gsize len) {
+static void sink_write(UvaSink *k, gpointer owner, const char *buf, gsize len) {
   if (k->broken || len == 0)
     return;
   g_string_append_len(k->q, buf, (gssize)len);
@@ -283,8 +282,8 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data);
 
 static void stream_resume(UvaStream *s) {
   if (s->fd >= 0 && !s->watch)
-    s->watch = g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                             on_readable, s);
+    s->watch =
+        g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, s);
 }
 
 static void stream_end(UvaStream *s) {

@@ -6,9 +6,9 @@
 #include <sys/types.h>
 
 typedef struct {
-  pid_t pid;            /* 0: not found among the processes we can see */
-  char comm[32];        /* its /proc/PID/comm */
-  gboolean is_uva;      /* its executable is a uva_container */
+  pid_t pid;       /* 0: not found among the processes we can see */
+  char comm[32];   /* its /proc/PID/comm */
+  gboolean is_uva; /* its executable is a uva_container */
 } UvaPortHolder;
 
 /* Looks for a process of ours holding a socket on port: a listening TCP

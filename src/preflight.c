@@ -83,13 +83,15 @@ gboolean uva_preflight_command(const UvaContainerSpec *c, GError **error) {
   const char *argv0 = c->argv[0];
   g_autofree char *host = uva_preflight_host_path(c, argv0);
   if (!host)
-    return uva_fail(error, "%s: command %s not found in the container's PATH "
-                    "(%s)", c->name, argv0, UVA_APP_PATH);
+    return uva_fail(error,
+                    "%s: command %s not found in the container's PATH "
+                    "(%s)",
+                    c->name, argv0, UVA_APP_PATH);
   g_autofree char *base = g_path_get_basename(host);
   struct stat st;
   if (stat(host, &st) < 0)
-    return uva_fail_errno(error, errno, "%s: %s not found at %s", c->name,
-                          base, host);
+    return uva_fail_errno(error, errno, "%s: %s not found at %s", c->name, base,
+                          host);
   if (!S_ISREG(st.st_mode))
     return uva_fail(error, "%s: %s is not a regular file", c->name, host);
   if (access(host, X_OK) < 0) {

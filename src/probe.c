@@ -99,10 +99,9 @@ static gboolean on_timer(gpointer data) {
   }
   pr->fd = socket(pr->pub.host.ss_family,
                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (pr->fd < 0 ||
-      (connect(pr->fd, (const struct sockaddr *)&pr->pub.host,
-               pr->pub.host_len) < 0 &&
-       errno != EINPROGRESS)) {
+  if (pr->fd < 0 || (connect(pr->fd, (const struct sockaddr *)&pr->pub.host,
+                             pr->pub.host_len) < 0 &&
+                     errno != EINPROGRESS)) {
     retry(pr);
     return G_SOURCE_REMOVE;
   }
@@ -115,9 +114,10 @@ static gboolean on_timer(gpointer data) {
 static gboolean on_say(gpointer data) {
   UvaProbe *pr = data;
   g_autofree char *host = uva_publish_host_string(&pr->pub);
-  fprintf(stderr, "uva_container: %s: still waiting for an HTTP answer on "
-          "%s (port %u inside), %.0f s so far\n", pr->name, host,
-          pr->pub.container_port,
+  fprintf(stderr,
+          "uva_container: %s: still waiting for an HTTP answer on "
+          "%s (port %u inside), %.0f s so far\n",
+          pr->name, host, pr->pub.container_port,
           (g_get_monotonic_time() - pr->started) / 1e6);
   return G_SOURCE_CONTINUE;
 }

@@ -57,11 +57,11 @@ static gboolean flush(UvaRelay *r) {
 static void arm(UvaRelay *r) {
   gboolean pending = r->off < r->len;
   if (pending && !r->out_watch)
-    r->out_watch = g_unix_fd_add(r->out_fd, G_IO_OUT | G_IO_ERR | G_IO_HUP,
-                                 on_out, r);
+    r->out_watch =
+        g_unix_fd_add(r->out_fd, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_out, r);
   if (!pending && !r->eof && !r->in_watch)
-    r->in_watch = g_unix_fd_add(r->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                on_in, r);
+    r->in_watch =
+        g_unix_fd_add(r->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_in, r);
 }
 
 static gboolean on_out(int fd, GIOCondition cond, gpointer data) {

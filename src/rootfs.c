@@ -51,8 +51,8 @@ static gboolean do_mount(const char *src, const char *dst, const char *type,
 static gboolean make_read_only(const char *path, gboolean recursive,
                                GError **error) {
   struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-  if (syscall(SYS_mount_setattr, AT_FDCWD, path,
-              recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) < 0)
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0,
+              &attr, sizeof attr) < 0)
     return uva_fail_errno(error, errno, "making %s read-only", path);
   return TRUE;
 }
@@ -101,7 +101,8 @@ static int open_beneath(int dirfd, const char *name, int flags) {
 static gboolean fail_component(GError **error, int err, const char *target,
                                const char *upto) {
   if (err == ELOOP)
-    return uva_fail(error, "mount point %s: %s is a symlink; mount points "
+    return uva_fail(error,
+                    "mount point %s: %s is a symlink; mount points "
                     "are never made through one (name the real path)",
                     target, upto);
   /* The system directories are read-only binds of the host's: a missing
@@ -112,12 +113,13 @@ static gboolean fail_component(GError **error, int err, const char *target,
    * An existing file or directory there can always be bound over. */
   if (err == EROFS) {
     g_autofree char *parent = g_path_get_dirname(upto);
-    return uva_fail(error, "mount point %s: %s does not exist and cannot be "
+    return uva_fail(error,
+                    "mount point %s: %s does not exist and cannot be "
                     "made: %s is read-only in the container (%s); bind over "
                     "a file or directory that exists there, or below a "
                     "writable directory (/tmp, /app, /run, /var/tmp, the "
-                    "home directory)", target, upto, parent,
-                    g_strerror(EROFS));
+                    "home directory)",
+                    target, upto, parent, g_strerror(EROFS));
   }
   return uva_fail_errno(error, err, "mount point %s: %s", target, upto);
 }
@@ -147,8 +149,10 @@ static int mount_point(int root_fd, const char *target, gboolean is_dir,
           return -1;
         }
       } else {
-        int made = openat(dir, *p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                                       O_NOCTTY | O_CLOEXEC, 0644);
+        int made = openat(dir, *p,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
+                              O_CLOEXEC,
+                          0644);
         if (made < 0) {
           fail_component(error, errno, target, upto->str);
           return -1;
@@ -171,15 +175,17 @@ static int mount_point(int root_fd, const char *target, gboolean is_dir,
  * object again, as a detached copy of its mount tree (open_tree(2)). */
 static int clone_bind(const UvaBind *b, GError **error) {
   struct open_how how = {.flags = O_PATH | O_CLOEXEC,
-                         .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-  uva_autofd fd = (int)syscall(SYS_openat2, AT_FDCWD, b->path, &how,
-                               sizeof how);
+                         .resolve =
+                             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  uva_autofd fd =
+      (int)syscall(SYS_openat2, AT_FDCWD, b->path, &how, sizeof how);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) < 0)
     return uva_fail_errno(error, errno, "%s", b->path), -1;
   if (st.st_dev != b->dev || st.st_ino != b->ino)
     return uva_fail(error, "%s was replaced after the manager checked it",
-                    b->path), -1;
+                    b->path),
+           -1;
   int tree = (int)syscall(SYS_open_tree, fd, "",
                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
                               AT_RECURSIVE);
@@ -199,8 +205,8 @@ static int clone_bind(const UvaBind *b, GError **error) {
 
 static gboolean attach_bind(int root_fd, const UvaBind *b, int tree,
                             GError **error) {
-  uva_autofd at = mount_point(root_fd, b->target, b->is_dir, b->existing_only,
-                              error);
+  uva_autofd at =
+      mount_point(root_fd, b->target, b->is_dir, b->existing_only, error);
   if (at < 0)
     return b->existing_only && !(error && *error);
   if (b->existing_only) {
@@ -227,7 +233,7 @@ static gboolean attach_bind(int root_fd, const UvaBind *b, int tree,
 /* /usr and friends: read-only binds; the /bin -> usr/bin style symlinks of a
  * merged-/usr system are recreated as symlinks. */
 static gboolean bind_system_dirs(GError **error) {
-  static const char *const dirs[] = {"usr", "bin",  "sbin", "lib",
+  static const char *const dirs[] = {"usr",   "bin",   "sbin",   "lib",
                                      "lib32", "lib64", "libx32", "etc"};
   for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
     g_autofree char *from = g_build_filename("/oldroot", dirs[i], NULL);
@@ -273,8 +279,10 @@ static gboolean overlay_etc(const char *file, const char *text,
   if (lstat(target, &st) < 0 || !S_ISREG(st.st_mode)) {
     if (!required)
       return TRUE;
-    return uva_fail(error, "cannot provide /etc/%s: the host's /etc/%s is "
-                    "missing or not a regular file", file, file);
+    return uva_fail(error,
+                    "cannot provide /etc/%s: the host's /etc/%s is "
+                    "missing or not a regular file",
+                    file, file);
   }
   if (!uva_write_file(staged, text, TRUE, error))
     return FALSE;
@@ -295,10 +303,11 @@ static gboolean setup_dev(const UvaContainerSpec *c, GError **error) {
     if (!bind_host(host, host, FALSE, error))
       return FALSE;
   }
-  static const char *const links[][2] = {{"/proc/self/fd", "/newroot/dev/fd"},
-                                         {"/proc/self/fd/0", "/newroot/dev/stdin"},
-                                         {"/proc/self/fd/1", "/newroot/dev/stdout"},
-                                         {"/proc/self/fd/2", "/newroot/dev/stderr"}};
+  static const char *const links[][2] = {
+      {"/proc/self/fd", "/newroot/dev/fd"},
+      {"/proc/self/fd/0", "/newroot/dev/stdin"},
+      {"/proc/self/fd/1", "/newroot/dev/stdout"},
+      {"/proc/self/fd/2", "/newroot/dev/stderr"}};
   for (size_t i = 0; i < G_N_ELEMENTS(links); i++)
     if (symlink(links[i][0], links[i][1]) < 0)
       return uva_fail_errno(error, errno, "symlink %s", links[i][1]);
@@ -319,8 +328,8 @@ static gboolean setup_dev(const UvaContainerSpec *c, GError **error) {
   g_autofree char *shm_options =
       g_strdup_printf("mode=1777,size=%" G_GUINT64_FORMAT, c->shm_size);
   if (!make_dirs("/newroot/dev/shm", error) ||
-      !do_mount("tmpfs", "/newroot/dev/shm", "tmpfs",
-                MS_NOSUID | MS_NODEV, shm_options, error))
+      !do_mount("tmpfs", "/newroot/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+                shm_options, error))
     return FALSE;
   return make_read_only("/newroot/dev", FALSE, error);
 }
@@ -329,15 +338,14 @@ static gboolean setup_dev(const UvaContainerSpec *c, GError **error) {
  * size= it may grow to half of RAM, pages the app pins without owning
  * them), owned by our ids, the only ones mapped (a uid= of an unmapped id
  * is refused). */
-static gboolean mount_scratch(const char *dir, const char *mode,
-                              guint64 size, GError **error) {
+static gboolean mount_scratch(const char *dir, const char *mode, guint64 size,
+                              GError **error) {
   g_autofree char *path = g_build_filename("/newroot", dir, NULL);
   g_autofree char *options =
-      g_strdup_printf("mode=%s,size=%" G_GUINT64_FORMAT ",uid=%u,gid=%u",
-                      mode, size, (unsigned)getuid(), (unsigned)getgid());
+      g_strdup_printf("mode=%s,size=%" G_GUINT64_FORMAT ",uid=%u,gid=%u", mode,
+                      size, (unsigned)getuid(), (unsigned)getgid());
   return make_dirs(path, error) &&
-         do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options,
-                  error);
+         do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options, error);
 }
 
 /* Where programs write besides /tmp, each the container's own and gone

@@ -69,12 +69,14 @@ char *uva_sandbox_userns_hint(int err) {
   case ENOSPC: {
     int max = read_sysctl_int("/proc/sys/user/max_user_namespaces");
     if (max == 0)
-      return g_strdup("user namespaces are disabled (user.max_user_namespaces"
-                      "=0): run 'sudo sysctl -w user.max_user_namespaces=15000'");
-    return g_strdup_printf("the limit of namespaces is reached "
-                           "(user.max_user_namespaces=%d, or a max_*_namespaces "
-                           "sysctl of another type)",
-                           max);
+      return g_strdup(
+          "user namespaces are disabled (user.max_user_namespaces"
+          "=0): run 'sudo sysctl -w user.max_user_namespaces=15000'");
+    return g_strdup_printf(
+        "the limit of namespaces is reached "
+        "(user.max_user_namespaces=%d, or a max_*_namespaces "
+        "sysctl of another type)",
+        max);
   }
   case EINVAL:
     return g_strdup("this kernel has no user namespace support "
@@ -170,7 +172,8 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   /* Reported only now: an ERROR sent before GO could make the manager's
    * GO fail with EPIPE and be lost with it. */
   if (close_err != 0) {
-    uva_fail_errno(&error, close_err, "close_range (closing the manager's "
+    uva_fail_errno(&error, close_err,
+                   "close_range (closing the manager's "
                    "fds before the container starts)");
     child_fail(sync_fd, error);
   }
@@ -233,9 +236,8 @@ gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
     return fail_userns(error, clone_err, "creating user namespace (clone)");
 
   if (c->userns_auto
-          ? !uva_subid_write_maps((pid_t)pid, c->subuid_start,
-                                  c->subuid_count, c->subgid_start,
-                                  c->subgid_count, error)
+          ? !uva_subid_write_maps((pid_t)pid, c->subuid_start, c->subuid_count,
+                                  c->subgid_start, c->subgid_count, error)
           : !write_maps((pid_t)pid, error)) {
     kill((pid_t)pid, SIGKILL);
     waitpid((pid_t)pid, NULL, 0);

@@ -43,17 +43,30 @@
 #error "uva_container: add this architecture's AUDIT_ARCH_* to seccomp.c"
 #endif
 
-#define LOAD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))
-#define LOAD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+#define LOAD_ARCH                                                              \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))
+#define LOAD_NR                                                                \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define DENY_EPERM RET(SECCOMP_RET_ERRNO | EPERM)
 
 /* Denied outright, whatever the arguments. */
 static const unsigned denied[] = {
-    SYS_keyctl,        SYS_add_key,     SYS_request_key,  SYS_bpf,
-    SYS_perf_event_open, SYS_userfaultfd, SYS_init_module, SYS_finit_module,
-    SYS_delete_module, SYS_kexec_load,  SYS_kexec_file_load, SYS_reboot,
-    SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
+    SYS_keyctl,
+    SYS_add_key,
+    SYS_request_key,
+    SYS_bpf,
+    SYS_perf_event_open,
+    SYS_userfaultfd,
+    SYS_init_module,
+    SYS_finit_module,
+    SYS_delete_module,
+    SYS_kexec_load,
+    SYS_kexec_file_load,
+    SYS_reboot,
+    SYS_io_uring_setup,
+    SYS_io_uring_enter,
+    SYS_io_uring_register,
 #ifdef __x86_64__
     /* x32's own kexec_load (compat_sys_kexec_load, "528 x32" in
      * arch/x86/entry/syscalls/syscall_64.tbl): the only denied call whose
@@ -95,8 +108,8 @@ static unsigned prologue(struct sock_filter *prog) {
   prog[n++] = (struct sock_filter)DENY_EPERM;
   prog[n++] = (struct sock_filter)LOAD_NR;
 #ifdef __x86_64__
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
-                                           0x40000000, 0, 1);
+  prog[n++] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
   prog[n++] = (struct sock_filter)DENY_EPERM;
 #endif
   return n;
@@ -107,11 +120,11 @@ static unsigned prologue(struct sock_filter *prog) {
  * instructions, so the jumps that lead here can count on it. */
 static unsigned deny_if_flags(struct sock_filter *prog, int arg,
                               unsigned flags) {
-  prog[0] = (struct sock_filter)BPF_STMT(
-      BPF_LD | BPF_W | BPF_ABS,
-      offsetof(struct seccomp_data, args) + (unsigned)arg * sizeof(__u64));
-  prog[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags,
-                                         0, 1);
+  prog[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                         offsetof(struct seccomp_data, args) +
+                                             (unsigned)arg * sizeof(__u64));
+  prog[1] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flags, 0, 1);
   prog[2] = (struct sock_filter)DENY_EPERM;
   prog[3] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   return 4;
@@ -122,14 +135,13 @@ static unsigned deny_if_flags(struct sock_filter *prog, int arg,
 static unsigned allow_only_values(struct sock_filter *prog, int arg,
                                   const unsigned *values, size_t n_values) {
   unsigned n = 0;
-  prog[n++] = (struct sock_filter)BPF_STMT(
-      BPF_LD | BPF_W | BPF_ABS,
-      offsetof(struct seccomp_data, args) + (unsigned)arg * sizeof(__u64));
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                           offsetof(struct seccomp_data, args) +
+                                               (unsigned)arg * sizeof(__u64));
   /* Value i jumps over the n_values - 1 - i tests after it and the deny. */
   for (size_t i = 0; i < n_values; i++)
     prog[n++] = (struct sock_filter)BPF_JUMP(
-        BPF_JMP | BPF_JEQ | BPF_K, values[i],
-        (unsigned char)(n_values - i), 0);
+        BPF_JMP | BPF_JEQ | BPF_K, values[i], (unsigned char)(n_values - i), 0);
   prog[n++] = (struct sock_filter)DENY_EPERM;
   prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   return n;
@@ -158,11 +170,10 @@ static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
    * the dangerous one: a deny-list compare of 64 bits lets
    * (1 << 32 | READ_IMPLIES_EXEC) through while the kernel acts on the low
    * half (CVE-2019-10063, TIOCSTI in flatpak). */
-  const unsigned persona_len =
-      3 + (unsigned)G_N_ELEMENTS(personality_allowed);
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           nrs->personality, 0,
-                                           (unsigned char)persona_len);
+  const unsigned persona_len = 3 + (unsigned)G_N_ELEMENTS(personality_allowed);
+  prog[n++] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs->personality,
+                                   0, (unsigned char)persona_len);
   n += allow_only_values(prog + n, 0, personality_allowed,
                          G_N_ELEMENTS(personality_allowed));
   /* unshare(flags) and clone(flags, ...): flags is the first argument on
@@ -171,8 +182,8 @@ static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
    * little-endian machines sit at args[0]'s own offset. */
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            nrs->unshare, 1, 0);
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           nrs->clone, 0, 3);
+  prog[n++] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs->clone, 0, 3);
   n += deny_if_flags(prog + n, 0, CLONE_NEWUSER);
   return n;
 }
@@ -207,8 +218,8 @@ int uva_seccomp_app_filter(void) {
   prog[n++] = (struct sock_filter)DENY_EPERM;
   prog[n++] = (struct sock_filter)LOAD_NR;
 #ifdef __x86_64__
-  prog[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K,
-                                           ~0x40000000u);
+  prog[n++] =
+      (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u);
 #endif
   n += deny_list(prog + n, &native_nrs);
 #ifdef __x86_64__
@@ -240,26 +251,66 @@ int uva_seccomp_app_filter(void) {
  * tgkill, openat) follow the list. */
 static const int manager_allowed[] = {
     /* memory, time, identity, exit */
-    SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise,
-    SYS_futex, SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday,
-    SYS_clock_nanosleep, SYS_nanosleep, SYS_sched_yield, SYS_getpid,
-    SYS_gettid, SYS_getrandom, SYS_restart_syscall, SYS_exit, SYS_exit_group,
-    SYS_rt_sigreturn, SYS_rt_sigprocmask,
-    /* the loop */
+    SYS_brk,
+    SYS_mmap,
+    SYS_munmap,
+    SYS_mremap,
+    SYS_mprotect,
+    SYS_madvise,
+    SYS_futex,
+    SYS_clock_gettime,
+    SYS_clock_getres,
+    SYS_gettimeofday,
+    SYS_clock_nanosleep,
+    SYS_nanosleep,
+    SYS_sched_yield,
+    SYS_getpid,
+    SYS_gettid,
+    SYS_getrandom,
+    SYS_restart_syscall,
+    SYS_exit,
+    SYS_exit_group,
+    SYS_rt_sigreturn,
+    SYS_rt_sigprocmask,
+/* the loop */
 #ifdef SYS_poll
     SYS_poll,
 #endif
-    SYS_ppoll, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_ctl,
+    SYS_ppoll,
+    SYS_epoll_wait,
+    SYS_epoll_pwait,
+    SYS_epoll_ctl,
     /* fds and bytes */
-    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fcntl,
-    SYS_fstat, SYS_newfstatat, SYS_lseek, SYS_pipe2, SYS_splice,
+    SYS_read,
+    SYS_write,
+    SYS_readv,
+    SYS_writev,
+    SYS_close,
+    SYS_fcntl,
+    SYS_fstat,
+    SYS_newfstatat,
+    SYS_lseek,
+    SYS_pipe2,
+    SYS_splice,
     /* sockets that exist or that socket() below may make: forwarding,
      * probes, libslirp's outbound connections */
-    SYS_connect, SYS_accept, SYS_accept4, SYS_shutdown, SYS_sendto,
-    SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_sendmmsg, SYS_recvmmsg,
-    SYS_setsockopt, SYS_getsockopt, SYS_getsockname, SYS_getpeername,
+    SYS_connect,
+    SYS_accept,
+    SYS_accept4,
+    SYS_shutdown,
+    SYS_sendto,
+    SYS_recvfrom,
+    SYS_sendmsg,
+    SYS_recvmsg,
+    SYS_sendmmsg,
+    SYS_recvmmsg,
+    SYS_setsockopt,
+    SYS_getsockopt,
+    SYS_getsockname,
+    SYS_getpeername,
     /* reaping the containers */
-    SYS_wait4, SYS_waitid,
+    SYS_wait4,
+    SYS_waitid,
 };
 
 /* The ioctl requests the manager makes after start-up, found with
@@ -280,9 +331,9 @@ static const unsigned manager_ioctls[] = {FIONREAD, TCGETS, TIOCGWINSZ,
 
 /* The low 32 bits of syscall argument i.  These machines are little-endian,
  * so they sit at the argument's own offset in seccomp_data. */
-#define LOAD_ARG_LO(i)                                                        \
-  BPF_STMT(BPF_LD | BPF_W | BPF_ABS,                                          \
-           offsetof(struct seccomp_data, args) + (unsigned)(i) * sizeof(__u64))
+#define LOAD_ARG_LO(i)                                                         \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) +     \
+                                         (unsigned)(i) * sizeof(__u64))
 
 /* A block for syscall nr whose argument arg (low 32 bits) must be one of
  * values[]: "if nr: load arg; each match allows; else EPERM".  Every path
@@ -304,8 +355,7 @@ static unsigned arg_in(struct sock_filter *prog, unsigned nr, unsigned arg,
                        const unsigned *values, unsigned n_values) {
   unsigned body = 1 + 2 * n_values + 1;
   unsigned n = 0;
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1,
-                                           0);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 1, 0);
   prog[n++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, body);
   prog[n++] = (struct sock_filter)LOAD_ARG_LO(arg);
   for (unsigned i = 0; i < n_values; i++) {
@@ -328,9 +378,8 @@ int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
                           2 * UVA_SECCOMP_MAX_SIGNALLED + 64];
   unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(manager_allowed); i++) {
-    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                             (unsigned)manager_allowed[i], 0,
-                                             1);
+    prog[n++] = (struct sock_filter)BPF_JUMP(
+        BPF_JMP | BPF_JEQ | BPF_K, (unsigned)manager_allowed[i], 0, 1);
     prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   }
   /* socket(domain, ...): Internet sockets only.  No AF_UNIX (ssh-agent,
@@ -360,11 +409,10 @@ int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
    * container's /tmp) is a way back into the filesystem, also where
    * Landlock is missing and the fd predates the manager's empty root. */
   const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC |
-                               O_APPEND | O_PATH |
-                               (O_TMPFILE & ~O_DIRECTORY);
+                               O_APPEND | O_PATH | (O_TMPFILE & ~O_DIRECTORY);
   prog[n++] = (struct sock_filter)LOAD_NR;
-  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                           SYS_openat, 0, 7);
+  prog[n++] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 7);
   prog[n++] = (struct sock_filter)LOAD_ARG_LO(0);
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                            (unsigned)AT_FDCWD, 1, 0);

@@ -12,8 +12,8 @@ int uva_seccomp_app_filter(void);
 typedef struct {
   const unsigned *denied; /* refused outright (EPERM) */
   unsigned n_denied;
-  unsigned clone3;      /* ENOSYS, so that libc falls back to clone */
-  unsigned personality; /* only Docker's values */
+  unsigned clone3;         /* ENOSYS, so that libc falls back to clone */
+  unsigned personality;    /* only Docker's values */
   unsigned unshare, clone; /* no CLONE_NEWUSER */
 } UvaSeccompNrs;
 

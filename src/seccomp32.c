@@ -12,10 +12,12 @@
 
 /* Like the native list; i386 has no kexec_file_load. */
 static const unsigned i386_denied[] = {
-    __NR_keyctl,          __NR_add_key,        __NR_request_key,
-    __NR_bpf,             __NR_perf_event_open, __NR_userfaultfd,
-    __NR_init_module,     __NR_finit_module,   __NR_delete_module,
-    __NR_kexec_load,      __NR_reboot,         __NR_io_uring_setup,
+    __NR_keyctl,          __NR_add_key,
+    __NR_request_key,     __NR_bpf,
+    __NR_perf_event_open, __NR_userfaultfd,
+    __NR_init_module,     __NR_finit_module,
+    __NR_delete_module,   __NR_kexec_load,
+    __NR_reboot,          __NR_io_uring_setup,
     __NR_io_uring_enter,  __NR_io_uring_register,
 };
 

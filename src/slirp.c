@@ -10,11 +10,11 @@
  * watch is level-triggered (poll), so what is left wakes it next round.
  *
  * Budgets against the guest (issue 12): at most sockets_limit (512 by
- * default, --sockets-limit) sockets in libslirp per container, counted in register_poll_fd; frames
- * that would open a new flow past it are refused before slirp_input()
- * (flowcap.c).  Hitting the cap is said in one line per WARN_S, and
- * libslirp's guest_error messages, whose rate the guest controls, are
- * limited to GUEST_ERR_BURST per WARN_S.
+ * default, --sockets-limit) sockets in libslirp per container, counted in
+ * register_poll_fd; frames that would open a new flow past it are refused
+ * before slirp_input() (flowcap.c).  Hitting the cap is said in one line per
+ * WARN_S, and libslirp's guest_error messages, whose rate the guest controls,
+ * are limited to GUEST_ERR_BURST per WARN_S.
  *
  * Config (SlirpConfig version 4): 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3,
  * fd00::/64 with host fd00::2 and DNS fd00::3,
@@ -60,7 +60,7 @@ struct UvaNet {
   guint8 *frame; /* one receive buffer: MTU + Ethernet header */
   gsize frame_len;
   guint64 dropped_tx;
-  guint64 dropped_rx;  /* frames kept from libslirp (fragguard.c) */
+  guint64 dropped_rx; /* frames kept from libslirp (fragguard.c) */
   UvaFragGuard *guard;
   UvaFlowCap *cap;
   guint64 refused;        /* frames refused at the socket cap */
@@ -276,8 +276,7 @@ static gboolean source_check(GSource *source) {
    * wakeup of the loop, whatever woke it (GLib 2.74 also woke the loop
    * after each dispatch of a blocking source: a busy spin, before this
    * source was allowed to recurse). */
-  return net->kick ||
-         (net->deadline_ms >= 0 && net->deadline_ms <= now_ms());
+  return net->kick || (net->deadline_ms >= 0 && net->deadline_ms <= now_ms());
 }
 
 static gboolean source_dispatch(GSource *source, GSourceFunc cb,
@@ -404,8 +403,7 @@ UvaNet *uva_net_new(const char *name, guint sockets_limit, GError **error) {
     uva_fail(error, "%s: libslirp refused its configuration", name);
     return NULL;
   }
-  net->source =
-      (NetSource *)g_source_new(&source_funcs, sizeof(NetSource));
+  net->source = (NetSource *)g_source_new(&source_funcs, sizeof(NetSource));
   net->source->net = net;
   g_source_set_name(&net->source->source, "libslirp");
   /* Not blocked while it dispatches: see uva_fd_watch_hot(). */
@@ -439,9 +437,8 @@ gboolean uva_net_attach_tap(UvaNet *net, int tap_fd, GError **error) {
   if (!uva_set_nonblock(fd, TRUE, error))
     return FALSE;
   net->tap_fd = uva_steal_fd(&fd);
-  net->tap_watch =
-      uva_fd_watch_hot(net->tap_fd, G_IO_IN, G_PRIORITY_DEFAULT,
-                       on_tap_readable, net);
+  net->tap_watch = uva_fd_watch_hot(net->tap_fd, G_IO_IN, G_PRIORITY_DEFAULT,
+                                    on_tap_readable, net);
   return TRUE;
 }
 

@@ -6,14 +6,14 @@
 #include "util.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
 
 UvaSpec *uva_spec_new(void) {
   UvaSpec *spec = g_new0(UvaSpec, 1);
-  spec->containers = g_ptr_array_new_with_free_func(
-      (GDestroyNotify)uva_container_spec_free);
+  spec->containers =
+      g_ptr_array_new_with_free_func((GDestroyNotify)uva_container_spec_free);
   return spec;
 }
 
@@ -177,8 +177,7 @@ gboolean uva_name_valid(const char *name, GError **error) {
   /* 63: the longest hostname label (RFC 1035), which the name becomes. */
   gboolean ok = len > 0 && len <= 63 && name[0] != '-';
   for (size_t i = 0; ok && i < len; i++)
-    ok = g_ascii_islower(name[i]) || g_ascii_isdigit(name[i]) ||
-         name[i] == '-';
+    ok = g_ascii_islower(name[i]) || g_ascii_isdigit(name[i]) || name[i] == '-';
   if (!ok)
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "container name \"%s\" is not valid: use 1 to 63 of a-z, 0-9 "
@@ -189,8 +188,8 @@ gboolean uva_name_valid(const char *name, GError **error) {
 
 gboolean uva_env_valid(const char *entry, GError **error) {
   const char *eq = strchr(entry, '=');
-  gboolean ok = eq && eq != entry &&
-                (g_ascii_isalpha(entry[0]) || entry[0] == '_');
+  gboolean ok =
+      eq && eq != entry && (g_ascii_isalpha(entry[0]) || entry[0] == '_');
   for (const char *p = entry; ok && p < eq; p++)
     ok = g_ascii_isalnum(*p) || *p == '_';
   if (!ok)
@@ -211,8 +210,8 @@ gboolean uva_restart_parse(const char *text, UvaContainerSpec *c,
   }
   if (g_str_equal(text, "on-failure") ||
       (g_str_has_prefix(text, "on-failure:") &&
-       g_ascii_string_to_unsigned(text + strlen("on-failure:"), 10, 1,
-                                  1000000, &n, NULL))) {
+       g_ascii_string_to_unsigned(text + strlen("on-failure:"), 10, 1, 1000000,
+                                  &n, NULL))) {
     c->restart_on_failure = TRUE;
     c->restart_max = (guint)n;
     return TRUE;
@@ -254,13 +253,11 @@ char *uva_pids_limit_string(guint limit) {
   return limit ? g_strdup_printf("%u", limit) : g_strdup("unlimited");
 }
 
-gboolean uva_sockets_limit_parse(const char *text, guint *out,
-                                 GError **error) {
+gboolean uva_sockets_limit_parse(const char *text, guint *out, GError **error) {
   guint64 n = 0;
   /* No "unlimited": one container's flood of flows is what the cap keeps
    * from the others (issue 12). */
-  if (!g_ascii_string_to_unsigned(text, 10, 1, UVA_MAX_SOCKETS_LIMIT, &n,
-                                  NULL))
+  if (!g_ascii_string_to_unsigned(text, 10, 1, UVA_MAX_SOCKETS_LIMIT, &n, NULL))
     return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                        "sockets limit \"%s\" is not a number from 1 to %u",
                        text, UVA_MAX_SOCKETS_LIMIT),
@@ -272,8 +269,8 @@ gboolean uva_sockets_limit_parse(const char *text, guint *out,
 static const struct {
   char unit;
   guint64 factor;
-} size_units[] = {{'g', 1024 * 1024 * 1024}, {'m', 1024 * 1024}, {'k', 1024},
-                  {'b', 1}};
+} size_units[] = {
+    {'g', 1024 * 1024 * 1024}, {'m', 1024 * 1024}, {'k', 1024}, {'b', 1}};
 
 gboolean uva_size_parse(const char *text, guint64 *out, GError **error) {
   const char *p = text;
@@ -287,8 +284,9 @@ gboolean uva_size_parse(const char *text, guint64 *out, GError **error) {
   for (size_t i = 0; !factor && i < G_N_ELEMENTS(size_units); i++) {
     char u = size_units[i].unit;
     /* "m", and for k, m and g also "mb" and "mib". */
-    if (unit[0] == u && (!unit[1] || (u != 'b' && (g_str_equal(unit + 1, "b") ||
-                                                   g_str_equal(unit + 1, "ib")))))
+    if (unit[0] == u &&
+        (!unit[1] || (u != 'b' && (g_str_equal(unit + 1, "b") ||
+                                   g_str_equal(unit + 1, "ib")))))
       factor = size_units[i].factor;
   }
   if (!factor || !*digits ||
@@ -365,10 +363,10 @@ gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
 }
 
 gboolean uva_home_is_private(const char *home) {
-  static const char *const taken[] = {"/usr", "/bin", "/sbin", "/lib",
-                                      "/lib32", "/lib64", "/libx32", "/etc",
-                                      "/proc", "/dev", "/tmp", UVA_APP_DIR,
-                                      "/run", "/var/tmp", "/sys"};
+  static const char *const taken[] = {
+      "/usr",   "/bin",      "/sbin", "/lib",     "/lib32",
+      "/lib64", "/libx32",   "/etc",  "/proc",    "/dev",
+      "/tmp",   UVA_APP_DIR, "/run",  "/var/tmp", "/sys"};
   if (!home || !g_path_is_absolute(home) || g_str_equal(home, "/") ||
       strlen(home) >= PATH_MAX)
     return FALSE;
@@ -411,8 +409,9 @@ static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
   if (a->host.ss_family == AF_INET)
     return ((const struct sockaddr_in *)&a->host)->sin_addr.s_addr ==
            ((const struct sockaddr_in *)&b->host)->sin_addr.s_addr;
-  return IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)&a->host)->sin6_addr,
-                            &((const struct sockaddr_in6 *)&b->host)->sin6_addr);
+  return IN6_ARE_ADDR_EQUAL(
+      &((const struct sockaddr_in6 *)&a->host)->sin6_addr,
+      &((const struct sockaddr_in6 *)&b->host)->sin6_addr);
 }
 
 gboolean uva_stop_signal_parse(const char *text, int *out, GError **error) {
@@ -434,17 +433,18 @@ gboolean uva_stop_signal_parse(const char *text, int *out, GError **error) {
     }
   g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
               "stop signal \"%s\" is not one of TERM, INT, QUIT, HUP, USR1, "
-              "USR2, KILL", text);
+              "USR2, KILL",
+              text);
   return FALSE;
 }
 
-gboolean uva_stop_timeout_parse(const char *text, guint *out,
-                                GError **error) {
+gboolean uva_stop_timeout_parse(const char *text, guint *out, GError **error) {
   guint64 n = 0;
   if (!g_ascii_string_to_unsigned(text, 10, 0, 3600, &n, NULL)) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "stop timeout \"%s\" is not a number of seconds from 0 to "
-                "3600", text);
+                "3600",
+                text);
     return FALSE;
   }
   *out = (guint)n;
@@ -530,8 +530,7 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
         g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                     "container %s: the slirp port driver cannot publish %s "
                     "(%s); use --port-driver splice",
-                    c->name, p->udp ? "UDP" : "on an IPv6 host address",
-                    shown);
+                    c->name, p->udp ? "UDP" : "on an IPv6 host address", shown);
         return FALSE;
       }
       for (guint j = 0; j <= i; j++) {
@@ -585,12 +584,10 @@ static UvaContainerSpec *recorder(const char *name, const char *publish,
 UvaSpec *uva_spec_default(const char *recorder_path, const char *state_dir) {
   UvaSpec *spec = uva_spec_new();
   spec->state_dir = g_strdup(state_dir);
-  g_ptr_array_add(spec->containers,
-                  recorder("a", "127.0.0.1:18080:8080", recorder_path,
-                           state_dir));
-  g_ptr_array_add(spec->containers,
-                  recorder("b", "127.0.0.1:28080:8080", recorder_path,
-                           state_dir));
+  g_ptr_array_add(spec->containers, recorder("a", "127.0.0.1:18080:8080",
+                                             recorder_path, state_dir));
+  g_ptr_array_add(spec->containers, recorder("b", "127.0.0.1:28080:8080",
+                                             recorder_path, state_dir));
   return spec;
 }
 

@@ -10,7 +10,8 @@
 
 /* Inside every container (documented in README):
  *   10.0.2.100/24 on tap0, gateway (and host, via libslirp) 10.0.2.2,
- *   DNS 10.0.2.3, working directory /app, the app's /tmp backed by a host dir. */
+ *   DNS 10.0.2.3, working directory /app, the app's /tmp backed by a host dir.
+ */
 #define UVA_GUEST_ADDR "10.0.2.100"
 #define UVA_GATEWAY_ADDR "10.0.2.2"
 #define UVA_DNS_ADDR "10.0.2.3"
@@ -38,7 +39,8 @@
 /* The default size of /dev/shm, Docker's. */
 #define UVA_DEFAULT_SHM_SIZE (64u * 1024 * 1024)
 /* The PATH of every app: the host's system directories, seen read-only. */
-#define UVA_APP_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define UVA_APP_PATH                                                           \
+  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct {
   struct sockaddr_storage host; /* address and port the manager listens on */
@@ -60,30 +62,32 @@ typedef enum {
 } UvaPortDriver;
 
 typedef struct {
-  char *name;     /* also the hostname; [a-z0-9][a-z0-9-]* */
-  char **argv;    /* command run inside, argv[0] resolved inside */
-  char *workdir;  /* host directory mounted at /app */
-  char *tmpdir;   /* host directory mounted at /tmp */
-  char *seed_file; /* if set, created in workdir when missing: names the container */
+  char *name;             /* also the hostname; [a-z0-9][a-z0-9-]* */
+  char **argv;            /* command run inside, argv[0] resolved inside */
+  char *workdir;          /* host directory mounted at /app */
+  char *tmpdir;           /* host directory mounted at /tmp */
+  char *seed_file;        /* if set, created in workdir when missing: names the
+                             container */
   gboolean fresh_workdir; /* emptied at every start (run without -w) */
   gboolean keep_stdin;    /* run -i: the caller's stdin, not /dev/null */
   int stop_signal;        /* what `up` stops its app with (SIGTERM) */
   guint stop_timeout;     /* seconds before SIGKILL (10, like docker) */
   gboolean tty;           /* run -t: a pty inside, joined to the caller's */
   unsigned short tty_rows, tty_cols; /* its size at start */
-  char *tmp_log;   /* if set, a file the app writes in /tmp: shown in the banner */
-  char *hostname;  /* NULL: the name */
-  char **env;      /* extra K=V for the app, after the defaults */
+  char
+      *tmp_log; /* if set, a file the app writes in /tmp: shown in the banner */
+  char *hostname;      /* NULL: the name */
+  char **env;          /* extra K=V for the app, after the defaults */
   gboolean no_network; /* only lo: no tap, no libslirp, nothing published */
   gboolean probe_http; /* ready = an HTTP status line on the first TCP port */
   UvaPortDriver port_driver;
   gboolean restart_on_failure; /* init restarts the app when it fails */
   guint restart_max;           /* ... at most this often; 0: no limit */
-  guint pids_limit; /* processes and threads inside, init too; 0: no cap */
+  guint pids_limit;    /* processes and threads inside, init too; 0: no cap */
   guint sockets_limit; /* libslirp sockets for its outbound flows */
-  guint64 shm_size; /* bytes of the /dev/shm tmpfs */
-  GArray *publish; /* of UvaPublish */
-  GArray *mounts;  /* of UvaMount: extra binds (the program itself, say) */
+  guint64 shm_size;    /* bytes of the /dev/shm tmpfs */
+  GArray *publish;     /* of UvaPublish */
+  GArray *mounts;      /* of UvaMount: extra binds (the program itself, say) */
   /* The manager's passwd entry (getpwuid in main.c; not in spec files):
    * USER and LOGNAME, and the home directory, a private tmpfs inside
    * when uva_home_is_private() allows.  NULL: unknown. */

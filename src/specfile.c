@@ -15,12 +15,12 @@
  *   pids-limit = 2048 | unlimited  (processes and threads, init included)
  *   sockets-limit = 512      (libslirp sockets for outbound flows)
  *   shm-size = 64m           (size of /dev/shm: bytes, or with k, m, g)
- *   stop-signal = TERM       (what stops the app: TERM INT QUIT HUP USR1 USR2 KILL)
- *   stop-timeout = 10        (seconds before SIGKILL)
- *   userns = single | auto   (auto: subordinate ids, root inside)
- *   ready-http = true        (ready = an HTTP answer on the first port)
- *   seed-file = hello.txt    (a file name, created in workdir if missing)
- *   log = http_recorder.log  (a file name in /tmp, shown at start)
+ *   stop-signal = TERM       (what stops the app: TERM INT QUIT HUP USR1 USR2
+ * KILL) stop-timeout = 10        (seconds before SIGKILL) userns = single |
+ * auto   (auto: subordinate ids, root inside) ready-http = true        (ready =
+ * an HTTP answer on the first port) seed-file = hello.txt    (a file name,
+ * created in workdir if missing) log = http_recorder.log  (a file name in /tmp,
+ * shown at start)
  *
  * Relative host paths are relative to the spec file's directory.  Unknown
  * groups and keys are errors, not silently ignored typos. */
@@ -36,10 +36,10 @@
 #include <string.h>
 
 static const char *const known_keys[] = {
-    "command", "workdir", "tmp",        "publish",   "env", "volume",
-    "hostname", "network", "port-driver", "restart", "pids-limit",
-    "sockets-limit", "shm-size", "stop-signal", "stop-timeout", "ready-http",
-    "seed-file", "log", "userns", NULL};
+    "command",    "workdir",       "tmp",      "publish",     "env",
+    "volume",     "hostname",      "network",  "port-driver", "restart",
+    "pids-limit", "sockets-limit", "shm-size", "stop-signal", "stop-timeout",
+    "ready-http", "seed-file",     "log",      "userns",      NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -94,8 +94,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   g_autofree char *command = NULL, *workdir = NULL, *tmp = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
-                  *stop_timeout = NULL, *sockets_limit = NULL, *raw_volumes = NULL,
-                  *userns = NULL;
+                  *stop_timeout = NULL, *sockets_limit = NULL,
+                  *raw_volumes = NULL, *userns = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -104,8 +104,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   command = g_key_file_get_value(kf, group, KEY("command"), NULL);
   if (!command) {
     *bad_key = NULL;
-    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "[%s] has no command", group);
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID, "[%s] has no command",
+                group);
     goto fail;
   }
   if (!g_shell_parse_argv(command, NULL, &c->argv, &local)) {
@@ -155,8 +155,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   pids_limit = g_key_file_get_string(kf, group, KEY("pids-limit"), NULL);
   if (pids_limit && !uva_pids_limit_parse(pids_limit, &c->pids_limit, error))
     goto fail;
-  sockets_limit =
-      g_key_file_get_string(kf, group, KEY("sockets-limit"), NULL);
+  sockets_limit = g_key_file_get_string(kf, group, KEY("sockets-limit"), NULL);
   if (sockets_limit &&
       !uva_sockets_limit_parse(sockets_limit, &c->sockets_limit, error))
     goto fail;
@@ -263,8 +262,8 @@ UvaSpec *uva_specfile_load(const char *path, const char *state_dir,
                                           O_NONBLOCK | O_CLOEXEC)
                         : -1;
   if (fd < 0) {
-    uva_fail_errno(error, canon ? errno : open_err,
-                   "cannot read spec file %s", path);
+    uva_fail_errno(error, canon ? errno : open_err, "cannot read spec file %s",
+                   path);
     return NULL;
   }
   dev_t dev;
@@ -335,16 +334,15 @@ char *uva_specfile_print(const UvaSpec *spec) {
                                  (const char *const *)list->pdata, list->len);
     g_ptr_array_set_size(list, 0);
     for (guint j = 0; j < c->mounts->len; j++)
-      g_ptr_array_add(list, uva_volume_string(
-                                &g_array_index(c->mounts, UvaMount, j)));
+      g_ptr_array_add(
+          list, uva_volume_string(&g_array_index(c->mounts, UvaMount, j)));
     if (list->len) {
       g_ptr_array_add(list, NULL);
       g_autofree char *v = g_strjoinv(";", (char **)list->pdata);
       g_key_file_set_value(kf, group, "volume", v);
     }
     if (c->env && c->env[0])
-      g_key_file_set_string_list(kf, group, "env",
-                                 (const char *const *)c->env,
+      g_key_file_set_string_list(kf, group, "env", (const char *const *)c->env,
                                  g_strv_length(c->env));
     if (c->hostname)
       g_key_file_set_string(kf, group, "hostname", c->hostname);

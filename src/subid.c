@@ -49,7 +49,8 @@ gboolean uva_subid_lookup(const char *path, const char *name, unsigned id,
     return uva_fail(error, "--userns auto: %s", local->message);
   if (text && uva_subid_find(text, name, id, start, count))
     return TRUE;
-  return uva_fail(error, "--userns auto: %s has no range for %s (uid %u); "
+  return uva_fail(error,
+                  "--userns auto: %s has no range for %s (uid %u); "
                   "ask root for one, e.g. 'sudo usermod --add-subuids "
                   "100000-165535 --add-subgids 100000-165535 %s'",
                   path, name ? name : "you", id, name ? name : "USER");
@@ -62,8 +63,10 @@ char *uva_subid_helper(const char *name, GError **error) {
     if (access(p, X_OK) == 0)
       return g_steal_pointer(&p);
   }
-  uva_fail(error, "--userns auto: %s not found in /usr/bin: install it "
-           "('sudo apt-get install uidmap')", name);
+  uva_fail(error,
+           "--userns auto: %s not found in /usr/bin: install it "
+           "('sudo apt-get install uidmap')",
+           name);
   return NULL;
 }
 
@@ -88,18 +91,17 @@ static gboolean run_helper(const char *name, pid_t pid, unsigned own,
     return FALSE;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return uva_fail(error, "--userns auto: %s %s 0 %s 1 1 %s %s failed: %s",
-                    name, p, o, s, n,
-                    err_text && *err_text ? g_strstrip(err_text)
-                                          : "no message");
+    return uva_fail(
+        error, "--userns auto: %s %s 0 %s 1 1 %s %s failed: %s", name, p, o, s,
+        n, err_text && *err_text ? g_strstrip(err_text) : "no message");
   return TRUE;
 }
 
 gboolean uva_subid_write_maps(pid_t pid, guint32 uid_start, guint32 uid_count,
                               guint32 gid_start, guint32 gid_count,
                               GError **error) {
-  return run_helper("newuidmap", pid, (unsigned)getuid(), uid_start,
-                    uid_count, error) &&
-         run_helper("newgidmap", pid, (unsigned)getgid(), gid_start,
-                    gid_count, error);
+  return run_helper("newuidmap", pid, (unsigned)getuid(), uid_start, uid_count,
+                    error) &&
+         run_helper("newgidmap", pid, (unsigned)getgid(), gid_start, gid_count,
+                    error);
 }

@@ -6,8 +6,8 @@
  *   checked and locked (hostdir.c) -> clone each container ->
  *   TAP and READY messages on the sync sockets -> HTTP readiness probe on
  *   every published TCP port -> banner -> output lines until a signal ->
- *   the stop signal to each init, SIGKILL after --stop-timeout -> reap, drain every
- *   output pipe to EOF -> exit.
+ *   the stop signal to each init, SIGKILL after --stop-timeout -> reap,
+ *   drain every output pipe to EOF -> exit.
  *
  * Signals come through a signalfd (blocked in main before anything else),
  * so no GLib worker thread exists when we clone: the clone is fork-like and
@@ -29,16 +29,15 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <stddef.h>
 #include <sys/signalfd.h>
-#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
-
 
 typedef struct Supervisor Supervisor;
 
@@ -64,7 +63,7 @@ typedef struct Container {
   gboolean app_started, reaped, ready;
   int wait_status;
   UvaHostdirs *host; /* its binds until started; the flock on its /tmp */
-  UvaProbe *probe; /* until it is ready (ready-http) */
+  UvaProbe *probe;   /* until it is ready (ready-http) */
 } Container;
 
 struct Supervisor {
@@ -75,14 +74,14 @@ struct Supervisor {
   guint signal_watch, kill_timer;
   gboolean stopping, announced;
   int exit_code;
-  GError *failure; /* first start-up failure */
-  int prefix_width; /* 0: lines are passed through unprefixed */
-  gboolean app_status; /* exit with the app's status (run) */
-  int first_failure;   /* up: the first non-zero status of an app, or -1 */
+  GError *failure;       /* first start-up failure */
+  int prefix_width;      /* 0: lines are passed through unprefixed */
+  gboolean app_status;   /* exit with the app's status (run) */
+  int first_failure;     /* up: the first non-zero status of an app, or -1 */
   const char *exit_from; /* up --exit-code-from NAME */
   int exit_from_code;
-  int notify_fd;       /* $NOTIFY_SOCKET, connected at start, or -1 */
-  FILE *info;          /* where the manager's own lines go */
+  int notify_fd;                /* $NOTIFY_SOCKET, connected at start, or -1 */
+  FILE *info;                   /* where the manager's own lines go */
   UvaSink *out_sink, *err_sink; /* stdout and stderr, never blocking */
   FILE *real_stdout, *real_stderr;
   /* run -t: the pty master init sent, joined to the caller's terminal */
@@ -112,9 +111,7 @@ static void maybe_quit(Supervisor *sup) {
     g_main_loop_quit(sup->loop);
 }
 
-static void stream_closed(gpointer data) {
-  maybe_quit(data);
-}
+static void stream_closed(gpointer data) { maybe_quit(data); }
 
 /* Like a program in a shell pipeline whose reader went away
  * (`uva_container up FILE | head -3`): stop, do not retry forever. */
@@ -123,7 +120,7 @@ static void stdout_broken(gpointer data) {
   if (sup->stopping)
     return;
   fprintf(stderr, "uva_container: standard output was closed: stopping all "
-          "containers\n");
+                  "containers\n");
   sup->exit_code = 1;
   stop_all(sup, SIGTERM);
 }
@@ -144,9 +141,8 @@ static void output_open(Supervisor *sup) {
   sup->info = sup->app_status ? stderr : stdout;
   /* run -t: the caller's terminal, reopened and made raw now, while the
    * manager may still open files and change terminal modes. */
-  const UvaContainerSpec *c = sup->spec->containers->len == 1
-                                  ? sup->spec->containers->pdata[0]
-                                  : NULL;
+  const UvaContainerSpec *c =
+      sup->spec->containers->len == 1 ? sup->spec->containers->pdata[0] : NULL;
   if (sup->app_status && c && c->tty) {
     sup->tty_out = uva_reopen_nonblock(1, O_WRONLY);
     if (c->keep_stdin) {
@@ -215,7 +211,8 @@ static void announce_if_all_ready(Supervisor *sup) {
   FILE *f = sup->info;
   gboolean any_port = FALSE;
   for (guint i = 0; i < sup->containers->len; i++)
-    any_port |= ((Container *)sup->containers->pdata[i])->spec->publish->len > 0;
+    any_port |=
+        ((Container *)sup->containers->pdata[i])->spec->publish->len > 0;
   if (sup->app_status && !any_port)
     return; /* `run` of a plain command: its output only */
   for (guint i = 0; i < sup->containers->len; i++) {
@@ -231,8 +228,8 @@ static void announce_if_all_ready(Supervisor *sup) {
       if (q == p)
         continue;
       g_autofree char *other = uva_publish_host_string(q);
-      fprintf(f, "uva_container: %s publishes %s -> %u\n", c->spec->name,
-              other, q->container_port);
+      fprintf(f, "uva_container: %s publishes %s -> %u\n", c->spec->name, other,
+              q->container_port);
     }
     if (c->spec->tmp_log)
       fprintf(f, "uva_container: %s log %s/%s\n", c->spec->name,
@@ -305,11 +302,11 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
   switch (msg.type) {
   case UVA_MSG_TAP:
     if (passed_fd < 0) {
-      container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                    "%s: %s", c->spec->name,
+      container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED, "%s: %s",
+                                    c->spec->name,
                                     fd_lost ? "its tap fd could not be "
-                                    "received (the manager is at its "
-                                    "open-file limit)"
+                                              "received (the manager is at its "
+                                              "open-file limit)"
                                             : "TAP message without an fd"));
       break;
     }
@@ -329,7 +326,8 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     g_autofree char *limit =
         c->spec->restart_max ? g_strdup_printf(" of %u", c->spec->restart_max)
                              : g_strdup("");
-    fprintf(stderr, "uva_container: %s: %s exited with status %d; restart "
+    fprintf(stderr,
+            "uva_container: %s: %s exited with status %d; restart "
             "%d%s in %.1f s\n",
             c->spec->name, c->spec->argv[0], msg.value, msg.err, limit,
             msg.arg / 1000.0);
@@ -342,8 +340,8 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     if (c->fwd)
       uva_fwd_start(c->fwd);
     if (c->spec->probe_http && first_tcp_publish(c))
-      c->probe = uva_probe_new(c->spec->name, first_tcp_publish(c),
-                               on_probe_ready, c);
+      c->probe =
+          uva_probe_new(c->spec->name, first_tcp_publish(c), on_probe_ready, c);
     else
       c->ready = TRUE;
     announce_if_all_ready(c->sup);
@@ -355,11 +353,12 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
      * escaped, so that none reaches the terminal as a control sequence. */
     g_autoptr(GString) names = g_string_new(NULL);
     uva_output_escape(names, msg.text, strnlen(msg.text, 100));
-    fprintf(stderr, "uva_container: %s: %d process%s (%s) outlived the "
+    fprintf(stderr,
+            "uva_container: %s: %d process%s (%s) outlived the "
             "app and %s killed (did it daemonize? run it in the "
             "foreground, e.g. redis-server --daemonize no)\n",
-            c->spec->name, msg.value, msg.value == 1 ? "" : "es",
-            names->str, msg.value == 1 ? "was" : "were");
+            c->spec->name, msg.value, msg.value == 1 ? "" : "es", names->str,
+            msg.value == 1 ? "was" : "were");
     break;
   }
   case UVA_MSG_PTY:
@@ -369,8 +368,7 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
     break;
   case UVA_MSG_ERROR:
     container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                  "container %s: %s", c->spec->name,
-                                  msg.text));
+                                  "container %s: %s", c->spec->name, msg.text));
     break;
   default:
     uva_close_fdp(&passed_fd);
@@ -403,8 +401,8 @@ static void container_reaped(Container *c, int status) {
 
   if (sup->app_status && c->app_started) {
     /* init already turned the app's death by signal n into 128+n. */
-    sup->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                       : 128 + WTERMSIG(status);
+    sup->exit_code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   } else if (!sup->stopping && c->app_started) {
     if (failed) {
       /* said in container_fail() */
@@ -412,15 +410,15 @@ static void container_reaped(Container *c, int status) {
       fprintf(stderr, "uva_container: %s: %s exited with status %d\n",
               c->spec->name, c->spec->argv[0], WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
-      fprintf(stderr, "uva_container: %s: its init was killed by signal %d "
-              "(%s)\n", c->spec->name, WTERMSIG(status),
-              strsignal(WTERMSIG(status)));
+      fprintf(stderr,
+              "uva_container: %s: its init was killed by signal %d "
+              "(%s)\n",
+              c->spec->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
     }
     /* One-shot jobs (docker compose's habit): when the last app is done,
      * 0 if every app exited 0, else the first failing app's status; with
      * --exit-code-from NAME, that app's. */
-    int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code != 0 && sup->first_failure < 0)
       sup->first_failure = code;
     if (sup->exit_from && g_str_equal(sup->exit_from, c->spec->name))
@@ -430,8 +428,8 @@ static void container_reaped(Container *c, int status) {
       any_left |= !((Container *)sup->containers->pdata[i])->reaped;
     if (!any_left) {
       fprintf(stderr, "uva_container: no container is left running\n");
-      sup->exit_code = sup->exit_from ? sup->exit_from_code
-                                      : MAX(sup->first_failure, 0);
+      sup->exit_code =
+          sup->exit_from ? sup->exit_from_code : MAX(sup->first_failure, 0);
     }
   } else if (!sup->stopping) {
     /* Died before its app started, without a message: say so. */
@@ -459,8 +457,7 @@ static void kill_remaining(Supervisor *sup, const char *why) {
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     if (!c->reaped) {
-      fprintf(stderr, "uva_container: %s %s: killing it\n", c->spec->name,
-              why);
+      fprintf(stderr, "uva_container: %s %s: killing it\n", c->spec->name, why);
       kill(c->sb.pid, SIGKILL);
     }
   }
@@ -476,9 +473,8 @@ static guint stop_timeout_s(Supervisor *sup) {
 static gboolean on_kill_timer(gpointer data) {
   Supervisor *sup = data;
   sup->kill_timer = 0;
-  g_autofree char *why =
-      g_strdup_printf("did not stop in %u s (--stop-timeout)",
-                      stop_timeout_s(sup));
+  g_autofree char *why = g_strdup_printf(
+      "did not stop in %u s (--stop-timeout)", stop_timeout_s(sup));
   kill_remaining(sup, why);
   return G_SOURCE_REMOVE;
 }
@@ -508,8 +504,7 @@ static void stop_all(Supervisor *sup, int sig) {
 
 /* Signals `run` hands on to its app without stopping (docker's proxy). */
 static gboolean is_passed_on(int sig) {
-  return sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2 ||
-         sig == SIGWINCH;
+  return sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGWINCH;
 }
 
 static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
@@ -567,8 +562,8 @@ static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
   /* tty_in and tty_out are descriptions of our own (output_open):
    * O_NONBLOCK on the shared ones would reach the shell that started us.
    * Where none could be had (a regular file), the shared one serves. */
-  sup->from_pty = uva_relay_new(fd, sup->tty_out >= 0 ? sup->tty_out : 1,
-                                pty_closed, sup);
+  sup->from_pty =
+      uva_relay_new(fd, sup->tty_out >= 0 ? sup->tty_out : 1, pty_closed, sup);
   if (c->keep_stdin)
     sup->to_pty = uva_relay_new(sup->tty_in >= 0 ? sup->tty_in : 0, fd,
                                 stdin_closed, sup);
@@ -579,8 +574,7 @@ static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
 /* The splice driver's dial goes to the container's init (init.c,
  * serve_connect).  It never blocks for long: at most a few dozen requests
  * are in flight per container (fwd.c). */
-static gboolean on_dial(guint32 id, guint16 port, gboolean udp,
-                        gpointer data) {
+static gboolean on_dial(guint32 id, guint16 port, gboolean udp, gpointer data) {
   Container *c = data;
   if (c->sb.sync_fd < 0)
     return FALSE;
@@ -630,8 +624,8 @@ static gboolean prepare_hosts(Supervisor *sup, GError **error) {
  * controlling terminal (its own session), so TIOCSTI cannot inject input
  * into the caller's. */
 static gboolean start_direct(Container *c, GError **error) {
-  return uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, 1,
-                           2, &c->sb, error);
+  return uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, 1, 2,
+                           &c->sb, error);
 }
 
 /* `up`: each app's output comes through pipes and is shown prefixed. */
@@ -649,8 +643,8 @@ static gboolean start_piped(Container *c, GError **error) {
   uva_autofd err_r = err[0];
   uva_autofd out_w = out[1];
   uva_autofd err_w = err[1];
-  if (!uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network,
-                         out_w, err_w, &c->sb, error))
+  if (!uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, out_w,
+                         err_w, &c->sb, error))
     return FALSE;
   Supervisor *sup = c->sup;
   c->out = uva_stream_new(sup->out_sink, uva_steal_fd(&out_r), c->spec->name,
@@ -705,8 +699,10 @@ static void confine_manager(Supervisor *sup) {
   }
   g_autoptr(GError) error = NULL;
   if (!uva_confine_manager((const pid_t *)inits->data, inits->len, &error))
-    fprintf(stderr, "uva_container: warning: the manager is not fully "
-            "confined (%s); going on\n", error->message);
+    fprintf(stderr,
+            "uva_container: warning: the manager is not fully "
+            "confined (%s); going on\n",
+            error->message);
 #ifdef UVA_TEST_HOOKS
   /* Test builds only: prove the confinement holds by trying what it
    * forbids. */

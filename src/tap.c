@@ -10,8 +10,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <net/if.h>
 #include <linux/ipv6.h>
+#include <net/if.h>
 #include <net/route.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -38,8 +38,9 @@ const char *uva_tap_open_hint(int err) {
 
 gboolean uva_tap_fail_open(GError **error, int err, const char *verb) {
   const char *hint = uva_tap_open_hint(err);
-  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED, "cannot %s /dev/net/tun: %s%s%s",
-              verb, g_strerror(err), hint ? "; " : "", hint ? hint : "");
+  g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED,
+              "cannot %s /dev/net/tun: %s%s%s", verb, g_strerror(err),
+              hint ? "; " : "", hint ? hint : "");
   return FALSE;
 }
 
@@ -90,8 +91,8 @@ static gboolean open_tap(int *tap_fd, GError **error) {
 static gboolean ipv6_sysctls(void) {
   static const char *const keys[] = {"accept_ra", "accept_dad"};
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-    g_autofree char *path = g_strdup_printf(
-        "/proc/sys/net/ipv6/conf/" UVA_TAP_NAME "/%s", keys[i]);
+    g_autofree char *path =
+        g_strdup_printf("/proc/sys/net/ipv6/conf/" UVA_TAP_NAME "/%s", keys[i]);
     if (uva_write_text(path, "0", FALSE) != 0)
       return FALSE;
   }

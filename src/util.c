@@ -3,10 +3,10 @@
 #include "util.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <sys/stat.h>
 
-G_DEFINE_QUARK(uva-error-quark, uva_error)
+G_DEFINE_QUARK(uva - error - quark, uva_error)
 
 gboolean uva_fail_errno(GError **error, int saved_errno, const char *fmt, ...) {
   va_list ap;

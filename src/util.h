@@ -3,8 +3,8 @@
 #pragma once
 
 #include <errno.h>
-#include <glib.h>
 #include <glib-unix.h>
+#include <glib.h>
 #include <stdbool.h>
 #include <unistd.h>
 

@@ -35,8 +35,8 @@ static GPtrArray *split_fields(const char *text, char *bad) {
   return g_steal_pointer(&fields);
 }
 
-gboolean uva_volume_parse(const char *text, const char *base_dir,
-                          UvaMount *out, GError **error) {
+gboolean uva_volume_parse(const char *text, const char *base_dir, UvaMount *out,
+                          GError **error) {
   char bad = 0;
   g_autoptr(GPtrArray) parts = split_fields(text, &bad);
   if (!parts) {
@@ -49,8 +49,8 @@ gboolean uva_volume_parse(const char *text, const char *base_dir,
   guint n = parts->len;
   const char *const *f = (const char *const *)parts->pdata;
   gboolean ro = n == 3 && g_str_equal(f[2], "ro");
-  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(f[2], "rw")) ||
-      !*f[0] || !g_path_is_absolute(f[1]) || g_str_equal(f[1], "/")) {
+  if (n < 2 || n > 3 || (n == 3 && !ro && !g_str_equal(f[2], "rw")) || !*f[0] ||
+      !g_path_is_absolute(f[1]) || g_str_equal(f[1], "/")) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "volume \"%s\" is not HOST_PATH:/CONTAINER_PATH[:ro|:rw] "
                 "(write a ':' in a path as \\:)",

@@ -9,8 +9,8 @@
 /* "HOST_PATH:/CONTAINER_PATH[:ro|:rw]"; a relative HOST_PATH is relative
  * to base_dir (NULL: the current directory).  Inside a path, \: is a
  * colon, \; a semicolon and \\ a backslash; any other \ is an error. */
-gboolean uva_volume_parse(const char *text, const char *base_dir,
-                          UvaMount *out, GError **error);
+gboolean uva_volume_parse(const char *text, const char *base_dir, UvaMount *out,
+                          GError **error);
 
 /* Splits a spec file's raw `volume` value at every ';' not escaped as \;,
  * keeping the escapes for uva_volume_parse, trimming blanks around each

@@ -23,9 +23,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,11 +59,12 @@ static void test_publish_good(void) {
 
 static void test_publish_bad(void) {
   static const char *const bad[] = {
-      "",          "8080",        "0:8080",         "8080:0",
-      "65536:80",  "80:65536",    "a:b",            "1.2.3:1:2",
-      "18080:8080/sctp", "[::1:1:2", "[::1]1:2",    "1:2:3:4",
-      "-1:80",     "80:",         ":80",            "[zz::]:1:2",
-      "18080:8080/", "99999999999999999999:1",
+      "",           "8080",        "0:8080",
+      "8080:0",     "65536:80",    "80:65536",
+      "a:b",        "1.2.3:1:2",   "18080:8080/sctp",
+      "[::1:1:2",   "[::1]1:2",    "1:2:3:4",
+      "-1:80",      "80:",         ":80",
+      "[zz::]:1:2", "18080:8080/", "99999999999999999999:1",
   };
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) error = NULL;
@@ -77,9 +78,17 @@ static void test_publish_bad(void) {
 }
 
 static void test_names(void) {
-  const char *good[] = {"a", "web-1", "0abc", "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz"};
-  const char *bad[] = {"", "-a", "A", "a_b", "a.b", "a/b",
-                       "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz0"};
+  const char *good[] = {
+      "a", "web-1", "0abc",
+      "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz"};
+  const char *bad[] = {
+      "",
+      "-a",
+      "A",
+      "a_b",
+      "a.b",
+      "a/b",
+      "abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz0"};
   for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
     g_assert_true(uva_name_valid(good[i], NULL));
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
@@ -98,10 +107,11 @@ static void test_env(void) {
 /* The home directory becomes a private tmpfs only where nothing else of
  * the container is. */
 static void test_home(void) {
-  const char *yes[] = {"/home/u", "/root", "/var/lib/postgresql", "/nonexistent",
-                       "/srv/app-user", "/home"};
-  const char *no[] = {NULL, "", "home/u", "/", "/tmp", "/tmp/u", "/usr/x",
-                      "/etc/u", "/app", "/proc", "/run/u", "/var/tmp/u",
+  const char *yes[] = {"/home/u",      "/root",         "/var/lib/postgresql",
+                       "/nonexistent", "/srv/app-user", "/home"};
+  const char *no[] = {NULL,       "",         "home/u",       "/",
+                      "/tmp",     "/tmp/u",   "/usr/x",       "/etc/u",
+                      "/app",     "/proc",    "/run/u",       "/var/tmp/u",
                       "/home/u/", "/home//u", "/home/../etc", "/dev/shm"};
   for (size_t i = 0; i < G_N_ELEMENTS(yes); i++)
     g_assert_true(uva_home_is_private(yes[i]));
@@ -279,8 +289,8 @@ static void test_volume_and_driver(void) {
   g_assert_false(m.read_only);
   g_free(m.source);
   g_free(m.target);
-  const char *bad[] = {"/a", "/a:rel", "/a:/", ":/b", "/a:/b:rx", "/a:/b:ro:x",
-                       ""};
+  const char *bad[] = {"/a",       "/a:rel",     "/a:/", ":/b",
+                       "/a:/b:rx", "/a:/b:ro:x", ""};
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) error = NULL;
     g_assert_false(uva_volume_parse(bad[i], NULL, &m, &error));
@@ -296,7 +306,7 @@ static void test_volume_and_driver(void) {
   g_assert_cmpuint(c->restart_max, ==, 0);
   g_assert_true(uva_restart_parse("no", c, NULL));
   g_assert_false(c->restart_on_failure);
-  const char *bad_restart[] = {"always", "on-failure:0", "on-failure:",
+  const char *bad_restart[] = {"always",       "on-failure:0",  "on-failure:",
                                "on-failure:x", "on-failure:-1", ""};
   for (guint i = 0; i < G_N_ELEMENTS(bad_restart); i++)
     g_assert_false(uva_restart_parse(bad_restart[i], c, NULL));
@@ -332,9 +342,12 @@ static void test_pids_limit(void) {
     const char *in;
     guint want;
     const char *back;
-  } good[] = {{"2", 2, "2"},           {"50", 50, "50"},
-              {"2048", 2048, "2048"},  {"4194304", 4194304, "4194304"},
-              {"unlimited", 0, "unlimited"}, {"0", 0, "unlimited"},
+  } good[] = {{"2", 2, "2"},
+              {"50", 50, "50"},
+              {"2048", 2048, "2048"},
+              {"4194304", 4194304, "4194304"},
+              {"unlimited", 0, "unlimited"},
+              {"0", 0, "unlimited"},
               {"-1", 0, "unlimited"}};
   for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
     g_autoptr(GError) error = NULL;
@@ -345,8 +358,16 @@ static void test_pids_limit(void) {
     g_autofree char *back = uva_pids_limit_string(n);
     g_assert_cmpstr(back, ==, good[i].back);
   }
-  static const char *const bad[] = {"",   "1",  "-2", "4194305", "1e3",
-                                    " 5", "5 ", "+5", "0x10",    "none",
+  static const char *const bad[] = {"",
+                                    "1",
+                                    "-2",
+                                    "4194305",
+                                    "1e3",
+                                    " 5",
+                                    "5 ",
+                                    "+5",
+                                    "0x10",
+                                    "none",
                                     "99999999999999999999"};
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) error = NULL;
@@ -369,14 +390,19 @@ static void test_size(void) {
     guint64 want;
     const char *back;
   } good[] = {
-      {"64m", 67108864, "64m"},      {"64M", 67108864, "64m"},
-      {"64mb", 67108864, "64m"},     {"64MiB", 67108864, "64m"},
-      {"1g", 1073741824, "1g"},      {"1GB", 1073741824, "1g"},
-      {"2048k", 2097152, "2m"},      {"1kib", 1024, "1k"},
-      {"4097", 4097, "4097"},        {"4097b", 4097, "4097"},
-      {"1", 1, "1"},                 {"1536k", 1572864, "1536k"},
-      {"17179869183g", G_GUINT64_CONSTANT(17179869183) << 30,
-       "17179869183g"},
+      {"64m", 67108864, "64m"},
+      {"64M", 67108864, "64m"},
+      {"64mb", 67108864, "64m"},
+      {"64MiB", 67108864, "64m"},
+      {"1g", 1073741824, "1g"},
+      {"1GB", 1073741824, "1g"},
+      {"2048k", 2097152, "2m"},
+      {"1kib", 1024, "1k"},
+      {"4097", 4097, "4097"},
+      {"4097b", 4097, "4097"},
+      {"1", 1, "1"},
+      {"1536k", 1572864, "1536k"},
+      {"17179869183g", G_GUINT64_CONSTANT(17179869183) << 30, "17179869183g"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
     g_autoptr(GError) error = NULL;
@@ -387,10 +413,24 @@ static void test_size(void) {
     g_autofree char *back = uva_size_string(n);
     g_assert_cmpstr(back, ==, good[i].back);
   }
-  static const char *const bad[] = {
-      "",     "0",   "0m",   "m",     "-1m",  "1.5g", "64 m", " 64m", "64m ",
-      "64mm", "64t", "64ib", "64bb",  "64kibb", "0x10", "18446744073709551616",
-      "17179869184g", "18446744073709551615k"};
+  static const char *const bad[] = {"",
+                                    "0",
+                                    "0m",
+                                    "m",
+                                    "-1m",
+                                    "1.5g",
+                                    "64 m",
+                                    " 64m",
+                                    "64m ",
+                                    "64mm",
+                                    "64t",
+                                    "64ib",
+                                    "64bb",
+                                    "64kibb",
+                                    "0x10",
+                                    "18446744073709551616",
+                                    "17179869184g",
+                                    "18446744073709551615k"};
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) error = NULL;
     guint64 n = 7;
@@ -407,14 +447,19 @@ static void test_fragguard(void) {
   guint8 f[60];
   gint64 t = 1000 * G_USEC_PER_SEC;
   g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x4000), t)); /* DF */
-  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x0001), t)); /* lone last */
-  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 1, 0x2001), t)); /* lone middle */
-  g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x2000), t)); /* first */
+  g_assert_false(
+      uva_fragguard_pass(g, f, ip_frame(f, 1, 0x0001), t)); /* lone last */
+  g_assert_false(
+      uva_fragguard_pass(g, f, ip_frame(f, 1, 0x2001), t)); /* lone middle */
+  g_assert_true(
+      uva_fragguard_pass(g, f, ip_frame(f, 2, 0x2000), t)); /* first */
   g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x2001), t + 1));
   g_assert_true(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x0002), t + 2));
-  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 3, 0x0002), t + 2)); /* other id */
-  g_assert_false(uva_fragguard_pass(g, f, ip_frame(f, 2, 0x0002),
-                                    t + UVA_FRAGGUARD_WINDOW_US)); /* too late */
+  g_assert_false(
+      uva_fragguard_pass(g, f, ip_frame(f, 3, 0x0002), t + 2)); /* other id */
+  g_assert_false(
+      uva_fragguard_pass(g, f, ip_frame(f, 2, 0x0002),
+                         t + UVA_FRAGGUARD_WINDOW_US)); /* too late */
   guint8 arp[42] = {[12] = 0x08, [13] = 0x06};
   g_assert_true(uva_fragguard_pass(g, arp, sizeof arp, t));
   g_assert_true(uva_fragguard_pass(g, f, 20, t)); /* short: libslirp's call */
@@ -484,10 +529,12 @@ static void test_flowcap(void) {
   gsize rl;
   /* Two flows pass and are keyed to the sockets libslirp opens for them;
    * a failed socket() (udp_attach registers -1) counts nothing. */
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
   uva_flowcap_registered(c, 7);
   uva_flowcap_done(c);
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
   uva_flowcap_registered(c, -1);
   uva_flowcap_registered(c, 8);
   uva_flowcap_done(c);
@@ -495,10 +542,14 @@ static void test_flowcap(void) {
   /* At the cap: the existing flows still pass (a retransmitted SYN, the
    * UDP port to any destination), segments of connections pass, new
    * flows do not. */
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x10, 1001), r, &rl));
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x12, 1001), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x02, 1000), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x10, 1001), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, FALSE, 6, 0x12, 1001), r, &rl));
   guint8 arp[42] = {[12] = 0x08, [13] = 0x06};
   g_assert_true(uva_flowcap_pass(c, arp, sizeof arp, r, &rl));
   /* A new SYN: a RST back, ACK = SEQ + 1, from its destination. */
@@ -529,13 +580,15 @@ static void test_flowcap(void) {
   g_assert_cmpuint(l4_sum(r, rl), ==, 0xffff);
   /* libslirp closes one: a new flow passes again. */
   uva_flowcap_unregistered(c, 7);
-  g_assert_true(uva_flowcap_pass(c, f, flow_frame(f, FALSE, 17, 0, 2001), r, &rl));
+  g_assert_true(
+      uva_flowcap_pass(c, f, flow_frame(f, FALSE, 17, 0, 2001), r, &rl));
   uva_flowcap_registered(c, 7);
   uva_flowcap_done(c);
   /* An fd closed without unregister and reused replaces its old entry. */
   uva_flowcap_registered(c, 8);
   g_assert_cmpuint(uva_flowcap_count(c), ==, 2);
-  g_assert_false(uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
+  g_assert_false(
+      uva_flowcap_pass(c, f, flow_frame(f, TRUE, 17, 0, 2000), r, &rl));
   uva_flowcap_free(c);
 }
 
@@ -545,8 +598,8 @@ static void test_sockets_limit(void) {
   g_assert_cmpuint(n, ==, 1);
   g_assert_true(uva_sockets_limit_parse("1048576", &n, NULL));
   g_assert_cmpuint(n, ==, 1048576);
-  static const char *const bad[] = {"", "0", "-1", "unlimited", "1048577",
-                                    "12x", " 5"};
+  static const char *const bad[] = {"",        "0",   "-1", "unlimited",
+                                    "1048577", "12x", " 5"};
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) error = NULL;
     n = 7;
@@ -606,9 +659,9 @@ static void test_hosts_text(void) {
 static void test_hints(void) {
   g_assert_nonnull(strstr(uva_tap_open_hint(ENOENT), "modprobe tun"));
   /* The way to go on without the node, ports included. */
-  g_assert_nonnull(
-      strstr(uva_tap_open_hint(ENOENT), "--network none (network = none in "
-                                        "a spec) still publishes ports"));
+  g_assert_nonnull(strstr(uva_tap_open_hint(ENOENT),
+                          "--network none (network = none in "
+                          "a spec) still publishes ports"));
   g_assert_nonnull(strstr(uva_tap_open_hint(EACCES), "chmod 0666"));
   g_assert_null(uva_tap_open_hint(EIO));
   g_autofree char *inval = uva_sandbox_userns_hint(EINVAL);
@@ -637,8 +690,8 @@ static void test_port_holder(void) {
     int s = bound_socket(udp, &port);
     /* Our own socket is skipped (the manager is not its own holder): the
      * message falls back to ss. */
-    g_autofree char *spec = g_strdup_printf("127.0.0.1:%u:80%s", port,
-                                            udp ? "/udp" : "");
+    g_autofree char *spec =
+        g_strdup_printf("127.0.0.1:%u:80%s", port, udp ? "/udp" : "");
     UvaPublish p;
     g_assert_true(uva_publish_parse(spec, &p, NULL));
     g_autoptr(GError) error = NULL;
@@ -692,8 +745,8 @@ static void test_kernel_report(void) {
 
 static void test_msg_roundtrip(void) {
   int sv[2];
-  g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
-                  ==, 0);
+  g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==,
+                  0);
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   UvaMsg out = {.type = UVA_MSG_TAP, .err = 5, .value = 42};
   g_strlcpy(out.text, "hello", sizeof out.text);
@@ -767,10 +820,10 @@ static void test_specfile_roundtrip(void) {
     g_assert_cmpstr(a->tmp_log, ==, b->tmp_log);
     g_assert_cmpint(a->probe_http, ==, b->probe_http);
     g_assert_cmpuint(b->publish->len, ==, 1);
-    g_autofree char *ha = uva_publish_host_string(
-        &g_array_index(a->publish, UvaPublish, 0));
-    g_autofree char *hb = uva_publish_host_string(
-        &g_array_index(b->publish, UvaPublish, 0));
+    g_autofree char *ha =
+        uva_publish_host_string(&g_array_index(a->publish, UvaPublish, 0));
+    g_autofree char *hb =
+        uva_publish_host_string(&g_array_index(b->publish, UvaPublish, 0));
     g_assert_cmpstr(ha, ==, hb);
     UvaMount *ma = &g_array_index(a->mounts, UvaMount, 0);
     UvaMount *mb = &g_array_index(b->mounts, UvaMount, 0);
@@ -809,7 +862,8 @@ static void test_specfile_full(void) {
                      "sockets-limit = 64\n"
                      "shm-size = 1g\n";
   g_autoptr(GError) error = NULL;
-  g_autoptr(UvaSpec) s = uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
+  g_autoptr(UvaSpec) s =
+      uva_specfile_parse("/etc/x/s.spec", text, "/st", &error);
   g_assert_no_error(error);
   UvaContainerSpec *w = s->containers->pdata[0];
   g_assert_cmpstr(w->argv[3], ==, "with space");
@@ -848,7 +902,8 @@ static void test_specfile_full(void) {
   g_assert_nonnull(strstr(printed, "shm-size=1g\n"));
   g_assert_nonnull(strstr(printed, "sockets-limit=64\n"));
   g_assert_null(strstr(printed, "sockets-limit=512"));
-  g_autoptr(UvaSpec) again = uva_specfile_parse("/p.spec", printed, "/st", NULL);
+  g_autoptr(UvaSpec) again =
+      uva_specfile_parse("/p.spec", printed, "/st", NULL);
   g_assert_nonnull(again);
   UvaContainerSpec *q2 = again->containers->pdata[1];
   g_assert_cmpint(q2->port_driver, ==, UVA_PORT_DRIVER_SLIRP);
@@ -877,7 +932,8 @@ static void test_specfile_command_raw(void) {
   const char *const want[] = {"printf", "a\\tb\\n", "xsy", "c  d", NULL};
   g_assert_true(g_strv_equal((const char *const *)c->argv, want));
   g_autofree char *printed = uva_specfile_print(s);
-  g_autoptr(UvaSpec) again = uva_specfile_parse("/s.spec", printed, "/st", &error);
+  g_autoptr(UvaSpec) again =
+      uva_specfile_parse("/s.spec", printed, "/st", &error);
   g_assert_no_error(error);
   UvaContainerSpec *c2 = again->containers->pdata[0];
   g_assert_true(g_strv_equal((const char *const *)c2->argv, want));
@@ -922,21 +978,29 @@ static void test_specfile_bad(void) {
   static const struct {
     const char *text, *want;
   } cases[] = {
-      {"[container a]\ncommand=x\ncolour=red\n", "s.spec:3: unknown key \"colour\""},
-      {"[container a]\ncommand=x\n[service b]\ncommand=y\n", "s.spec:3: unknown group [service b]"},
+      {"[container a]\ncommand=x\ncolour=red\n",
+       "s.spec:3: unknown key \"colour\""},
+      {"[container a]\ncommand=x\n[service b]\ncommand=y\n",
+       "s.spec:3: unknown group [service b]"},
       {"[container a]\nworkdir=/w\n", "s.spec:1: [container a] has no command"},
-      {"[container a]\ncommand=x\npublish=0:80\n", "s.spec:3: publish \"0:80\""},
+      {"[container a]\ncommand=x\npublish=0:80\n",
+       "s.spec:3: publish \"0:80\""},
       {"[container a]\ncommand=x\nvolume=/a\n", "s.spec:3: volume \"/a\""},
-      {"[container a]\ncommand=x\nnetwork=wifi\n", "s.spec:3: network \"wifi\""},
-      {"[container a]\ncommand=x\nport-driver=fast\n", "s.spec:3: port driver \"fast\""},
-      {"[container a]\ncommand=x\nrestart=always\n", "s.spec:3: restart policy \"always\""},
-      {"[container a]\ncommand=x\npids-limit=1\n", "s.spec:3: pids limit \"1\""},
+      {"[container a]\ncommand=x\nnetwork=wifi\n",
+       "s.spec:3: network \"wifi\""},
+      {"[container a]\ncommand=x\nport-driver=fast\n",
+       "s.spec:3: port driver \"fast\""},
+      {"[container a]\ncommand=x\nrestart=always\n",
+       "s.spec:3: restart policy \"always\""},
+      {"[container a]\ncommand=x\npids-limit=1\n",
+       "s.spec:3: pids limit \"1\""},
       {"[container a]\ncommand=x\nshm-size=64x\n", "s.spec:3: size \"64x\""},
       {"[container a]\ncommand=x\nport-driver=slirp\npublish=53:53/udp\n",
        "s.spec: container a: the slirp port driver cannot publish UDP"},
       {"[container a]\ncommand='unclosed\n", "s.spec:2: command:"},
       {"[container A]\ncommand=x\n", "s.spec:1: container name \"A\""},
-      {"[container a]\ncommand=x\npublish=1000:80\n[container b]\ncommand=y\npublish=1000:81\n",
+      {"[container a]\ncommand=x\npublish=1000:80\n[container "
+       "b]\ncommand=y\npublish=1000:81\n",
        "s.spec: host port 127.0.0.1:1000 is published twice"},
       {"[container a]\ncommand=x\nseed-file=../../x\n",
        "s.spec: container a: seed-file \"../../x\" is not a plain file name"},
@@ -949,7 +1013,8 @@ static void test_specfile_bad(void) {
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autoptr(GError) error = NULL;
-    g_autoptr(UvaSpec) s = uva_specfile_parse("s.spec", cases[i].text, "/st", &error);
+    g_autoptr(UvaSpec) s =
+        uva_specfile_parse("s.spec", cases[i].text, "/st", &error);
     if (s)
       g_error("spec %zu was accepted", i);
     g_assert_nonnull(error);
@@ -1050,8 +1115,7 @@ static int filter_child(pid_t init) {
     return 5;
   /* TIOCSTI on a socket would be ENOTTY: EPERM is the filter's. */
   char c = ' ';
-  if (syscall(SYS_ioctl, s, (unsigned long)TIOCSTI, &c) == 0 ||
-      errno != EPERM)
+  if (syscall(SYS_ioctl, s, (unsigned long)TIOCSTI, &c) == 0 || errno != EPERM)
     return 6;
   if (syscall(SYS_ioctl, s, (unsigned long)TIOCSTI | (1UL << 32), &c) == 0 ||
       errno != EPERM)
