@@ -202,6 +202,7 @@ static gboolean empty_root(GError **error) {
 }
 
 gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
+                             const int *listen_fds, guint n_listen,
                              GError **error) {
   /* Each forwarded connection holds two sockets, and a soft limit of 1024
    * would cap them near 500 (the containers were cloned with the limit the
@@ -234,7 +235,7 @@ gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
     return ll_ok;
   }
 #endif
-  if (uva_seccomp_manager_filter(inits, n_inits) < 0) {
+  if (uva_seccomp_manager_filter(inits, n_inits, listen_fds, n_listen) < 0) {
     int e = errno;
     g_clear_error(&ll_error);
     return uva_fail_errno(error, e, "installing the seccomp filter");

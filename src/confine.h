@@ -15,11 +15,14 @@ char *uva_confine_describe_landlock(int abi);
 /* Confines the calling (single-threaded) manager for the rest of its life:
  * raises the soft fd limit, restricts it with Landlock where the kernel has
  * it, and installs the seccomp allow-list, whose kill() may still reach
- * the n_inits pids of inits.  FALSE with *error when a layer could not be
- * put in place; the layers that could are in place all the same, so the
- * caller warns and goes on.  Sanitizer builds put neither layer in place
+ * the n_inits pids of inits and whose listen() only the n_listen fds of
+ * listen_fds (published ports bound before).  FALSE with *error when a layer
+ * could not be put in place; the layers that could are in place all the same,
+ * so the caller warns and goes on.  Sanitizer builds put neither layer in place
  * (see confine.c). */
-gboolean uva_confine_manager(const pid_t *inits, guint n_inits, GError **error);
+gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
+                             const int *listen_fds, guint n_listen,
+                             GError **error);
 
 #ifdef UVA_TEST_HOOKS
 /* Test builds only: tries, from the confined manager, each operation the

@@ -197,7 +197,8 @@ static void probe_confinement(void) {
   report(TRUE, "manager Landlock", ll);
   pid_t pid = fork();
   if (pid == 0)
-    _exit(uva_seccomp_manager_filter(NULL, 0) < 0 ? MIN(errno, 255) : 0);
+    _exit(uva_seccomp_manager_filter(NULL, 0, NULL, 0) < 0 ? MIN(errno, 255)
+                                                           : 0);
   int st = 0;
   if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st)) {
     report(TRUE, "manager seccomp filter", "could not run the probe");

@@ -565,7 +565,7 @@ static void resume_accept(UvaFwd *f) {
     return;
   for (guint i = 0; i < f->listeners->len; i++) {
     Listener *l = f->listeners->pdata[i];
-    if (l->blocked && l->conns < CONN_MAX) {
+    if (l->blocked && l->listening && l->conns < CONN_MAX) {
       l->blocked = FALSE;
       tcp_ready(l);
     }
@@ -578,6 +578,8 @@ static void accept_all(UvaFwd *f) {
   for (guint i = 0; i < f->listeners->len; i++) {
     Listener *l = f->listeners->pdata[i];
     l->blocked = FALSE;
+    if (!l->listening)
+      continue;
     if (l->tag.kind == TAG_TCP_LISTENER)
       tcp_ready(l);
     else
@@ -676,7 +678,7 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
   return f;
 }
 
-gboolean uva_fwd_publish(UvaFwd *f, const UvaPublish *p, GError **error) {
+gboolean uva_fwd_publish(UvaFwd *f, UvaPublish *p, GError **error) {
   int family = p->host.ss_family;
   uva_autofd fd = socket(
       family,
@@ -692,29 +694,57 @@ gboolean uva_fwd_publish(UvaFwd *f, const UvaPublish *p, GError **error) {
     (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd, (const struct sockaddr *)&p->host, p->host_len) < 0)
     return uva_publish_bind_error(f->name, p, errno, error);
-  if (!p->udp && listen(fd, SOMAXCONN) < 0)
-    return uva_fail_errno(error, errno, "%s: listen", f->name);
+  /* `-p 8080` alone: the kernel chose the host port; the spec, and so
+   * the banner and `ps`, learn it here. */
+  socklen_t len = p->host_len;
+  if (uva_publish_host_port(p) == 0 &&
+      getsockname(fd, (struct sockaddr *)&p->host, &len) < 0)
+    return uva_fail_errno(error, errno, "%s: getsockname", f->name);
   if (p->udp)
     f->dgram = f->dgram ? f->dgram : g_malloc(UDP_MAX_DGRAM);
   Listener *l = g_new0(Listener, 1);
   l->tag.kind = p->udp ? TAG_UDP_LISTENER : TAG_TCP_LISTENER;
   l->fwd = f;
   l->pub = *p;
+  l->fd = uva_steal_fd(&fd);
+  g_ptr_array_add(f->listeners, l);
   if (p->udp) {
     l->flows = uva_fwdudp_flows_new();
     if (!f->sweep_timer)
       f->sweep_timer = g_timeout_add_seconds(UDP_SWEEP_S, on_sweep, f);
+    l->listening = TRUE;
+    if (!ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
+      return uva_fail_errno(error, errno, "%s: epoll_ctl", f->name);
   }
-  if (!ep_add(f, fd, EPOLLIN | EPOLLET, &l->tag)) {
-    int err = errno;
-    if (l->flows)
-      g_hash_table_unref(l->flows);
-    g_free(l);
-    return uva_fail_errno(error, err, "%s: epoll_ctl", f->name);
-  }
-  l->fd = uva_steal_fd(&fd);
-  g_ptr_array_add(f->listeners, l);
   return TRUE;
+}
+
+/* Bound, not listening, until the app listens inside: meanwhile a client
+ * is refused (RST, ECONNREFUSED), as when connecting to the app directly,
+ * so that `curl --retry-connrefused` and the like wait, instead of being
+ * accepted and then reset. */
+gboolean uva_fwd_listen(UvaFwd *f, guint16 container_port, GError **error) {
+  for (guint i = 0; i < f->listeners->len; i++) {
+    Listener *l = f->listeners->pdata[i];
+    if (l->listening || l->pub.udp || l->pub.container_port != container_port)
+      continue;
+    if (listen(l->fd, SOMAXCONN) < 0)
+      return uva_fail_errno(error, errno, "%s: listen", f->name);
+    if (!ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
+      return uva_fail_errno(error, errno, "%s: epoll_ctl", f->name);
+    l->listening = TRUE;
+    if (f->started)
+      tcp_ready(l);
+  }
+  return TRUE;
+}
+
+void uva_fwd_listener_fds(const UvaFwd *f, GArray *fds) {
+  for (guint i = 0; f && i < f->listeners->len; i++) {
+    const Listener *l = f->listeners->pdata[i];
+    if (!l->pub.udp && !l->listening)
+      g_array_append_val(fds, l->fd);
+  }
 }
 
 void uva_fwd_start(UvaFwd *f) {

@@ -21,10 +21,15 @@ typedef gboolean (*UvaFwdDialFunc)(guint32 id, guint16 port, gboolean udp,
  * source is attached to the default main context. */
 UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
                     GError **error);
-/* Binds and listens on p's host address now, so that a taken port fails
- * before any process exists.  Connections wait in the listen backlog until
- * uva_fwd_start(). */
-gboolean uva_fwd_publish(UvaFwd *fwd, const UvaPublish *p, GError **error);
+/* Binds p's host address now, so that a taken port fails before any
+ * process exists; a host port 0 is replaced by the one the kernel chose.
+ * A TCP port listens only from uva_fwd_listen() on. */
+gboolean uva_fwd_publish(UvaFwd *fwd, UvaPublish *p, GError **error);
+/* The app listens on container_port inside: listen on its host ports. */
+gboolean uva_fwd_listen(UvaFwd *fwd, guint16 container_port, GError **error);
+/* Appends the fds of TCP host ports that will listen later (the
+ * manager's seccomp filter allows listen(2) on exactly those). */
+void uva_fwd_listener_fds(const UvaFwd *fwd, GArray *fds);
 /* The container can dial from now on: accept what is waiting. */
 void uva_fwd_start(UvaFwd *fwd);
 /* The answer to a dial: fd (owned from now on) or err when fd < 0. */

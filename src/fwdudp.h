@@ -28,10 +28,11 @@ typedef struct {
   UvaFwd *fwd;
   UvaPublish pub;
   int fd;
-  guint conns;       /* TCP: open connections from this port */
-  gboolean blocked;  /* TCP: not accepted from (MAX_DIALS or CONN_MAX) */
-  GHashTable *flows; /* UDP: GBytes peer sockaddr -> Flow */
-  GQueue lru;        /* UDP: its flows, least recently used first */
+  gboolean listening; /* TCP: listen(2) done (the app listens inside) */
+  guint conns;        /* TCP: open connections from this port */
+  gboolean blocked;   /* TCP: not accepted from (MAX_DIALS or CONN_MAX) */
+  GHashTable *flows;  /* UDP: GBytes peer sockaddr -> Flow */
+  GQueue lru;         /* UDP: its flows, least recently used first */
 } Listener;
 
 typedef struct {

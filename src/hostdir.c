@@ -226,7 +226,8 @@ static gboolean check_ancestor(const char *path, const struct stat *st,
 /* Walks the canonical directory path down from /, creating what is missing
  * (0700), and returns an O_PATH fd on it.  Every directory at or below
  * own_from (canonical; NULL: only path itself) must be ours. */
-static int open_dir(const char *path, const char *own_from, GError **error) {
+int uva_hostdir_open_dir(const char *path, const char *own_from,
+                         GError **error) {
   uva_autofd fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     uva_fail_errno(error, errno, "/");
@@ -452,7 +453,7 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
   g_autofree char *tmp = uva_hostdir_resolve(c->tmpdir, areas, error);
   if (!tmp)
     return FALSE;
-  uva_autofd tmp_fd = open_dir(tmp, root, error);
+  uva_autofd tmp_fd = uva_hostdir_open_dir(tmp, root, error);
   if (tmp_fd < 0)
     return FALSE;
   /* Two managers must not share a container's /tmp (its logs): flock(2),
@@ -474,7 +475,7 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
   work = uva_hostdir_resolve(c->workdir, areas, error);
   if (!work)
     return FALSE;
-  uva_autofd work_fd = open_dir(work, root, error);
+  uva_autofd work_fd = uva_hostdir_open_dir(work, root, error);
   if (work_fd < 0)
     return FALSE;
   if (c->fresh_workdir) {
@@ -582,7 +583,7 @@ void uva_hostdir_remove_on_exit(const char *state_dir, const char *name) {
  * messages of check_own and check_ancestor name it already. */
 static gboolean open_state_root(const char *root, GError **error) {
   g_autoptr(GError) local = NULL;
-  uva_autofd fd = open_dir(root, root, &local);
+  uva_autofd fd = uva_hostdir_open_dir(root, root, &local);
   if (fd >= 0)
     return TRUE;
   if (strstr(local->message, "XDG_STATE_HOME"))

@@ -40,6 +40,13 @@ typedef struct {
 GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error);
 void uva_hostdir_free(UvaHostdirs *h);
 
+/* Walks the canonical directory path down from /, creating what is missing
+ * (0700), never through a symlink, and returns an O_PATH fd on it.  Every
+ * directory at or below own_from (canonical; NULL: only path itself) must
+ * be ours and not writable by others; those above, root's or ours. */
+int uva_hostdir_open_dir(const char *path, const char *own_from,
+                         GError **error);
+
 /* Opens the canonical path with O_PATH and no symlink anywhere on the way
  * (openat2(2) RESOLVE_NO_SYMLINKS): what was resolved is what is opened. */
 int uva_hostdir_open_canonical(const char *path, int extra_flags,

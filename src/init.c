@@ -5,6 +5,7 @@
  * default dispositions before exec, no capabilities, and no_new_privs. */
 #include "init.h"
 
+#include "execin.h"
 #include "msg.h"
 #include "seccomp.h"
 #include "util.h"
@@ -102,21 +103,37 @@ static int drop_capabilities(const UvaContainerSpec *c) {
   return (int)syscall(SYS_capset, &hdr, data);
 }
 
-static void exec_app(const UvaContainerSpec *c, char **env) {
-  const char *cmd = c->argv[0];
+void uva_init_exec(char **argv, char **env) {
+  const char *cmd = argv[0];
   if (strchr(cmd, '/')) {
-    execve(cmd, c->argv, env);
+    execve(cmd, argv, env);
     return;
   }
   int err = ENOENT;
   g_auto(GStrv) dirs = g_strsplit(UVA_APP_PATH, ":", -1);
   for (char **d = dirs; *d; d++) {
     g_autofree char *path = g_build_filename(*d, cmd, NULL);
-    execve(path, c->argv, env);
+    execve(path, argv, env);
     if (errno != ENOENT)
       err = errno;
   }
   errno = err;
+}
+
+int uva_init_confine(const UvaContainerSpec *c) {
+  /* Nothing but stdio survives exec: whatever else init holds is marked
+   * close-on-exec (close_range(2), Linux 5.11). */
+  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int sig = 1; sig < NSIG; sig++)
+    (void)signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    return -1;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
+      uva_seccomp_app_filter() < 0)
+    return -1;
+  return 0;
 }
 
 /* The app's stdio: the pty's slave (`run -t`) as its controlling
@@ -147,21 +164,9 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
                                       int tty_fd, int out_fd, int err_fd) {
   int err = 0;
   g_auto(GStrv) env = uva_init_app_env(c);
-  if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0)
+  if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0 || uva_init_confine(c) < 0)
     goto fail;
-  /* Nothing but stdio survives exec: whatever else init holds is marked
-   * close-on-exec (close_range(2), Linux 5.11). */
-  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  for (int sig = 1; sig < NSIG; sig++)
-    (void)signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-    goto fail;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
-      uva_seccomp_app_filter() < 0)
-    goto fail;
-  exec_app(c, env);
+  uva_init_exec(c->argv, env);
 fail:
   err = errno;
   (void)!write(status_fd, &err, sizeof err);
@@ -228,16 +233,54 @@ static void serve_connect(int sync_fd, const UvaMsg *m) {
   (void)uva_msg_send(sync_fd, &reply, reply.err ? -1 : fd, NULL);
 }
 
+/* Readiness: is something listening on TCP port (m->arg) in this
+ * namespace, where the splice driver's dial (127.0.0.1) reaches it?  Read
+ * from /proc/net/tcp and tcp6 (proc(5)), which show this network
+ * namespace's sockets, so that asking costs the app no connection. */
+static void serve_listening(int sync_fd, const UvaMsg *m) {
+  UvaMsg reply = {.type = UVA_MSG_LISTENING,
+                  .value = m->value,
+                  .arg = m->arg,
+                  .err = ENOENT};
+  static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  for (size_t t = 0; t < G_N_ELEMENTS(tables) && reply.err; t++) {
+    g_autofree char *text = uva_read_small_file(tables[t], NULL);
+    g_auto(GStrv) lines = text ? g_strsplit(text, "\n", -1) : NULL;
+    for (char **l = lines; l && *l && reply.err; l++) {
+      char local[64], remote[64];
+      unsigned st;
+      if (sscanf(*l, "%*u: %63s %63s %x", local, remote, &st) != 3 ||
+          st != 0x0A) /* TCP_LISTEN */
+        continue;
+      char *colon = strrchr(local, ':');
+      if (!colon || strtoul(colon + 1, NULL, 16) != (m->arg & 0xffff))
+        continue;
+      *colon = '\0';
+      /* 127.0.0.1, any (IPv4), :: or ::ffff:127.0.0.1 (IPv6, hex words
+       * in host order), which a dial to 127.0.0.1 reaches. */
+      if (g_str_equal(local, "0100007F") || g_str_equal(local, "00000000") ||
+          g_str_equal(local, "00000000000000000000000000000000") ||
+          g_str_equal(local, "0000000000000000FFFF00000100007F"))
+        reply.err = 0;
+    }
+  }
+  (void)uva_msg_send(sync_fd, &reply, -1, NULL);
+}
+
 /* One message from the manager; FALSE when it is gone. */
-static gboolean serve_manager(int sync_fd) {
+static gboolean serve_manager(const UvaContainerSpec *c, int sync_fd) {
   UvaMsg m;
   int fd = -1;
   gboolean eof = FALSE;
   if (!uva_msg_recv(sync_fd, &m, &fd, &eof, NULL))
     return FALSE;
-  uva_close_fdp(&fd); /* the manager never sends one */
   if (m.type == UVA_MSG_CONNECT)
     serve_connect(sync_fd, &m);
+  else if (m.type == UVA_MSG_LISTENING_Q)
+    serve_listening(sync_fd, &m);
+  else if (m.type == UVA_MSG_EXEC && fd >= 0)
+    uva_execin_start(c, sync_fd, uva_steal_fd(&fd));
+  uva_close_fdp(&fd);
   return TRUE;
 }
 
@@ -430,7 +473,7 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     }
     if (r <= 0)
       continue;
-    if (pfd[1].revents && !serve_manager(sync_fd)) {
+    if (pfd[1].revents && !serve_manager(c, sync_fd)) {
       /* The manager is gone (EOF, hangup, a broken message): nothing may
        * outlive it.  kill(-1) from pid 1 reaches every other process of
        * the namespace (kill(2)). */

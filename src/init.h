@@ -18,3 +18,10 @@ G_GNUC_NORETURN void uva_init_run(const UvaContainerSpec *c, int sync_fd,
 
 /* The app's environment: small and predictable.  Free with g_strfreev. */
 char **uva_init_app_env(const UvaContainerSpec *c);
+/* In a child of init about to exec: every fd but stdio close-on-exec,
+ * default signals, then no_new_privs, the app's capabilities and its
+ * seccomp filter, as for the app itself; -1 with errno on failure. */
+int uva_init_confine(const UvaContainerSpec *c);
+/* execve(2) of argv, argv[0] looked up in UVA_APP_PATH when it has no
+ * '/'; returns with errno on failure. */
+void uva_init_exec(char **argv, char **env);

@@ -2,6 +2,7 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "cli.h"
 #include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
@@ -14,11 +15,15 @@
 #include "util.h"
 #include "volume.h"
 
+#include <fcntl.h>
 #include <libslirp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef UVA_DATADIR
@@ -31,7 +36,13 @@
 static const char usage_text[] =
     "Usage: uva_container [--help] [--version]\n"
     "       uva_container run [OPTIONS] [--] COMMAND [ARG...]\n"
-    "       uva_container up [--exit-code-from NAME] FILE\n"
+    "       uva_container up [-d] [--wait-timeout S] [--exit-code-from NAME] "
+    "FILE\n"
+    "       uva_container ps [--format json]\n"
+    "       uva_container logs [-f] [--tail N] NAME\n"
+    "       uva_container exec [-i] [-t] [-e K=V] [-w DIR] NAME -- COMMAND...\n"
+    "       uva_container stop [-t SECONDS] NAME...\n"
+    "       uva_container down [-t SECONDS] FILE\n"
     "       uva_container rm NAME...\n"
     "       uva_container check\n"
     "       uva_container --print-default-spec\n"
@@ -48,6 +59,12 @@ static const char usage_text[] =
     "run: one container running COMMAND (see 'uva_container run --help').\n"
     "up: every container described in a spec FILE (key file format; the\n"
     "    default is exactly the spec --print-default-spec prints).\n"
+    "-d (run, up): return once every container is ready (its published TCP\n"
+    "    ports listen inside, and ready-http answers), leaving the manager in\n"
+    "    the background; not ready within --wait-timeout (default 60 s):\n"
+    "    one line says what it waited for, everything stops, exit 1.\n"
+    "ps, logs, exec, stop, down: the running containers of this user, over\n"
+    "    $XDG_RUNTIME_DIR/uva_container (else STATE/run).\n"
     "check: test whether this machine can run containers, with fixes.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
@@ -117,8 +134,78 @@ static gboolean set_identity(UvaSpec *spec, GError **error) {
   return TRUE;
 }
 
+/* -d: forks; the child (its own session, no terminal) returns -1 and goes
+ * on as the manager with *fd, the pipe on which it says "ready".  The
+ * parent waits: 0 (printing print_name, the name of a `run -d`) once the
+ * child is ready; the child's own status if it ended first (it printed
+ * why); on Ctrl-C or SIGTERM it stops the child and returns 130. */
+static int detach_fork(int *fd, const char *print_name, GError **error) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    uva_fail_errno(error, errno, "pipe2");
+    return 1;
+  }
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    uva_fail_errno(error, errno, "fork");
+    return 1;
+  }
+  if (pid == 0) {
+    close(p[0]);
+    (void)setsid();
+    *fd = p[1];
+    return -1;
+  }
+  close(p[1]);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  struct pollfd w[2] = {{p[0], POLLIN, 0}, {sfd, POLLIN, 0}};
+  char c = 0;
+  ssize_t n = -1;
+  for (;;) {
+    if (poll(w, sfd >= 0 ? 2 : 1, -1) < 0 && errno == EINTR)
+      continue;
+    if (w[1].revents) {
+      kill(pid, SIGTERM);
+      (void)waitpid(pid, NULL, 0);
+      return 130;
+    }
+    n = read(p[0], &c, 1);
+    if (n >= 0 || errno != EINTR)
+      break;
+  }
+  if (n == 1) {
+    if (print_name)
+      printf("%s\n", print_name);
+    return 0;
+  }
+  int st = 0;
+  (void)waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* Runs the supervisor, in the background with detach. */
+static int supervise(UvaSpec *spec, UvaSupervisorOptions *opt, gboolean detach,
+                     const char *print_name, GError **error) {
+  opt->detach_fd = -1;
+  if (detach) {
+    int parent = detach_fork(&opt->detach_fd, print_name, error);
+    if (parent >= 0)
+      return parent;
+  }
+  return uva_supervisor_run(spec, opt, error);
+}
+
 /* Every container of spec must be able to start before any does. */
-static int run_spec(UvaSpec *spec, const char *exit_code_from, GError **error) {
+static int run_spec(UvaSpec *spec, UvaSupervisorOptions *opt, gboolean detach,
+                    GError **error) {
   if (!uva_spec_validate(spec, error))
     return 1;
   if (!set_identity(spec, error))
@@ -132,12 +219,40 @@ static int run_spec(UvaSpec *spec, const char *exit_code_from, GError **error) {
   }
   if (need_tun && !uva_preflight_tun(error))
     return 1;
-  return uva_supervisor_run(spec, FALSE, exit_code_from, error);
+  return supervise(spec, opt, detach, NULL, error);
 }
 
 static UvaSpec *default_spec(const char *state, GError **error) {
   g_autofree char *recorder = recorder_path(error);
   return recorder ? uva_spec_default(recorder, state) : NULL;
+}
+
+/* --ready-http[=PATH] and --ready-tcp[=PORT]: options whose argument is
+ * optional are callbacks in GOption. */
+static char *ready_http_arg, *ready_tcp_arg;
+static gboolean ready_http_set, ready_tcp_set;
+
+static gboolean on_ready_opt(const char *name, const char *value, gpointer data,
+                             GError **error) {
+  (void)data;
+  (void)error;
+  gboolean http = g_str_equal(name, "--ready-http");
+  g_free(http ? ready_http_arg : ready_tcp_arg);
+  *(http ? &ready_http_arg : &ready_tcp_arg) = g_strdup(value);
+  *(http ? &ready_http_set : &ready_tcp_set) = TRUE;
+  return TRUE;
+}
+
+/* --wait-timeout: whole seconds, 0 (forever) to a day. */
+static gboolean parse_wait(const char *text, guint *out, GError **error) {
+  guint64 v;
+  if (!g_ascii_string_to_unsigned(text, 10, 0, 86400, &v, NULL))
+    return uva_fail(error,
+                    "--wait-timeout \"%s\" is not a number of seconds "
+                    "from 0 (forever) to 86400",
+                    text);
+  *out = (guint)v;
+  return TRUE;
 }
 
 /* `run`: one container from the command line.  Usage errors return 2. */
@@ -146,9 +261,28 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL, *hostname = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_timeout = NULL,
-                  *sockets_limit = NULL, *userns = NULL;
-  gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE;
+                  *sockets_limit = NULL, *userns = NULL, *wait = NULL;
+  gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE, detach = FALSE;
   GOptionEntry entries[] = {
+      {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
+       "Return once the container is ready (its published TCP ports listen "
+       "inside, and --ready-http answers), printing its name; it goes on in "
+       "the background (uva_container ps, logs, exec, stop)",
+       NULL},
+      {"wait-timeout", 0, 0, G_OPTION_ARG_STRING, &wait,
+       "With -d: seconds to wait for readiness before giving up and stopping "
+       "it (default: 60; 0: forever)",
+       "SECONDS"},
+      {"ready-http", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+       (gpointer)on_ready_opt,
+       "Ready once an HTTP HEAD of PATH (default /) on the first published "
+       "TCP port gets an answer",
+       "PATH"},
+      {"ready-tcp", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+       (gpointer)on_ready_opt,
+       "Ready once container port PORT (default: every published TCP port, "
+       "which is also the default readiness) listens inside",
+       "PORT"},
       {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
        "Seconds between the signal that stops COMMAND and SIGKILL "
        "(default: 10)",
@@ -322,9 +456,171 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     return 1;
   if (!set_identity(spec, error))
     return 1;
-  if (rm_after)
-    uva_hostdir_remove_on_exit(state, c->name);
-  return uva_supervisor_run(spec, TRUE, NULL, error);
+  c->probe_http = ready_http_set;
+  if (ready_http_arg &&
+      !uva_ready_http_parse(ready_http_arg, FALSE, c, error)) {
+    g_prefix_error(error, "run: --");
+    return 2;
+  }
+  c->probe_tcp = ready_tcp_set;
+  if (ready_tcp_arg && !uva_ready_tcp_parse(ready_tcp_arg, FALSE, c, error)) {
+    g_prefix_error(error, "run: --");
+    return 2;
+  }
+  UvaSupervisorOptions opt = {.app_status = TRUE, .wait_timeout = 60};
+  if (wait && !parse_wait(wait, &opt.wait_timeout, error)) {
+    g_prefix_error(error, "run: ");
+    return 2;
+  }
+  if (!detach)
+    opt.wait_timeout = wait ? opt.wait_timeout : 0;
+  if (detach && (tty || interactive)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "run: -d runs in the background: it takes no -i or -t "
+                "(use uva_container exec -it NAME later)");
+    return 2;
+  }
+  c->remove_after = rm_after;
+  return supervise(spec, &opt, detach, c->name, error);
+}
+
+/* up [-d] [--wait-timeout S] [--exit-code-from NAME] FILE */
+static int cmd_up(int argc, char **argv, const char *state, GError **error) {
+  g_autofree char *from = NULL, *wait = NULL;
+  g_auto(GStrv) rest = NULL;
+  gboolean detach = FALSE;
+  GOptionEntry entries[] = {
+      {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
+       "Return once every container is ready; they go on in the background",
+       NULL},
+      {"wait-timeout", 0, 0, G_OPTION_ARG_STRING, &wait,
+       "Seconds to wait for readiness before giving up and stopping "
+       "everything (default with -d: 60; 0: forever)",
+       "SECONDS"},
+      {"exit-code-from", 0, 0, G_OPTION_ARG_STRING, &from,
+       "Exit with the status of container NAME's app", "NAME"},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL,
+       NULL},
+      {NULL}};
+  g_autoptr(GOptionContext) ctx =
+      g_option_context_new("FILE - run every container of a spec file");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  if (!g_option_context_parse(ctx, &argc, &argv, error)) {
+    g_prefix_error(error, "up: ");
+    return 2;
+  }
+  if (!rest || !rest[0] || rest[1]) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "up takes one FILE%s (uva_container up [-d] FILE)",
+                rest && rest[0] ? ", not several" : "");
+    return 2;
+  }
+  UvaSupervisorOptions opt = {.exit_code_from = from,
+                              .wait_timeout = detach ? 60 : 0};
+  if (wait && !parse_wait(wait, &opt.wait_timeout, error)) {
+    g_prefix_error(error, "up: ");
+    return 2;
+  }
+  g_autoptr(UvaSpec) spec = uva_specfile_load(rest[0], state, error);
+  if (!spec)
+    return 2;
+  gboolean known = !from;
+  for (guint i = 0; from && i < spec->containers->len; i++)
+    known |= g_str_equal(((UvaContainerSpec *)spec->containers->pdata[i])->name,
+                         from);
+  if (!known) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "up: --exit-code-from %s: no such container in %s", from,
+                rest[0]);
+    return 2;
+  }
+  return run_spec(spec, &opt, detach, error);
+}
+
+static gboolean is_client_command(const char *cmd) {
+  static const char *const cmds[] = {"ps",   "logs", "exec",
+                                     "stop", "down", NULL};
+  return g_strv_contains(cmds, cmd);
+}
+
+/* ps, logs, stop, down and exec: clients of running managers (cli.c). */
+static int cmd_client(int argc, char **argv, const char *state,
+                      GError **error) {
+  const char *cmd = argv[0];
+  if (g_str_equal(cmd, "exec"))
+    return uva_cli_exec(state, argc, argv, error);
+  g_autofree char *format = NULL, *timeout = NULL, *tail = NULL;
+  gboolean follow = FALSE;
+  g_auto(GStrv) rest = NULL;
+  GOptionEntry ps_entries[] = {{"format", 0, 0, G_OPTION_ARG_STRING, &format,
+                                "table (default) or json", "FORMAT"},
+                               {NULL}};
+  GOptionEntry logs_entries[] = {
+      {"follow", 'f', 0, G_OPTION_ARG_NONE, &follow,
+       "Go on showing output until the container ends", NULL},
+      {"tail", 0, 0, G_OPTION_ARG_STRING, &tail, "Only the last N lines", "N"},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
+      {NULL}};
+  GOptionEntry stop_entries[] = {
+      {"time", 't', 0, G_OPTION_ARG_STRING, &timeout,
+       "Seconds between the stop signal and SIGKILL (default: each "
+       "container's stop-timeout)",
+       "SECONDS"},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL,
+       NULL},
+      {NULL}};
+  const char *what = g_str_equal(cmd, "ps")     ? ""
+                     : g_str_equal(cmd, "logs") ? "NAME"
+                     : g_str_equal(cmd, "stop") ? "NAME..."
+                                                : "FILE";
+  g_autofree char *summary = g_strdup_printf("%s", what);
+  g_autoptr(GOptionContext) ctx = g_option_context_new(summary);
+  g_option_context_add_main_entries(ctx,
+                                    g_str_equal(cmd, "ps")     ? ps_entries
+                                    : g_str_equal(cmd, "logs") ? logs_entries
+                                                               : stop_entries,
+                                    NULL);
+  if (!g_option_context_parse(ctx, &argc, &argv, error)) {
+    g_prefix_error(error, "%s: ", cmd);
+    return 2;
+  }
+  int t = -1;
+  guint wait_s;
+  if (timeout) {
+    if (!parse_wait(timeout, &wait_s, error)) {
+      g_prefix_error(error, "%s: -t: ", cmd);
+      return 2;
+    }
+    t = (int)wait_s;
+  }
+  if (g_str_equal(cmd, "ps")) {
+    if (argc > 1 || (format && !g_str_equal(format, "json") &&
+                     !g_str_equal(format, "table"))) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "ps takes only --format json or --format table");
+      return 2;
+    }
+    return uva_cli_ps(state, format && g_str_equal(format, "json"), error);
+  }
+  guint n = rest ? g_strv_length(rest) : 0;
+  if (n == 0 || (n > 1 && !g_str_equal(cmd, "stop"))) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "%s takes %s (uva_container %s %s)", cmd,
+                n ? "one argument" : "an argument", cmd, what);
+    return 2;
+  }
+  if (g_str_equal(cmd, "stop"))
+    return uva_cli_stop(state, rest, t, error);
+  if (g_str_equal(cmd, "down"))
+    return uva_cli_down(state, rest[0], t, error);
+  guint64 lines = 0;
+  if (tail &&
+      !g_ascii_string_to_unsigned(tail, 10, 0, G_MAXINT, &lines, NULL)) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "logs: --tail \"%s\" is not a number of lines", tail);
+    return 2;
+  }
+  return uva_cli_logs(state, rest[0], tail ? (int)lines : -1, follow, error);
 }
 
 int main(int argc, char **argv) {
@@ -354,24 +650,10 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : NULL;
   if (cmd && g_str_equal(cmd, "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);
-  } else if (cmd && g_str_equal(cmd, "up") &&
-             (argc == 3 ||
-              (argc == 5 && g_str_equal(argv[2], "--exit-code-from")))) {
-    /* up [--exit-code-from NAME] FILE */
-    const char *from = argc == 5 ? argv[3] : NULL;
-    g_autoptr(UvaSpec) spec = uva_specfile_load(argv[argc - 1], state, &error);
-    gboolean known = !from;
-    for (guint i = 0; spec && from && i < spec->containers->len; i++)
-      known |= g_str_equal(
-          ((UvaContainerSpec *)spec->containers->pdata[i])->name, from);
-    if (spec && !known) {
-      g_set_error(&error, UVA_ERROR, UVA_ERROR_INVALID,
-                  "up: --exit-code-from %s: no such container in %s", from,
-                  argv[argc - 1]);
-      status = 2;
-    } else {
-      status = spec ? run_spec(spec, from, &error) : 2;
-    }
+  } else if (cmd && g_str_equal(cmd, "up") && argc > 2) {
+    status = cmd_up(argc - 1, argv + 1, state, &error);
+  } else if (cmd && is_client_command(cmd)) {
+    status = cmd_client(argc - 1, argv + 1, state, &error);
   } else if (cmd && g_str_equal(cmd, "rm") && argc >= 3) {
     status = 0;
     for (int i = 2; i < argc && status == 0; i++)
@@ -419,7 +701,8 @@ int main(int argc, char **argv) {
     return 2;
   } else {
     g_autoptr(UvaSpec) spec = default_spec(state, &error);
-    status = spec ? run_spec(spec, NULL, &error) : 1;
+    UvaSupervisorOptions opt = {0};
+    status = spec ? run_spec(spec, &opt, FALSE, &error) : 1;
   }
   if (error) {
     /* A usage error of run points at run's own help. */

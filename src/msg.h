@@ -12,13 +12,16 @@ typedef enum {
   UVA_MSG_READY,   /* init -> manager: the app was exec'd; value = its pid */
   UVA_MSG_ERROR,   /* init -> manager: setup failed: err = errno, text = what */
   UVA_MSG_CONNECT, /* manager -> init: value = id, arg = port | UDP flag */
-  UVA_MSG_CONNECTED, /* init -> manager: value = id, the socket or err */
-  UVA_MSG_APP_EXIT,  /* init -> manager: the app ended with status value and
-                        restarts after arg ms: restart number err */
-  UVA_MSG_PTY,       /* init -> manager: the pty master of `run -t` */
-  UVA_MSG_OUTLIVED,  /* init -> manager, just before it exits: value
-                        processes outlived the app and die with init;
-                        text = some of their names */
+  UVA_MSG_CONNECTED,   /* init -> manager: value = id, the socket or err */
+  UVA_MSG_APP_EXIT,    /* init -> manager: the app ended with status value and
+                          restarts after arg ms: restart number err */
+  UVA_MSG_PTY,         /* init -> manager: the pty master of `run -t` */
+  UVA_MSG_OUTLIVED,    /* init -> manager, just before it exits: value
+                          processes outlived the app and die with init;
+                          text = some of their names */
+  UVA_MSG_LISTENING_Q, /* manager -> init: does TCP port arg listen? */
+  UVA_MSG_LISTENING,   /* init -> manager: arg = port, err = 0 if so */
+  UVA_MSG_EXEC,        /* manager -> init: fd = an exec client's socket */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u

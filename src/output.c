@@ -54,6 +54,7 @@ struct UvaStream {
   GString *line;     /* an unfinished line */
   gsize queued;      /* its bytes in the sink */
   gboolean draining; /* its app is gone: read on, drop what has no room */
+  UvaLogfile *log;   /* a copy of every byte, or NULL */
   void (*closed)(gpointer);
   gpointer data;
 };
@@ -196,6 +197,26 @@ UvaSink *uva_sink_new(int fd, void (*broken)(gpointer), gpointer data) {
 
 FILE *uva_sink_file(UvaSink *k) { return k->file; }
 
+void uva_sink_detach(UvaSink *k, int timeout_ms) {
+  if (k->file)
+    fflush(k->file);
+  if (k->watch)
+    g_source_remove(k->watch);
+  k->watch = 0;
+  gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  while (sink_write_out(k)) {
+    int left = (int)((end - g_get_monotonic_time()) / 1000);
+    struct pollfd p = {k->fd, POLLOUT, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0)
+      break;
+  }
+  /* From now on everything is dropped, and paused streams read on. */
+  k->on_broken = NULL;
+  sink_fail(k);
+  uva_close_fdp(&k->own_fd);
+  k->own_fd = -1;
+}
+
 void uva_sink_free(UvaSink *k, int timeout_ms) {
   if (!k)
     return;
@@ -311,6 +332,8 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data) {
     stream_end(s);
     return G_SOURCE_REMOVE;
   }
+  if (s->log)
+    uva_logfile_write(s->log, buf, (gsize)n);
   g_string_append_len(s->line, buf, n);
   emit_lines(s);
   if (s->line->len && !s->partial_timer)
@@ -345,6 +368,11 @@ void uva_stream_drain(UvaStream *s) {
   s->draining = TRUE;
   if (g_ptr_array_remove(s->sink->paused, s))
     stream_resume(s);
+}
+
+void uva_stream_set_log(UvaStream *s, UvaLogfile *log) {
+  if (s)
+    s->log = log;
 }
 
 void uva_stream_free(UvaStream *s) {

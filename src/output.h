@@ -2,6 +2,8 @@
  * and its own lines, written without ever blocking the loop. */
 #pragma once
 
+#include "logfile.h"
+
 #include <glib.h>
 #include <stdio.h>
 
@@ -14,6 +16,9 @@ typedef struct UvaStream UvaStream;
  * non-blocking description of its own).  broken(data) is called once when
  * its reader has gone (EPIPE) or it failed; what comes later is dropped. */
 UvaSink *uva_sink_new(int fd, void (*broken)(gpointer), gpointer data);
+/* `-d`: writes what is queued, waiting at most timeout_ms, then lets go
+ * of the fd (the caller closes it) and drops everything that comes later. */
+void uva_sink_detach(UvaSink *k, int timeout_ms);
 /* Writes what is queued, waiting at most timeout_ms, then frees. */
 void uva_sink_free(UvaSink *k, int timeout_ms);
 /* A stdio stream that writes into the sink (fopencookie(3)), line
@@ -29,6 +34,8 @@ FILE *uva_sink_file(UvaSink *k);
 UvaStream *uva_stream_new(UvaSink *k, int fd, const char *name, int width,
                           void (*closed)(gpointer), gpointer data);
 void uva_stream_free(UvaStream *s);
+/* Every byte read from now on is also written to log (not owned). */
+void uva_stream_set_log(UvaStream *s, UvaLogfile *log);
 /* The app is gone: read the pipe to EOF from now on, dropping what the
  * sink has no room for, so that closed() comes. */
 void uva_stream_drain(UvaStream *s);

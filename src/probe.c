@@ -17,6 +17,7 @@
 
 struct UvaProbe {
   char *name;
+  char *path;
   UvaPublish pub;
   int fd;
   guint watch, timer, say_timer;
@@ -54,10 +55,10 @@ static gboolean on_io(int fd, GIOCondition cond, gpointer data) {
     /* HEAD, not GET: the recorder logs every GET to its log file, and the
      * user's log should hold only the user's requests. */
     g_autofree char *host = uva_publish_host_string(&pr->pub);
-    g_autofree char *req = g_strdup_printf(
-        "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: uva_container-readiness"
-        "\r\n\r\n",
-        host);
+    g_autofree char *req =
+        g_strdup_printf("HEAD %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: "
+                        "uva_container-readiness\r\n\r\n",
+                        pr->path, host);
     if (soerr || send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
       retry(pr);
       return G_SOURCE_REMOVE;
@@ -115,17 +116,18 @@ static gboolean on_say(gpointer data) {
   UvaProbe *pr = data;
   g_autofree char *host = uva_publish_host_string(&pr->pub);
   fprintf(stderr,
-          "uva_container: %s: still waiting for an HTTP answer on "
-          "%s (port %u inside), %.0f s so far\n",
-          pr->name, host, pr->pub.container_port,
+          "uva_container: %s: still waiting for an HTTP answer from "
+          "http://%s%s (port %u inside), %.0f s so far\n",
+          pr->name, host, pr->path, pr->pub.container_port,
           (g_get_monotonic_time() - pr->started) / 1e6);
   return G_SOURCE_CONTINUE;
 }
 
-UvaProbe *uva_probe_new(const char *name, const UvaPublish *p,
+UvaProbe *uva_probe_new(const char *name, const UvaPublish *p, const char *path,
                         void (*ready)(gpointer), gpointer data) {
   UvaProbe *pr = g_new0(UvaProbe, 1);
   pr->name = g_strdup(name);
+  pr->path = g_strdup(path ? path : "/");
   pr->pub = *p;
   pr->fd = -1;
   pr->reply = g_string_new(NULL);
@@ -145,5 +147,6 @@ void uva_probe_free(UvaProbe *pr) {
     g_source_remove(pr->say_timer);
   g_string_free(pr->reply, TRUE);
   g_free(pr->name);
+  g_free(pr->path);
   g_free(pr);
 }

@@ -1,5 +1,5 @@
-/* probe.h - the readiness probe: a container is ready once an HTTP request
- * to its first published TCP port gets a status line back. */
+/* probe.h - the readiness probe: a container is ready once an HTTP HEAD of a
+ * path (NULL: /) to its first published TCP port gets a status line back. */
 #pragma once
 
 #include "spec.h"
@@ -12,6 +12,6 @@ typedef struct UvaProbe UvaProbe;
  * failure, saying every few seconds on stderr what container name awaits;
  * ready(data) once, then the probe stops.  The owner frees it (also to
  * stop it). */
-UvaProbe *uva_probe_new(const char *name, const UvaPublish *p,
+UvaProbe *uva_probe_new(const char *name, const UvaPublish *p, const char *path,
                         void (*ready)(gpointer), gpointer data);
 void uva_probe_free(UvaProbe *pr);

@@ -292,6 +292,10 @@ static const int manager_allowed[] = {
     SYS_lseek,
     SYS_pipe2,
     SYS_splice,
+    /* the two log files of each container take turns (logfile.c); which
+     * files: only those opened before, as Landlock denies truncating
+     * anything opened after (LANDLOCK_ACCESS_FS_TRUNCATE) */
+    SYS_ftruncate,
     /* sockets that exist or that socket() below may make: forwarding,
      * probes, libslirp's outbound connections */
     SYS_connect,
@@ -367,15 +371,18 @@ static unsigned arg_in(struct sock_filter *prog, unsigned nr, unsigned arg,
   return n;
 }
 
-int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
+int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal,
+                               const int *may_listen, unsigned n_listen) {
   /* Each init is two more instructions in kill's block (BPF_MAXINSNS is
    * 4096). */
-  if (n_signal > UVA_SECCOMP_MAX_SIGNALLED) {
+  if (n_signal > UVA_SECCOMP_MAX_SIGNALLED ||
+      n_listen > UVA_SECCOMP_MAX_LISTENING) {
     errno = E2BIG;
     return -1;
   }
   struct sock_filter prog[2 * G_N_ELEMENTS(manager_allowed) +
-                          2 * UVA_SECCOMP_MAX_SIGNALLED + 64];
+                          2 * UVA_SECCOMP_MAX_SIGNALLED +
+                          2 * UVA_SECCOMP_MAX_LISTENING + 64];
   unsigned n = prologue(prog);
   for (size_t i = 0; i < G_N_ELEMENTS(manager_allowed); i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(
@@ -403,6 +410,20 @@ int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal) {
     targets[n_targets++] = (unsigned)may_signal[i];
   n += arg_in(prog + n, SYS_kill, 0, targets, n_targets);
   n += arg_in(prog + n, SYS_tgkill, 0, targets, 1);
+  /* listen(fd, ...) on the published TCP ports only, which were bound
+   * before and listen once their app does (fwd.c): listen() on a socket
+   * never bound would autobind an ephemeral port past Landlock's bind
+   * rule.  The check is on fd numbers: code that took over the manager
+   * could put another socket at one of them, and its listen() would then
+   * autobind that one ephemeral port of loopback's or any address's,
+   * where nothing but that code would accept.  No listen at all when
+   * every port listens already. */
+  if (n_listen) {
+    unsigned fds[UVA_SECCOMP_MAX_LISTENING];
+    for (unsigned i = 0; i < n_listen; i++)
+      fds[i] = (unsigned)may_listen[i];
+    n += arg_in(prog + n, SYS_listen, 0, fds, n_listen);
+  }
   /* openat(dirfd, path, flags, mode): allowed when flags (args[2], low 32
    * bits) ask for reading only, and only from the cwd or by absolute path
    * (dirfd AT_FDCWD): no directory fd the manager keeps (the flock on each

@@ -24,6 +24,8 @@ extern const UvaSeccompNrs uva_seccomp_i386_nrs;
 
 /* How many pids uva_seccomp_manager_filter() can allow kill() to reach. */
 #define UVA_SECCOMP_MAX_SIGNALLED 1024
+/* How many fds uva_seccomp_manager_filter() can allow listen() on. */
+#define UVA_SECCOMP_MAX_LISTENING 256
 
 /* Installs the manager's allow-list (and no_new_privs) on the calling
  * thread: from then on it can forward, print, reap, and signal itself and
@@ -32,4 +34,5 @@ extern const UvaSeccompNrs uva_seccomp_i386_nrs;
  * ptrace or mount, nor make any ioctl but FIONREAD, TCGETS and the few
  * `run -t` needs for the caller's terminal.  0, or -1
  * with errno (E2BIG: more than UVA_SECCOMP_MAX_SIGNALLED pids). */
-int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal);
+int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal,
+                               const int *may_listen, unsigned n_listen);

@@ -60,6 +60,7 @@ void uva_container_spec_free(UvaContainerSpec *c) {
   g_array_unref(c->publish);
   g_array_unref(c->mounts);
   g_free(c->user);
+  g_free(c->probe_http_path);
   g_free(c->home);
   g_free(c);
 }
@@ -117,6 +118,22 @@ gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error) {
     }
   }
   char *colon = strchr(ports, ':');
+  if (!colon && ports == s && s[0] != '[') {
+    /* "-p 8080" alone (docker's habit): a host port the kernel picks on
+     * 127.0.0.1, learnt at bind time (fwd.c) and shown by the banner and
+     * `ps`. */
+    guint16 container_port;
+    if (!parse_port(ports, "container port", &container_port, error)) {
+      g_prefix_error(error, "publish \"%s\": ", text);
+      return FALSE;
+    }
+    out->container_port = container_port;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->host;
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    out->host_len = sizeof *sin;
+    return TRUE;
+  }
   if (!colon || strchr(colon + 1, ':')) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "publish \"%s\": expected [HOST_IP:]HOST_PORT:CONTAINER_PORT"
@@ -401,6 +418,9 @@ static gboolean is_wildcard(const UvaPublish *p) {
  * family, and the same address or a wildcard on either side.  IPv4 and
  * IPv6 never clash: IPv6 listeners are IPV6_V6ONLY. */
 static gboolean same_host_endpoint(const UvaPublish *a, const UvaPublish *b) {
+  /* Port 0: each gets a port of its own. */
+  if (uva_publish_host_port(a) == 0)
+    return FALSE;
   if (a->udp != b->udp || a->host.ss_family != b->host.ss_family ||
       uva_publish_host_port(a) != uva_publish_host_port(b))
     return FALSE;
@@ -593,4 +613,40 @@ UvaSpec *uva_spec_default(const char *recorder_path, const char *state_dir) {
 
 char *uva_id_map_text(unsigned id) {
   return g_strdup_printf("%u %u 1\n", id, id);
+}
+
+gboolean uva_ready_http_parse(const char *text, gboolean bools,
+                              UvaContainerSpec *c, GError **error) {
+  g_clear_pointer(&c->probe_http_path, g_free);
+  if (bools && (g_str_equal(text, "true") || g_str_equal(text, "false"))) {
+    c->probe_http = g_str_equal(text, "true");
+    return TRUE;
+  }
+  /* A path as an HTTP request line carries it: no space or control. */
+  gboolean ok = text[0] == '/';
+  for (const char *p = text; ok && *p; p++)
+    ok = (unsigned char)*p > 0x20 && *p != 0x7f;
+  if (!ok) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "ready-http \"%s\" is not %san absolute path without spaces "
+                "(e.g. /healthz)",
+                text, bools ? "true, false or " : "");
+    return FALSE;
+  }
+  c->probe_http = TRUE;
+  c->probe_http_path = g_strdup(text);
+  return TRUE;
+}
+
+gboolean uva_ready_tcp_parse(const char *text, gboolean bools,
+                             UvaContainerSpec *c, GError **error) {
+  c->probe_tcp_port = 0;
+  if (bools && (g_str_equal(text, "true") || g_str_equal(text, "false"))) {
+    c->probe_tcp = g_str_equal(text, "true");
+    return TRUE;
+  }
+  if (!parse_port(text, "ready-tcp", &c->probe_tcp_port, error))
+    return FALSE;
+  c->probe_tcp = TRUE;
+  return TRUE;
 }

@@ -76,10 +76,16 @@ typedef struct {
   unsigned short tty_rows, tty_cols; /* its size at start */
   char
       *tmp_log; /* if set, a file the app writes in /tmp: shown in the banner */
-  char *hostname;      /* NULL: the name */
-  char **env;          /* extra K=V for the app, after the defaults */
-  gboolean no_network; /* only lo: no tap, no libslirp, nothing published */
-  gboolean probe_http; /* ready = an HTTP status line on the first TCP port */
+  char *hostname;        /* NULL: the name */
+  char **env;            /* extra K=V for the app, after the defaults */
+  gboolean no_network;   /* only lo: no tap, no libslirp, nothing published */
+  gboolean probe_http;   /* ready = an HTTP status line on the first TCP port */
+  char *probe_http_path; /* ... for a HEAD of this path (NULL: /) */
+  /* ready = this container port listens inside (0: every published TCP
+   * port, which is also the default when there is one) */
+  gboolean probe_tcp;
+  guint16 probe_tcp_port;
+  gboolean remove_after; /* run --rm: STATE/NAME goes when it ends */
   UvaPortDriver port_driver;
   gboolean restart_on_failure; /* init restarts the app when it fails */
   guint restart_max;           /* ... at most this often; 0: no limit */
@@ -117,7 +123,8 @@ UvaContainerSpec *uva_container_spec_new(const char *name);
 void uva_container_spec_free(UvaContainerSpec *c);
 
 /* "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]"; HOST_IP defaults to
- * 127.0.0.1; IPv6 host addresses in brackets: "[::1]:18080:8080". */
+ * 127.0.0.1; IPv6 host addresses in brackets: "[::1]:18080:8080".
+ * "CONTAINER_PORT" alone: host port 0, chosen when it is bound. */
 gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error);
 /* "127.0.0.1:18080" or "[::1]:18080" (with "/udp" for UDP). */
 char *uva_publish_host_string(const UvaPublish *p);
@@ -150,6 +157,13 @@ char *uva_size_string(guint64 bytes);
 /* "single" (only our own id, the default) or "auto" (subordinate ids). */
 gboolean uva_userns_parse(const char *text, gboolean *automatic,
                           GError **error);
+
+/* ready-http: "true", "false" (bools only) or a path such as /healthz.
+ * ready-tcp: "true", "false" (bools only) or a container port. */
+gboolean uva_ready_http_parse(const char *text, gboolean bools,
+                              UvaContainerSpec *c, GError **error);
+gboolean uva_ready_tcp_parse(const char *text, gboolean bools,
+                             UvaContainerSpec *c, GError **error);
 
 /* "splice" or "slirp". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,

@@ -39,7 +39,8 @@ static const char *const known_keys[] = {
     "command",    "workdir",       "tmp",      "publish",     "env",
     "volume",     "hostname",      "network",  "port-driver", "restart",
     "pids-limit", "sockets-limit", "shm-size", "stop-signal", "stop-timeout",
-    "ready-http", "seed-file",     "log",      "userns",      NULL};
+    "ready-http", "seed-file",     "log",      "userns",      "ready-tcp",
+    NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -95,7 +96,8 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
                   *stop_timeout = NULL, *sockets_limit = NULL,
-                  *raw_volumes = NULL, *userns = NULL;
+                  *raw_volumes = NULL, *userns = NULL, *ready_http = NULL,
+                  *ready_tcp = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -173,14 +175,12 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   userns = g_key_file_get_string(kf, group, KEY("userns"), NULL);
   if (userns && !uva_userns_parse(userns, &c->userns_auto, error))
     goto fail;
-  if (g_key_file_has_key(kf, group, KEY("ready-http"), NULL)) {
-    c->probe_http = g_key_file_get_boolean(kf, group, "ready-http", &local);
-    if (local) {
-      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                  "ready-http must be true or false");
-      goto fail;
-    }
-  }
+  ready_http = g_key_file_get_string(kf, group, KEY("ready-http"), NULL);
+  if (ready_http && !uva_ready_http_parse(ready_http, TRUE, c, error))
+    goto fail;
+  ready_tcp = g_key_file_get_string(kf, group, KEY("ready-tcp"), NULL);
+  if (ready_tcp && !uva_ready_tcp_parse(ready_tcp, TRUE, c, error))
+    goto fail;
   c->seed_file = g_key_file_get_string(kf, group, KEY("seed-file"), NULL);
   c->tmp_log = g_key_file_get_string(kf, group, KEY("log"), NULL);
 #undef KEY
@@ -375,7 +375,14 @@ char *uva_specfile_print(const UvaSpec *spec) {
     if (c->userns_auto)
       g_key_file_set_string(kf, group, "userns", "auto");
     if (c->probe_http)
-      g_key_file_set_boolean(kf, group, "ready-http", TRUE);
+      g_key_file_set_string(kf, group, "ready-http",
+                            c->probe_http_path ? c->probe_http_path : "true");
+    if (c->probe_tcp && c->probe_tcp_port) {
+      g_autofree char *port = g_strdup_printf("%u", c->probe_tcp_port);
+      g_key_file_set_string(kf, group, "ready-tcp", port);
+    } else if (c->probe_tcp) {
+      g_key_file_set_boolean(kf, group, "ready-tcp", TRUE);
+    }
     if (c->seed_file)
       g_key_file_set_string(kf, group, "seed-file", c->seed_file);
     if (c->tmp_log)

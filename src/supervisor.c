@@ -1,102 +1,35 @@
 /* supervisor.c - everything the manager does after the spec is known, in one
  * GLib main loop and one thread:
  *
- *   one libslirp per container, ports published (a taken port fails
- *   here, before any process exists) -> host directories resolved,
- *   checked and locked (hostdir.c) -> clone each container ->
- *   TAP and READY messages on the sync sockets -> HTTP readiness probe on
- *   every published TCP port -> banner -> output lines until a signal ->
- *   the stop signal to each init, SIGKILL after --stop-timeout -> reap,
- *   drain every output pipe to EOF -> exit.
+ *   one libslirp per container, ports bound (a taken port fails here,
+ *   before any process exists) -> host directories resolved, checked and
+ *   locked (hostdir.c), log files and control sockets made -> clone each
+ *   container -> the manager confines itself -> TAP and READY messages on
+ *   the sync sockets -> readiness (ready.c: ports listen inside, then
+ *   ready-http) -> banner, READY=1, and with -d the caller is let go ->
+ *   output lines until a signal or `down` -> the stop signal to each init,
+ *   SIGKILL after --stop-timeout -> reap, drain every output pipe to EOF
+ *   -> exit.  One container's events are container.c's.
  *
  * Signals come through a signalfd (blocked in main before anything else),
  * so no GLib worker thread exists when we clone: the clone is fork-like and
  * a second thread could leave a lock held in the child. */
-#include "supervisor.h"
-
+#include "afterlife.h"
 #include "confine.h"
-#include "fwd.h"
-#include "hostdir.h"
+#include "manager.h"
 #include "msg.h"
-#include "output.h"
-#include "probe.h"
-#include "relay.h"
-#include "sandbox.h"
-#include "slirp.h"
-#include "term.h"
+#include "notify.h"
 #include "util.h"
 
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
-#include <stddef.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
-typedef struct Supervisor Supervisor;
-
-/* Where a container is in its life.  Only a STARTING container's failure
- * is a start-up failure (all stop, exit 1); from RUNNING on a failure ends
- * that container alone, so a late error can never stop the others. */
-typedef enum {
-  CT_STARTING, /* cloned, its app not exec'd yet (no READY) */
-  CT_RUNNING,  /* READY came */
-  CT_STOPPING, /* told to stop (stop_all) or ended for a failure */
-  CT_EXITED,   /* reaped, or never started */
-} ContainerState;
-
-typedef struct Container {
-  Supervisor *sup;
-  ContainerState state;
-  UvaContainerSpec *spec;
-  UvaNet *net; /* its network; NULL with network none */
-  UvaFwd *fwd; /* its published ports with the splice driver */
-  UvaSandbox sb;
-  guint sync_watch;
-  UvaStream *out, *err; /* its output pipes (up); NULL for run */
-  gboolean app_started, reaped, ready;
-  int wait_status;
-  UvaHostdirs *host; /* its binds until started; the flock on its /tmp */
-  UvaProbe *probe;   /* until it is ready (ready-http) */
-} Container;
-
-struct Supervisor {
-  UvaSpec *spec;
-  GPtrArray *containers; /* of Container* */
-  GMainLoop *loop;
-  int signal_fd;
-  guint signal_watch, kill_timer;
-  gboolean stopping, announced;
-  int exit_code;
-  GError *failure;       /* first start-up failure */
-  int prefix_width;      /* 0: lines are passed through unprefixed */
-  gboolean app_status;   /* exit with the app's status (run) */
-  int first_failure;     /* up: the first non-zero status of an app, or -1 */
-  const char *exit_from; /* up --exit-code-from NAME */
-  int exit_from_code;
-  int notify_fd;                /* $NOTIFY_SOCKET, connected at start, or -1 */
-  FILE *info;                   /* where the manager's own lines go */
-  UvaSink *out_sink, *err_sink; /* stdout and stderr, never blocking */
-  FILE *real_stdout, *real_stderr;
-  /* run -t: the pty master init sent, joined to the caller's terminal */
-  int pty_fd, tty_in, tty_out;
-  UvaRelay *to_pty, *from_pty;
-  struct termios saved_mode;
-  gboolean raw;
-};
-
-static void stop_all(Supervisor *sup, int sig);
-static void notify(Supervisor *sup, const char *state);
-static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd);
-
 static gboolean sup_all_done(Supervisor *sup) {
-  if (sup->pty_fd >= 0)
+  if (uva_ptyjoin_open(sup->pty))
     return FALSE; /* the app's last output is still on its way */
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
@@ -106,12 +39,12 @@ static gboolean sup_all_done(Supervisor *sup) {
   return TRUE;
 }
 
-static void maybe_quit(Supervisor *sup) {
+void uva_supervisor_maybe_quit(Supervisor *sup) {
   if (sup_all_done(sup))
     g_main_loop_quit(sup->loop);
 }
 
-static void stream_closed(gpointer data) { maybe_quit(data); }
+static void stream_closed(gpointer data) { uva_supervisor_maybe_quit(data); }
 
 /* Like a program in a shell pipeline whose reader went away
  * (`uva_container up FILE | head -3`): stop, do not retry forever. */
@@ -122,7 +55,7 @@ static void stdout_broken(gpointer data) {
   fprintf(stderr, "uva_container: standard output was closed: stopping all "
                   "containers\n");
   sup->exit_code = 1;
-  stop_all(sup, SIGTERM);
+  uva_supervisor_stop_all(sup, SIGTERM);
 }
 
 /* From here on, the manager's stdout and stderr, its own fprintf lines
@@ -143,13 +76,8 @@ static void output_open(Supervisor *sup) {
    * manager may still open files and change terminal modes. */
   const UvaContainerSpec *c =
       sup->spec->containers->len == 1 ? sup->spec->containers->pdata[0] : NULL;
-  if (sup->app_status && c && c->tty) {
-    sup->tty_out = uva_reopen_nonblock(1, O_WRONLY);
-    if (c->keep_stdin) {
-      sup->tty_in = uva_reopen_nonblock(0, O_RDONLY);
-      sup->raw = uva_term_raw(0, &sup->saved_mode);
-    }
-  }
+  if (sup->app_status && c && c->tty)
+    sup->pty = uva_ptyjoin_new(c->keep_stdin);
 }
 
 static void output_close(Supervisor *sup) {
@@ -160,7 +88,25 @@ static void output_close(Supervisor *sup) {
   uva_sink_free(sup->err_sink, 2000);
 }
 
-/* Readiness -------------------------------------------------------------- */
+/* -d: every container is ready; the caller, waiting in main, exits 0.
+ * The caller's stdin, stdout and stderr are let go (a `$(uva_container up
+ * -d FILE)` waits for every writer of its pipe), and from now on the apps'
+ * output goes to their logs only. */
+static void detach(Supervisor *sup) {
+  if (sup->detach_fd < 0)
+    return;
+  fflush(stdout);
+  fflush(stderr);
+  uva_sink_detach(sup->out_sink, 2000);
+  uva_sink_detach(sup->err_sink, 2000);
+  (void)!write(sup->detach_fd, "R", 1);
+  uva_close_fdp(&sup->detach_fd);
+  sup->detach_fd = -1;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; null >= 0 && fd < 3; fd++)
+    (void)dup2(null, fd);
+  uva_close_fdp(&null);
+}
 
 static const UvaPublish *first_tcp_publish(Container *c) {
   for (guint i = 0; i < c->spec->publish->len; i++) {
@@ -171,43 +117,7 @@ static const UvaPublish *first_tcp_publish(Container *c) {
   return NULL;
 }
 
-/* sd_notify(3)'s protocol, for `systemd-run --user -p Type=notify`: one
- * datagram per state on the socket connected at start (before the manager
- * is confined, which refuses new unix sockets). */
-static void notify(Supervisor *sup, const char *state) {
-  if (sup->notify_fd >= 0)
-    (void)send(sup->notify_fd, state, strlen(state), MSG_NOSIGNAL);
-}
-
-static void notify_open(Supervisor *sup) {
-  const char *path = g_getenv("NOTIFY_SOCKET");
-  struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  if (!path || (path[0] != '/' && path[0] != '@') ||
-      strlen(path) >= sizeof sun.sun_path)
-    return;
-  memcpy(sun.sun_path, path, strlen(path));
-  if (path[0] == '@')
-    sun.sun_path[0] = '\0'; /* an abstract socket (unix(7)) */
-  socklen_t len =
-      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, len) < 0) {
-    fprintf(stderr, "uva_container: warning: NOTIFY_SOCKET %s: %s\n", path,
-            g_strerror(errno));
-    uva_close_fdp(&fd);
-    fd = -1;
-  }
-  sup->notify_fd = fd;
-}
-
-static void announce_if_all_ready(Supervisor *sup) {
-  if (sup->announced || sup->stopping)
-    return;
-  for (guint i = 0; i < sup->containers->len; i++)
-    if (!((Container *)sup->containers->pdata[i])->ready)
-      return;
-  sup->announced = TRUE;
-  notify(sup, "READY=1");
+static void banner(Supervisor *sup) {
   FILE *f = sup->info;
   gboolean any_port = FALSE;
   for (guint i = 0; i < sup->containers->len; i++)
@@ -235,209 +145,57 @@ static void announce_if_all_ready(Supervisor *sup) {
       fprintf(f, "uva_container: %s log %s/%s\n", c->spec->name,
               c->spec->tmpdir, c->spec->tmp_log);
   }
-  if (!sup->app_status)
+  if (sup->detach_fd >= 0)
+    fprintf(f, "uva_container: running in the background; see "
+               "uva_container ps, logs, exec, stop, down\n");
+  else if (!sup->app_status)
     fprintf(f, "uva_container: press Ctrl-C to stop\n");
   fflush(f);
 }
 
-static void probe_reset(Container *c) {
-  g_clear_pointer(&c->probe, uva_probe_free);
+void uva_supervisor_announce(Supervisor *sup) {
+  if (sup->announced || sup->stopping)
+    return;
+  for (guint i = 0; i < sup->containers->len; i++)
+    if (!((Container *)sup->containers->pdata[i])->ready)
+      return;
+  sup->announced = TRUE;
+  if (sup->wait_timer)
+    g_source_remove(sup->wait_timer);
+  sup->wait_timer = 0;
+  uva_notify_send(sup->notify_fd, "READY=1");
+  banner(sup);
+  detach(sup);
 }
 
-static void on_probe_ready(gpointer data) {
-  Container *c = data;
-  probe_reset(c);
-  c->ready = TRUE;
-  announce_if_all_ready(c->sup);
+/* --wait-timeout: one line per container that is not ready, naming what
+ * it waits for, then everything stops and the manager exits 1. */
+static gboolean on_wait_timeout(gpointer data) {
+  Supervisor *sup = data;
+  sup->wait_timer = 0;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    if (c->ready || c->reaped)
+      continue;
+    g_autofree char *what = c->checks ? uva_ready_awaiting(c->checks)
+                                      : g_strdup("its app to start");
+    fprintf(stderr,
+            "uva_container: %s is not ready after %u s (waiting for "
+            "%s): stopping everything\n",
+            c->spec->name, sup->opt->wait_timeout, what);
+  }
+  sup->exit_code = 1;
+  uva_supervisor_stop_all(sup, SIGTERM);
+  return G_SOURCE_REMOVE;
 }
 
-/* Container events ------------------------------------------------------- */
-
-static void fail_startup(Supervisor *sup, GError *error) {
+void uva_supervisor_fail_startup(Supervisor *sup, GError *error) {
   if (!sup->failure)
     sup->failure = error;
   else
     g_error_free(error);
   sup->exit_code = 1;
-  stop_all(sup, SIGTERM);
-}
-
-/* A failure of one container: at start-up it fails the whole start; later
- * it ends this container only (SIGKILL to its init takes its whole pid
- * namespace, pid_namespaces(7)), with one line naming it.  Takes error. */
-static void container_fail(Container *c, GError *error) {
-  if (c->state == CT_STARTING) {
-    fail_startup(c->sup, error);
-    return;
-  }
-  if (c->state == CT_RUNNING) {
-    /* Every caller's message names the container already. */
-    fprintf(stderr, "uva_container: %s; stopping that container only\n",
-            error->message);
-    c->state = CT_STOPPING;
-    kill(c->sb.pid, SIGKILL);
-  }
-  g_error_free(error);
-}
-
-static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
-  Container *c = data;
-  (void)cond;
-  UvaMsg msg;
-  int passed_fd = -1;
-  gboolean eof = FALSE, fd_lost = FALSE;
-  GError *error = NULL;
-  if (!uva_msg_recv_fd(fd, &msg, &passed_fd, &fd_lost, &eof, &error)) {
-    if (g_error_matches(error, UVA_MSG_RECV_ERROR, UVA_MSG_RECV_AGAIN)) {
-      g_error_free(error); /* the message waits; poll brings us back */
-      return G_SOURCE_CONTINUE;
-    }
-    c->sync_watch = 0;
-    if (error) { /* eof: init exited; SIGCHLD tells how */
-      g_prefix_error(&error, "container %s: ", c->spec->name);
-      container_fail(c, error);
-    }
-    return G_SOURCE_REMOVE;
-  }
-  switch (msg.type) {
-  case UVA_MSG_TAP:
-    if (passed_fd < 0) {
-      container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED, "%s: %s",
-                                    c->spec->name,
-                                    fd_lost ? "its tap fd could not be "
-                                              "received (the manager is at its "
-                                              "open-file limit)"
-                                            : "TAP message without an fd"));
-      break;
-    }
-    if (!uva_net_attach_tap(c->net, passed_fd, &error))
-      container_fail(c, error);
-    break;
-  case UVA_MSG_CONNECTED:
-    /* A socket lost at the fd limit is that dial failing: the fwd resets
-     * that one client. */
-    if (c->fwd)
-      uva_fwd_dialed(c->fwd, (guint32)msg.value, passed_fd,
-                     fd_lost ? EMFILE : msg.err);
-    else
-      uva_close_fdp(&passed_fd);
-    break;
-  case UVA_MSG_APP_EXIT: {
-    g_autofree char *limit =
-        c->spec->restart_max ? g_strdup_printf(" of %u", c->spec->restart_max)
-                             : g_strdup("");
-    fprintf(stderr,
-            "uva_container: %s: %s exited with status %d; restart "
-            "%d%s in %.1f s\n",
-            c->spec->name, c->spec->argv[0], msg.value, msg.err, limit,
-            msg.arg / 1000.0);
-    break;
-  }
-  case UVA_MSG_READY:
-    c->app_started = TRUE;
-    if (c->state == CT_STARTING)
-      c->state = CT_RUNNING;
-    if (c->fwd)
-      uva_fwd_start(c->fwd);
-    if (c->spec->probe_http && first_tcp_publish(c))
-      c->probe =
-          uva_probe_new(c->spec->name, first_tcp_publish(c), on_probe_ready, c);
-    else
-      c->ready = TRUE;
-    announce_if_all_ready(c->sup);
-    break;
-  case UVA_MSG_OUTLIVED: {
-    /* Sent just before init exits: read before its SIGCHLD, like READY
-     * and ERROR (the sync watch's priority, start_container()).  The
-     * names are the processes' own (prctl(PR_SET_NAME) sets any bytes):
-     * escaped, so that none reaches the terminal as a control sequence. */
-    g_autoptr(GString) names = g_string_new(NULL);
-    uva_output_escape(names, msg.text, strnlen(msg.text, 100));
-    fprintf(stderr,
-            "uva_container: %s: %d process%s (%s) outlived the "
-            "app and %s killed (did it daemonize? run it in the "
-            "foreground, e.g. redis-server --daemonize no)\n",
-            c->spec->name, msg.value, msg.value == 1 ? "" : "es", names->str,
-            msg.value == 1 ? "was" : "were");
-    break;
-  }
-  case UVA_MSG_PTY:
-    if (passed_fd >= 0 && c->spec->tty && c->sup->pty_fd < 0)
-      pty_attach(c->sup, c->spec, uva_steal_fd(&passed_fd));
-    uva_close_fdp(&passed_fd);
-    break;
-  case UVA_MSG_ERROR:
-    container_fail(c, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                  "container %s: %s", c->spec->name, msg.text));
-    break;
-  default:
-    uva_close_fdp(&passed_fd);
-    break;
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static void container_reaped(Container *c, int status) {
-  Supervisor *sup = c->sup;
-  /* Ended for a failure (container_fail): its line is printed already. */
-  gboolean failed = c->state == CT_STOPPING && !sup->stopping;
-  c->state = CT_EXITED;
-  c->reaped = TRUE;
-  c->wait_status = status;
-  probe_reset(c);
-  /* Its processes are gone: what is left in its pipes is read to EOF now,
-   * even past its share of a stalled terminal, or the manager would wait
-   * for a reader that may never come. */
-  uva_stream_drain(c->out);
-  uva_stream_drain(c->err);
-  if (c->sync_watch)
-    g_source_remove(c->sync_watch);
-  c->sync_watch = 0;
-  uva_close_fdp(&c->sb.sync_fd);
-  c->sb.sync_fd = -1;
-  /* Its ports are free again at once. */
-  g_clear_pointer(&c->fwd, uva_fwd_free);
-  g_clear_pointer(&c->net, uva_net_free);
-
-  if (sup->app_status && c->app_started) {
-    /* init already turned the app's death by signal n into 128+n. */
-    sup->exit_code =
-        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  } else if (!sup->stopping && c->app_started) {
-    if (failed) {
-      /* said in container_fail() */
-    } else if (WIFEXITED(status)) {
-      fprintf(stderr, "uva_container: %s: %s exited with status %d\n",
-              c->spec->name, c->spec->argv[0], WEXITSTATUS(status));
-    } else if (WIFSIGNALED(status)) {
-      fprintf(stderr,
-              "uva_container: %s: its init was killed by signal %d "
-              "(%s)\n",
-              c->spec->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
-    }
-    /* One-shot jobs (docker compose's habit): when the last app is done,
-     * 0 if every app exited 0, else the first failing app's status; with
-     * --exit-code-from NAME, that app's. */
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (code != 0 && sup->first_failure < 0)
-      sup->first_failure = code;
-    if (sup->exit_from && g_str_equal(sup->exit_from, c->spec->name))
-      sup->exit_from_code = code;
-    gboolean any_left = FALSE;
-    for (guint i = 0; i < sup->containers->len; i++)
-      any_left |= !((Container *)sup->containers->pdata[i])->reaped;
-    if (!any_left) {
-      fprintf(stderr, "uva_container: no container is left running\n");
-      sup->exit_code =
-          sup->exit_from ? sup->exit_from_code : MAX(sup->first_failure, 0);
-    }
-  } else if (!sup->stopping) {
-    /* Died before its app started, without a message: say so. */
-    fail_startup(sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                                  "container %s: init ended during set-up "
-                                  "(wait status 0x%x)",
-                                  c->spec->name, (unsigned)status));
-  }
+  uva_supervisor_stop_all(sup, SIGTERM);
 }
 
 static void reap_children(Supervisor *sup) {
@@ -447,10 +205,10 @@ static void reap_children(Supervisor *sup) {
     for (guint i = 0; i < sup->containers->len; i++) {
       Container *c = sup->containers->pdata[i];
       if (c->sb.pid == pid && !c->reaped)
-        container_reaped(c, status);
+        uva_container_reaped(c, status);
     }
   }
-  maybe_quit(sup);
+  uva_supervisor_maybe_quit(sup);
 }
 
 static void kill_remaining(Supervisor *sup, const char *why) {
@@ -464,6 +222,8 @@ static void kill_remaining(Supervisor *sup, const char *why) {
 }
 
 static guint stop_timeout_s(Supervisor *sup) {
+  if (sup->stop_timeout >= 0)
+    return (guint)sup->stop_timeout;
   guint t = 0;
   for (guint i = 0; i < sup->containers->len; i++)
     t = MAX(t, ((Container *)sup->containers->pdata[i])->spec->stop_timeout);
@@ -484,14 +244,17 @@ static gboolean on_kill_timer(gpointer data) {
  * for `run`, sig, the one the user sent, as docker's signal proxy does
  * (Ctrl-C stays SIGINT).  SIGKILL after the longest --stop-timeout
  * (docker's 10 s by default: PostgreSQL needs seconds to shut down). */
-static void stop_all(Supervisor *sup, int sig) {
+void uva_supervisor_stop_all(Supervisor *sup, int sig) {
   if (sup->stopping)
     return;
   sup->stopping = TRUE;
-  notify(sup, "STOPPING=1");
+  if (sup->wait_timer)
+    g_source_remove(sup->wait_timer);
+  sup->wait_timer = 0;
+  uva_notify_send(sup->notify_fd, "STOPPING=1");
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
-    probe_reset(c);
+    uva_container_checks_reset(c);
     if (!c->reaped) {
       c->state = CT_STOPPING;
       kill(c->sb.pid, sup->app_status ? sig : c->spec->stop_signal);
@@ -499,7 +262,7 @@ static void stop_all(Supervisor *sup, int sig) {
   }
   sup->kill_timer =
       g_timeout_add_seconds(stop_timeout_s(sup), on_kill_timer, sup);
-  maybe_quit(sup);
+  uva_supervisor_maybe_quit(sup);
 }
 
 /* Signals `run` hands on to its app without stopping (docker's proxy). */
@@ -515,8 +278,8 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
     int sig = (int)si.ssi_signo;
     if (sig == SIGCHLD) {
       reap_children(sup);
-    } else if (sig == SIGWINCH && sup->pty_fd >= 0) {
-      uva_term_copy_size(sup->tty_out >= 0 ? 1 : 0, sup->pty_fd);
+    } else if (sig == SIGWINCH && uva_ptyjoin_open(sup->pty)) {
+      uva_ptyjoin_winch(sup->pty);
     } else if (is_passed_on(sig)) {
       for (guint i = 0; i < sup->containers->len; i++) {
         Container *c = sup->containers->pdata[i];
@@ -533,40 +296,10 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
       /* In raw mode (run -t) Ctrl-C is a byte for the app, not this. */
       fprintf(sup->info, "%suva_container: %s: stopping all containers\n",
               sup->app_status ? "" : "\n", strsignal(sig));
-      stop_all(sup, sup->app_status ? sig : SIGTERM);
+      uva_supervisor_stop_all(sup, sup->app_status ? sig : SIGTERM);
     }
   }
   return G_SOURCE_CONTINUE;
-}
-
-/* run -t ------------------------------------------------------------------ */
-
-static void pty_closed(gpointer data) {
-  Supervisor *sup = data;
-  g_clear_pointer(&sup->to_pty, uva_relay_free);
-  g_clear_pointer(&sup->from_pty, uva_relay_free);
-  uva_close_fdp(&sup->pty_fd);
-  sup->pty_fd = -1;
-  maybe_quit(sup);
-}
-
-static void stdin_closed(gpointer data) {
-  Supervisor *sup = data;
-  /* Stop reading; the app's side stays open (its shell may go on). */
-  g_clear_pointer(&sup->to_pty, uva_relay_free);
-}
-
-static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
-  sup->pty_fd = fd;
-  uva_set_nonblock(fd, TRUE, NULL);
-  /* tty_in and tty_out are descriptions of our own (output_open):
-   * O_NONBLOCK on the shared ones would reach the shell that started us.
-   * Where none could be had (a regular file), the shared one serves. */
-  sup->from_pty =
-      uva_relay_new(fd, sup->tty_out >= 0 ? sup->tty_out : 1, pty_closed, sup);
-  if (c->keep_stdin)
-    sup->to_pty = uva_relay_new(sup->tty_in >= 0 ? sup->tty_in : 0, fd,
-                                stdin_closed, sup);
 }
 
 /* Start-up --------------------------------------------------------------- */
@@ -599,7 +332,13 @@ static gboolean publish_ports(Container *c, GError **error) {
       return FALSE;
   }
   for (guint j = 0; j < s->publish->len; j++) {
-    const UvaPublish *p = &g_array_index(s->publish, UvaPublish, j);
+    UvaPublish *p = &g_array_index(s->publish, UvaPublish, j);
+    if (!c->fwd && uva_publish_host_port(p) == 0)
+      return uva_fail(error,
+                      "%s: -p %u without a host port needs the splice "
+                      "port driver (libslirp cannot say which port it "
+                      "chose)",
+                      s->name, p->container_port);
     if (c->fwd ? !uva_fwd_publish(c->fwd, p, error)
                : !uva_net_publish(c->net, p, error))
       return FALSE;
@@ -607,28 +346,64 @@ static gboolean publish_ports(Container *c, GError **error) {
   return TRUE;
 }
 
-/* Each container's host side (hostdir.c), before any process exists. */
+/* Each container's host side (hostdir.c) and its log file, before any
+ * process exists. */
 static gboolean prepare_hosts(Supervisor *sup, GError **error) {
   g_autoptr(GPtrArray) hosts = uva_hostdir_prepare(sup->spec, error);
   if (!hosts)
     return FALSE;
-  for (guint i = 0; i < sup->containers->len; i++)
-    ((Container *)sup->containers->pdata[i])->host =
-        g_steal_pointer(&hosts->pdata[i]);
+  g_autofree char *root =
+      uva_hostdir_resolve(sup->spec->state_dir, NULL, error);
+  if (!root)
+    return FALSE;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    c->host = g_steal_pointer(&hosts->pdata[i]);
+    g_autofree char *dir = g_build_filename(root, c->spec->name, NULL);
+    uva_autofd dir_fd = uva_hostdir_open_dir(dir, root, error);
+    if (dir_fd < 0 || !(c->log = uva_logfile_open(dir_fd, dir, error))) {
+      g_prefix_error(error, "container %s: ", c->spec->name);
+      return FALSE;
+    }
+  }
   return TRUE;
 }
 
-/* `run`: the app writes to the caller's own stdout and stderr, as with
- * bubblewrap: byte for byte, at full speed, EPIPE and SIGPIPE as in a
- * pipeline, and nothing for the manager's loop to carry.  The app has no
- * controlling terminal (its own session), so TIOCSTI cannot inject input
- * into the caller's. */
+/* The control sockets, and the helper that removes them (and the state of
+ * `run --rm`) once the manager is gone. */
+static gboolean open_control(Supervisor *sup, GError **error) {
+  g_autoptr(GPtrArray) names = g_ptr_array_new();
+  g_autoptr(GPtrArray) rm = g_ptr_array_new();
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    g_ptr_array_add(names, c->spec->name);
+    if (c->spec->remove_after)
+      g_ptr_array_add(rm, c->spec->name);
+  }
+  g_ptr_array_add(names, NULL);
+  g_ptr_array_add(rm, NULL);
+  sup->ctl =
+      uva_ctlserver_new(sup->spec->state_dir, (const char *const *)names->pdata,
+                        &uva_container_ctl_ops, sup, error);
+  if (!sup->ctl)
+    return FALSE;
+  uva_afterlife_start(sup->ctl, sup->spec->state_dir, (char **)rm->pdata,
+                      sup->detach_fd < 0);
+  return TRUE;
+}
+
+/* A foreground `run`: the app writes to the caller's own stdout and
+ * stderr, as with bubblewrap: byte for byte, at full speed, EPIPE and
+ * SIGPIPE as in a pipeline, and nothing for the manager's loop to carry.
+ * The app has no controlling terminal (its own session), so TIOCSTI cannot
+ * inject input into the caller's. */
 static gboolean start_direct(Container *c, GError **error) {
   return uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, 1, 2,
                            &c->sb, error);
 }
 
-/* `up`: each app's output comes through pipes and is shown prefixed. */
+/* `up` and -d: each app's output comes through pipes, is shown prefixed
+ * and kept in its log. */
 static gboolean start_piped(Container *c, GError **error) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) < 0)
@@ -651,12 +426,16 @@ static gboolean start_piped(Container *c, GError **error) {
                           sup->prefix_width, stream_closed, sup);
   c->err = uva_stream_new(sup->err_sink, uva_steal_fd(&err_r), c->spec->name,
                           sup->prefix_width, stream_closed, sup);
+  uva_stream_set_log(c->out, c->log);
+  uva_stream_set_log(c->err, c->log);
   return TRUE;
 }
 
 static gboolean start_container(Container *c, GError **error) {
-  gboolean started = c->sup->prefix_width == 0 ? start_direct(c, error)
-                                               : start_piped(c, error);
+  Supervisor *sup = c->sup;
+  c->started_at = g_get_real_time();
+  gboolean direct = sup->app_status && sup->detach_fd < 0;
+  gboolean started = direct ? start_direct(c, error) : start_piped(c, error);
   /* The child has its own copies; the manager keeps only the /tmp lock. */
   g_array_set_size(c->host->binds, 0);
   if (!started) {
@@ -670,13 +449,15 @@ static gboolean start_container(Container *c, GError **error) {
    * finds both pending at once.  Init only answers requests (at most
    * MAX_DIALS in fwd.c at a time), so it cannot starve the others. */
   c->sync_watch = uva_fd_watch_hot(c->sb.sync_fd, G_IO_IN | G_IO_HUP,
-                                   G_PRIORITY_HIGH, on_sync, c);
+                                   G_PRIORITY_HIGH, uva_container_on_sync, c);
   return TRUE;
 }
 
 static void container_free(gpointer p) {
   Container *c = p;
-  probe_reset(c);
+  uva_container_checks_reset(c);
+  if (c->kill_timer)
+    g_source_remove(c->kill_timer);
   uva_stream_free(c->out);
   uva_stream_free(c->err);
   if (c->sync_watch)
@@ -685,20 +466,26 @@ static void container_free(gpointer p) {
   uva_fwd_free(c->fwd);
   uva_net_free(c->net);
   uva_hostdir_free(c->host);
+  uva_logfile_free(c->log);
   g_free(c);
 }
 
 /* Once every container is cloned, the manager only forwards: it confines
- * itself (confine.c), and kill() may still reach each init. */
+ * itself (confine.c); kill() may still reach each init, and listen() the
+ * published ports that wait for their app. */
 static void confine_manager(Supervisor *sup) {
   g_autoptr(GArray) inits = g_array_new(FALSE, FALSE, sizeof(pid_t));
+  g_autoptr(GArray) listen_fds = g_array_new(FALSE, FALSE, sizeof(int));
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     if (c->sb.pid > 0)
       g_array_append_val(inits, c->sb.pid);
+    uva_fwd_listener_fds(c->fwd, listen_fds);
   }
   g_autoptr(GError) error = NULL;
-  if (!uva_confine_manager((const pid_t *)inits->data, inits->len, &error))
+  if (!uva_confine_manager((const pid_t *)inits->data, inits->len,
+                           (const int *)listen_fds->data, listen_fds->len,
+                           &error))
     fprintf(stderr,
             "uva_container: warning: the manager is not fully "
             "confined (%s); going on\n",
@@ -711,19 +498,49 @@ static void confine_manager(Supervisor *sup) {
 #endif
 }
 
-int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
-                       const char *exit_code_from, GError **error) {
+static gboolean start_all(Supervisor *sup, GError **error) {
+  /* Everything that can fail without a process is done first, so a taken
+   * port or a bad directory starts nothing; ports before directories, so a
+   * taken port does not even create a state directory. */
+  for (guint i = 0; i < sup->containers->len; i++)
+    if (!publish_ports(sup->containers->pdata[i], error))
+      return FALSE;
+  if (!prepare_hosts(sup, error) || !open_control(sup, error))
+    return FALSE;
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    GError *local = NULL;
+    if (!start_container(c, &local)) {
+      /* This one and the ones after it never started: nothing to wait for
+       * from them; the ones before are stopped and waited for. */
+      for (guint j = i; j < sup->containers->len; j++) {
+        ((Container *)sup->containers->pdata[j])->reaped = TRUE;
+        ((Container *)sup->containers->pdata[j])->state = CT_EXITED;
+      }
+      uva_supervisor_fail_startup(sup, local);
+      break;
+    }
+  }
+  if (!sup->failure)
+    confine_manager(sup);
+  if (sup->opt->wait_timeout && !sup->failure)
+    sup->wait_timer =
+        g_timeout_add_seconds(sup->opt->wait_timeout, on_wait_timeout, sup);
+  return TRUE;
+}
+
+int uva_supervisor_run(UvaSpec *spec, const UvaSupervisorOptions *opt,
+                       GError **error) {
   Supervisor sup = {.spec = spec,
+                    .opt = opt,
                     .signal_fd = -1,
-                    .pty_fd = -1,
-                    .tty_in = -1,
-                    .tty_out = -1,
-                    .app_status = app_status,
+                    .app_status = opt->app_status,
                     .first_failure = -1,
-                    .exit_from = exit_code_from,
+                    .stop_timeout = -1,
+                    .detach_fd = opt->detach_fd,
                     .notify_fd = -1};
   output_open(&sup);
-  notify_open(&sup);
+  sup.notify_fd = uva_notify_open();
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
@@ -733,7 +550,7 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGCHLD);
-  if (app_status)
+  if (sup.app_status)
     for (int sig = 1; sig < NSIG; sig++)
       if (is_passed_on(sig))
         sigaddset(&set, sig);
@@ -754,32 +571,10 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
     g_ptr_array_add(sup.containers, c);
     sup.prefix_width = MAX(sup.prefix_width, (int)strlen(c->spec->name));
   }
-  if (app_status && sup.containers->len == 1)
+  if (sup.app_status && sup.containers->len == 1)
     sup.prefix_width = 0; /* one app: its output, untouched */
-  /* Everything that can fail without a process is done first, so a taken
-   * port or a bad directory starts nothing; ports before directories, so a
-   * taken port does not even create a state directory. */
-  for (guint i = 0; i < sup.containers->len; i++)
-    if (!publish_ports(sup.containers->pdata[i], error))
-      goto out;
-  if (!prepare_hosts(&sup, error))
+  if (!start_all(&sup, error))
     goto out;
-  for (guint i = 0; i < sup.containers->len; i++) {
-    Container *c = sup.containers->pdata[i];
-    GError *local = NULL;
-    if (!start_container(c, &local)) {
-      /* This one and the ones after it never started: nothing to wait for
-       * from them; the ones before are stopped and waited for. */
-      for (guint j = i; j < sup.containers->len; j++) {
-        ((Container *)sup.containers->pdata[j])->reaped = TRUE;
-        ((Container *)sup.containers->pdata[j])->state = CT_EXITED;
-      }
-      fail_startup(&sup, local);
-      break;
-    }
-  }
-  if (!sup.failure)
-    confine_manager(&sup);
 #ifdef UVA_TEST_HOOKS
   /* Test builds only: a manager that is slow to run its loop, as on a busy
    * machine, finds an app's READY and its death pending together. */
@@ -796,16 +591,11 @@ int uva_supervisor_run(UvaSpec *spec, gboolean app_status,
     sup.failure = NULL;
   }
 out:
-  /* Every way out passes here: the caller's terminal gets its mode back. */
-  if (sup.raw)
-    uva_term_restore(0, &sup.saved_mode);
-  uva_relay_free(sup.to_pty);
-  uva_relay_free(sup.from_pty);
-  uva_close_fdp(&sup.pty_fd);
-  uva_close_fdp(&sup.tty_in);
-  uva_close_fdp(&sup.tty_out);
+  uva_ptyjoin_free(sup.pty);
   if (sup.kill_timer)
     g_source_remove(sup.kill_timer);
+  if (sup.wait_timer)
+    g_source_remove(sup.wait_timer);
   if (sup.signal_watch)
     g_source_remove(sup.signal_watch);
   uva_close_fdp(&sup.signal_fd);
@@ -818,8 +608,10 @@ out:
       waitpid(c->sb.pid, NULL, 0);
     }
   }
+  uva_ctlserver_free(sup.ctl);
   g_ptr_array_unref(sup.containers);
   uva_close_fdp(&sup.notify_fd);
+  uva_close_fdp(&sup.detach_fd);
   output_close(&sup);
   g_main_loop_unref(sup.loop);
   if (error && *error)

@@ -1101,7 +1101,7 @@ static void test_confine_describe(void) {
  * through what the manager needs and refuses the rest.  The child reports
  * the number of the first failed expectation as its exit status. */
 static int filter_child(pid_t init) {
-  if (uva_seccomp_manager_filter(&init, 1) < 0)
+  if (uva_seccomp_manager_filter(&init, 1, NULL, 0) < 0)
     return 1;
   int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)

@@ -1,0 +1,103 @@
+/* afterlife.c - a helper forked before the manager confines itself, holding
+ * only the read end of a pipe whose write end dies with the manager: at EOF
+ * the manager is gone, and the helper removes what it left.  A helper, not
+ * an atexit handler: the confined manager may not unlink files (confine.c),
+ * and a manager killed with SIGKILL runs no handler. */
+#include "afterlife.h"
+
+#include "hostdir.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+/* A socket is removed only if it is still the one the manager created: a
+ * new manager of the same name may have replaced it meanwhile. */
+static void remove_sockets(int dir_fd, char **files, ino_t *inos, guint n) {
+  for (guint i = 0; i < n; i++) {
+    struct stat st;
+    if (fstatat(dir_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISSOCK(st.st_mode) && st.st_ino == inos[i])
+      (void)unlinkat(dir_fd, files[i], 0);
+  }
+}
+
+void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
+                         char **rm_names, gboolean keep_stderr) {
+  if (!ctl && !(rm_names && rm_names[0]))
+    return;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return;
+  pid_t pid = fork();
+  if (pid != 0) { /* the manager keeps the write end to its death */
+    close(p[0]);
+    if (pid < 0)
+      close(p[1]);
+    return;
+  }
+  /* The helper: deaf to the terminal's Ctrl-C (meant for the manager),
+   * holding nothing else (close_range(2)), until EOF. */
+  guint n = ctl ? uva_ctlserver_n_sockets(ctl) : 0;
+  int dir_fd = ctl ? uva_ctlserver_dir_fd(ctl) : -1;
+  char **files = g_new0(char *, n + 1);
+  ino_t *inos = g_new0(ino_t, n + 1);
+  for (guint i = 0; i < n; i++)
+    files[i] = g_strdup(uva_ctlserver_socket(ctl, i, &inos[i]));
+  close(p[1]);
+  /* Every other fd closed, the published ports and the control sockets
+   * above all: a listener left open here would queue clients after the
+   * manager's death instead of refusing them. */
+  int keep[2] = {MIN(dir_fd, p[0]), MAX(dir_fd, p[0])};
+  unsigned from = 3;
+  for (int i = 0; i < 2; i++) {
+    if (keep[i] < 3)
+      continue;
+    if ((unsigned)keep[i] > from)
+      (void)syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+    from = (unsigned)keep[i] + 1;
+  }
+  (void)syscall(SYS_close_range, from, ~0U, 0);
+  /* Nor the caller's stdout: `$(uva_container up -d FILE)` waits for
+   * every writer of its pipe to close. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    if (!keep_stderr)
+      dup2(null, 2);
+    if (null > 2)
+      close(null);
+  }
+  int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < G_N_ELEMENTS(quiet); i++)
+    signal(quiet[i], SIG_IGN);
+  char c;
+  while (read(p[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  if (dir_fd >= 0)
+    remove_sockets(dir_fd, files, inos, n);
+  /* The container's last processes die with its init, which the kernel
+   * kills when the manager goes (PR_SET_PDEATHSIG): a file they write
+   * meanwhile makes one attempt fail, so a few are made. */
+  int status = 0;
+  for (char **name = rm_names; name && *name; name++) {
+    g_autoptr(GError) error = NULL;
+    gboolean done = FALSE;
+    for (int i = 0; i < 20 && !done; i++) {
+      g_clear_error(&error);
+      done = uva_hostdir_remove_state(state_dir, *name, &error);
+      if (!done)
+        g_usleep(100 * 1000);
+    }
+    if (!done) {
+      fprintf(stderr, "uva_container: --rm: %s\n", error->message);
+      status = 1;
+    }
+  }
+  _exit(status);
+}
