@@ -158,6 +158,20 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
   qsort(keep, n_keep, sizeof keep[0], cmp_int);
   int close_err = close_fds_except(keep, n_keep);
   g_free(keep);
+  /* Init's own stdio is not the caller's where the app's output goes
+   * through the manager (up, -d): `$(uva_container run -d ...)` waits
+   * for every writer of its pipe, and a detached container must hold
+   * nothing of the terminal it was started from. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    if (!c->keep_stdin)
+      (void)dup2(null, 0);
+    if (out_fd != 1)
+      (void)dup2(null, 1);
+    if (err_fd != 2)
+      (void)dup2(null, 2);
+    close(null);
+  }
   /* Nothing outlives the manager: if it dies, the kernel kills us, and
    * everything in our pid namespace dies with its init. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)

@@ -292,6 +292,13 @@ static const int manager_allowed[] = {
     SYS_lseek,
     SYS_pipe2,
     SYS_splice,
+    /* -d: /dev/null (opened before) over the caller's stdio once every
+     * container is ready (supervisor.c); a copy of an fd reaches nothing
+     * the fd did not */
+#ifdef SYS_dup2
+    SYS_dup2,
+#endif
+    SYS_dup3,
     /* the two log files of each container take turns (logfile.c); which
      * files: only those opened before, as Landlock denies truncating
      * anything opened after (LANDLOCK_ACCESS_FS_TRUNCATE) */

@@ -102,10 +102,10 @@ static void detach(Supervisor *sup) {
   (void)!write(sup->detach_fd, "R", 1);
   uva_close_fdp(&sup->detach_fd);
   sup->detach_fd = -1;
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int fd = 0; null >= 0 && fd < 3; fd++)
-    (void)dup2(null, fd);
-  uva_close_fdp(&null);
+  for (int fd = 0; sup->null_fd >= 0 && fd < 3; fd++)
+    (void)dup2(sup->null_fd, fd);
+  uva_close_fdp(&sup->null_fd);
+  sup->null_fd = -1;
 }
 
 static const UvaPublish *first_tcp_publish(Container *c) {
@@ -538,9 +538,13 @@ int uva_supervisor_run(UvaSpec *spec, const UvaSupervisorOptions *opt,
                     .first_failure = -1,
                     .stop_timeout = -1,
                     .detach_fd = opt->detach_fd,
+                    .null_fd = -1,
                     .notify_fd = -1};
   output_open(&sup);
   sup.notify_fd = uva_notify_open();
+  /* Opened now: the confined manager may not open for writing. */
+  if (sup.detach_fd >= 0)
+    sup.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   sup.containers = g_ptr_array_new_with_free_func(container_free);
   sup.loop = g_main_loop_new(NULL, FALSE);
 
@@ -612,6 +616,7 @@ out:
   g_ptr_array_unref(sup.containers);
   uva_close_fdp(&sup.notify_fd);
   uva_close_fdp(&sup.detach_fd);
+  uva_close_fdp(&sup.null_fd);
   output_close(&sup);
   g_main_loop_unref(sup.loop);
   if (error && *error)
