@@ -6,6 +6,7 @@
 #include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
+#include "portholder.h"
 #include "preflight.h"
 #include "spec.h"
 #include "specfile.h"
@@ -647,6 +648,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   g_autofree char *state = state_dir();
+  uva_portholder_use_state_dir(state);
   const char *cmd = argc > 1 ? argv[1] : NULL;
   if (cmd && g_str_equal(cmd, "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);

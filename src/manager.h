@@ -66,7 +66,7 @@ struct Supervisor {
   int stop_timeout; /* `down -t`: overrides every stop-timeout; -1 */
   int notify_fd;    /* $NOTIFY_SOCKET, connected at start, or -1 */
   int detach_fd;    /* -d: the waiting caller's pipe until ready, or -1 */
-  int null_fd; /* -d: /dev/null, for the caller\'s stdio after */
+  int null_fd;      /* -d: /dev/null, for the caller\'s stdio after */
   FILE *info;       /* where the manager's own lines go */
   UvaSink *out_sink, *err_sink; /* stdout and stderr, never blocking */
   FILE *real_stdout, *real_stderr;

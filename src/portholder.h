@@ -17,6 +17,9 @@ typedef struct {
  * holder).  Another user's processes are not readable, so their sockets
  * are never found: pid stays 0. */
 void uva_portholder_find(guint16 port, gboolean udp, UvaPortHolder *out);
+/* Where the running managers' control sockets are (ctl.h): a port bound
+ * by one but not yet listening is found by asking them. */
+void uva_portholder_use_state_dir(const char *state_dir);
 
 /* "another uva_container of yours (pid N)", "python3 (pid N) of yours" or
  * "another program (find it with: ss -ltnp 'sport = :PORT')". */

@@ -292,9 +292,9 @@ static const int manager_allowed[] = {
     SYS_lseek,
     SYS_pipe2,
     SYS_splice,
-    /* -d: /dev/null (opened before) over the caller's stdio once every
-     * container is ready (supervisor.c); a copy of an fd reaches nothing
-     * the fd did not */
+/* -d: /dev/null (opened before) over the caller's stdio once every
+ * container is ready (supervisor.c); a copy of an fd reaches nothing
+ * the fd did not */
 #ifdef SYS_dup2
     SYS_dup2,
 #endif

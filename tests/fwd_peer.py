@@ -17,6 +17,7 @@ On the host (each exits 0 on success, 1 with a reason on stderr):
   fwd_peer.py concurrent HOST PORT K     K exchanges open at the same time
   fwd_peer.py many HOST PORT COUNT       COUNT exchanges one after another
   fwd_peer.py reset HOST PORT            the server side refuses: expect RST
+  fwd_peer.py refused HOST PORT          nothing listens: expect ECONNREFUSED
   fwd_peer.py udp HOST PORT              one datagram there and back
   fwd_peer.py keepalive HOST PORT K R    K echo connections, R round trips each
   fwd_peer.py idle HOST ECHO PORT N      N idle connections held open while
@@ -225,6 +226,14 @@ def expect_reset(host, port):
     except ConnectionResetError:
         return
     raise AssertionError(f"no reset: recv gave {b!r}")
+
+
+def expect_refused(host, port):
+    try:
+        socket.create_connection((host, port), timeout=TIMEOUT).close()
+    except ConnectionRefusedError:
+        return
+    raise AssertionError("connected: not refused")
 
 
 def recv_exact(s, n):
@@ -539,6 +548,8 @@ def main(argv):
                 exchange(host, port, 0, 0)
         elif cmd == "reset":
             expect_reset(host, port)
+        elif cmd == "refused":
+            expect_refused(host, port)
         elif cmd == "udp":
             udp(host, port)
         elif cmd == "keepalive":

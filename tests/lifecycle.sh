@@ -95,11 +95,18 @@ out=$(timeout 30 "${AS_USER[@]}" "$UVA" rm kept busy 2>&1); rc=$?
 check "rm NAME...: removes stopped containers' state (rc=$rc)" [ $rc = 0 -a ! -e "$S/kept" -a ! -e "$S/busy" ]
 expect_fail "rm of an unknown container is named" "no container nosuch" as_user "$UVA" rm nosuch
 
-# ready-http on a port nothing answers: said every few seconds, not silence.
+# A port nothing listens on, or ready-http that gets no answer: said every
+# few seconds, not silence.
 printf '[container w]\ncommand = sleep 30\npublish = 127.0.0.1:19072:9\nready-http = true\n' >"$LDIR/wait.spec"
+printf '[container w]\ncommand = python3 -c "import socket,time; s=socket.socket(); s.bind((\x27127.0.0.1\x27, 9009)); s.listen(); time.sleep(30)"\npublish = 127.0.0.1:19072:9009\nready-http = /health\n' >"$LDIR/mute.spec"
 own "$LDIR"
 "${AS_USER[@]}" "$UVA" up "$LDIR/wait.spec" >"$LDIR/wait.out" 2>&1 &
 MGR=$!
-check "ready-http: a probe that gets no answer says what it awaits" \
-  wait_for 150 grep -q "^uva_container: w: still waiting for an HTTP answer on 127.0.0.1:19072 (port 9 inside)" "$LDIR/wait.out"
+check "readiness: a port nothing listens on inside: says what it awaits" \
+  wait_for 150 grep -q "^uva_container: w: still waiting for port 9 to listen inside, 5 s so far" "$LDIR/wait.out"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+"${AS_USER[@]}" "$UVA" up "$LDIR/mute.spec" >"$LDIR/mute.out" 2>&1 &
+MGR=$!
+check "ready-http=/health: a probe that gets no answer says what it awaits" \
+  wait_for 150 grep -q "^uva_container: w: still waiting for an HTTP answer from http://127.0.0.1:19072/health (port 9009 inside)" "$LDIR/mute.out"
 kill -INT "$MGR"; wait "$MGR"; MGR=

@@ -33,8 +33,8 @@ check "splice: an IPv6 host address ([::1]:19000) forwards byte-exact" \
   $PY "$PEER" transfer ::1 19000 3000000 5000000
 check "splice: 200 concurrent connections all complete" \
   $PY "$PEER" concurrent 127.0.0.1 19000 200
-check "splice: a container port nothing listens on resets the client" \
-  $PY "$PEER" reset 127.0.0.1 19001
+check "splice: a container port nothing listens on refuses the client (the host port does not listen either)" \
+  $PY "$PEER" refused 127.0.0.1 19001
 check "splice: UDP on 127.0.0.1 reaches the app and its reply comes back" \
   $PY "$PEER" udp 127.0.0.1 19002
 check "splice: UDP on [::1] too" $PY "$PEER" udp ::1 19002

@@ -443,6 +443,7 @@ expect_fail "run of a command that does not exist" "not found in the container's
 
 # ---- lifecycle: exit status, stop signal and timeout, notify ----
 . "$ROOT/tests/lifecycle.sh"
+. "$ROOT/tests/control.sh"
 
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"

@@ -44,6 +44,9 @@ static void test_publish_good(void) {
       {"5353:53/udp", "127.0.0.1:5353/udp", 53, TRUE},
       {"[::1]:18080:8080", "[::1]:18080", 8080, FALSE},
       {"[::]:9000:9000/udp", "[::]:9000/udp", 9000, TRUE},
+      /* -p CONTAINER_PORT alone: host port 0, chosen at bind time */
+      {"8080", "127.0.0.1:0", 8080, FALSE},
+      {"53/udp", "127.0.0.1:0/udp", 53, TRUE},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autoptr(GError) error = NULL;
@@ -59,7 +62,7 @@ static void test_publish_good(void) {
 
 static void test_publish_bad(void) {
   static const char *const bad[] = {
-      "",           "8080",        "0:8080",
+      "",           "0",           "0:8080",
       "8080:0",     "65536:80",    "80:65536",
       "a:b",        "1.2.3:1:2",   "18080:8080/sctp",
       "[::1:1:2",   "[::1]1:2",    "1:2:3:4",
