@@ -151,10 +151,12 @@ _uva_container() {
     local _uva_words _uva_cword
     _uva_container_words
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
-    local top="run up check --print-default-spec --help -h --version"
+    local top="run up ps logs exec stop down rm check --print-default-spec
+        --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
         --hostname --network --port-driver --restart --pids-limit --sockets-limit
-        --shm-size --userns
+        --shm-size --userns --rm --stop-timeout --interactive -i --tty -t
+        --detach -d --wait-timeout --ready-http --ready-tcp
         --volume -v --help -h --"
     COMPREPLY=()
 
@@ -164,8 +166,42 @@ _uva_container() {
     fi
 
     case ${_uva_words[1]} in
-        up)
-            ((_uva_cword == 2)) && _uva_container_files "$cur"
+        up | down)
+            case $prev in
+                --wait-timeout | --exit-code-from | -t) return 0 ;;
+            esac
+            if [[ $cur == -* ]]; then
+                if [[ ${_uva_words[1]} == up ]]; then
+                    _uva_container_reply "$cur" "-d --detach --wait-timeout --exit-code-from"
+                else
+                    _uva_container_reply "$cur" "-t --time"
+                fi
+            else
+                _uva_container_files "$cur"
+            fi
+            return 0
+            ;;
+        ps)
+            if [[ $prev == --format ]]; then
+                _uva_container_reply "$cur" "json table"
+            else
+                _uva_container_reply "$cur" "--format"
+            fi
+            return 0
+            ;;
+        logs | stop | exec | rm)
+            # The running containers' names, as ps lists them.
+            if [[ $cur == -* ]]; then
+                case ${_uva_words[1]} in
+                    logs) _uva_container_reply "$cur" "-f --follow --tail" ;;
+                    stop) _uva_container_reply "$cur" "-t --time" ;;
+                    exec) _uva_container_reply "$cur" "-i -t -e -w --" ;;
+                esac
+            else
+                local names
+                names=$("${_uva_words[0]}" ps 2>/dev/null | awk 'NR > 1 { print $1 }')
+                _uva_container_reply "$cur" "$names"
+            fi
             return 0
             ;;
         run) ;;
@@ -184,7 +220,8 @@ _uva_container() {
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
                 --hostname | --network | --port-driver | --restart | --pids-limit | \
-                --sockets-limit | --shm-size | --userns | -v | --volume)
+                --sockets-limit | --shm-size | --userns | -v | --volume | \
+                --stop-timeout | --wait-timeout)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;

@@ -694,6 +694,15 @@ gboolean uva_fwd_publish(UvaFwd *f, UvaPublish *p, GError **error) {
     (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd, (const struct sockaddr *)&p->host, p->host_len) < 0)
     return uva_publish_bind_error(f->name, p, errno, error);
+  /* Bound and not yet listening, with SO_REUSEADDR a second socket could
+   * bind the same port (the kernel's bind conflict check lets two
+   * SO_REUSEADDR sockets share a port while neither listens,
+   * inet_csk_bind_conflict()): off until listen, so the port is ours
+   * alone from here on.  It is set again just before listen(), whose own
+   * conflict check would otherwise trip on TIME_WAIT sockets. */
+  int zero = 0;
+  if (!p->udp)
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero);
   /* `-p 8080` alone: the kernel chose the host port; the spec, and so
    * the banner and `ps`, learn it here. */
   socklen_t len = p->host_len;
@@ -728,6 +737,8 @@ gboolean uva_fwd_listen(UvaFwd *f, guint16 container_port, GError **error) {
     Listener *l = f->listeners->pdata[i];
     if (l->listening || l->pub.udp || l->pub.container_port != container_port)
       continue;
+    int one = 1;
+    (void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (listen(l->fd, SOMAXCONN) < 0)
       return uva_fail_errno(error, errno, "%s: listen", f->name);
     if (!ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))

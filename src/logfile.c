@@ -44,9 +44,8 @@ UvaLogfile *uva_logfile_open(int dir_fd, const char *dir, GError **error) {
   UvaLogfile *l = g_new0(UvaLogfile, 1);
   l->fd[0] = l->fd[1] = -1;
   for (int i = 0; i < 2; i++) {
-    l->fd[i] =
-        openat(dir_fd, names[i],
-               O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    l->fd[i] = openat(dir_fd, names[i],
+                      O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (l->fd[i] < 0) {
       uva_fail_errno(error, errno, "log file %s/%s", dir, names[i]);
       uva_logfile_free(l);
@@ -63,18 +62,25 @@ UvaLogfile *uva_logfile_open(int dir_fd, const char *dir, GError **error) {
   return l;
 }
 
-void uva_logfile_write(UvaLogfile *l, const void *buf, gsize len) {
-  if (!l || len == 0)
-    return;
+/* The next len bytes go to the other file if they would take this one
+ * past its half. */
+static void make_room(UvaLogfile *l, gsize len) {
   if (l->size > 0 && l->size + len > UVA_LOG_HALF) {
     l->cur ^= 1;
     l->size = 0;
-    if (ftruncate(l->fd[l->cur], 0) < 0)
-      return;
+    (void)ftruncate(l->fd[l->cur], 0);
   }
+}
+
+/* Explicit offsets, not O_APPEND: splice(2) refuses a file opened for
+ * appending (EINVAL). */
+void uva_logfile_write(UvaLogfile *l, const void *buf, gsize len) {
+  if (!l || len == 0)
+    return;
+  make_room(l, len);
   const char *p = buf;
   while (len > 0) {
-    ssize_t n = write(l->fd[l->cur], p, len);
+    ssize_t n = pwrite(l->fd[l->cur], p, len, (off_t)l->size);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -83,6 +89,36 @@ void uva_logfile_write(UvaLogfile *l, const void *buf, gsize len) {
     len -= (gsize)n;
     l->size += (gsize)n;
   }
+}
+
+gboolean uva_logfile_splice(UvaLogfile *l, int pipe_fd, gsize len) {
+  if (!l)
+    return FALSE;
+  make_room(l, len);
+  loff_t off = (loff_t)l->size;
+  gsize moved = 0;
+  while (moved < len) {
+    ssize_t n = splice(pipe_fd, NULL, l->fd[l->cur], &off, len - moved,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    moved += (gsize)n;
+  }
+  l->size = (gsize)off;
+  if (moved == len)
+    return TRUE;
+  /* A full disk: what the log could not take is dropped from the pipe,
+   * whose bytes went to their reader already (tee). */
+  char buf[16384];
+  while (moved < len) {
+    ssize_t n = read(pipe_fd, buf, MIN(sizeof buf, len - moved));
+    if (n <= 0)
+      return FALSE;
+    moved += (gsize)n;
+  }
+  return TRUE;
 }
 
 void uva_logfile_free(UvaLogfile *l) {

@@ -15,6 +15,10 @@ typedef struct UvaLogfile UvaLogfile;
 UvaLogfile *uva_logfile_open(int dir_fd, const char *dir, GError **error);
 /* Appends; never fails the caller (a full disk loses log lines only). */
 void uva_logfile_write(UvaLogfile *l, const void *buf, gsize len);
+/* Moves exactly len bytes out of the pipe pipe_fd into the log (splice(2),
+ * no copy through user space); bytes the log cannot take are read and
+ * dropped.  FALSE if the pipe held fewer. */
+gboolean uva_logfile_splice(UvaLogfile *l, int pipe_fd, gsize len);
 void uva_logfile_free(UvaLogfile *l);
 
 /* The reader: prints state_dir/NAME's log to fd 1, only the last tail

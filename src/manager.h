@@ -15,6 +15,7 @@
 #include "sandbox.h"
 #include "slirp.h"
 #include "supervisor.h"
+#include "teeout.h"
 
 #include <stdio.h>
 
@@ -38,7 +39,8 @@ typedef struct Container {
   UvaFwd *fwd; /* its published ports with the splice driver */
   UvaSandbox sb;
   guint sync_watch;
-  UvaStream *out, *err; /* its output pipes; NULL for a foreground run */
+  UvaStream *out, *err;      /* its output pipes; NULL for a foreground run */
+  UvaTee *tee_out, *tee_err; /* a foreground run's, into the caller's pipes */
   gboolean app_started, reaped, ready;
   int wait_status;
   UvaHostdirs *host;       /* its binds until started; the flock on its /tmp */

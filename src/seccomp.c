@@ -292,6 +292,8 @@ static const int manager_allowed[] = {
     SYS_lseek,
     SYS_pipe2,
     SYS_splice,
+    SYS_tee, /* a foreground run's output into the caller's pipe and the
+                log (teeout.c) */
 /* -d: /dev/null (opened before) over the caller's stdio once every
  * container is ready (supervisor.c); a copy of an fd reaches nothing
  * the fd did not */

@@ -33,7 +33,8 @@ static gboolean sup_all_done(Supervisor *sup) {
     return FALSE; /* the app's last output is still on its way */
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
-    if (!c->reaped || uva_stream_open(c->out) || uva_stream_open(c->err))
+    if (!c->reaped || uva_stream_open(c->out) || uva_stream_open(c->err) ||
+        uva_tee_open(c->tee_out) || uva_tee_open(c->tee_err))
       return FALSE;
   }
   return TRUE;
@@ -398,8 +399,29 @@ static gboolean open_control(Supervisor *sup, GError **error) {
  * The app has no controlling terminal (its own session), so TIOCSTI cannot
  * inject input into the caller's. */
 static gboolean start_direct(Container *c, GError **error) {
-  return uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network, 1, 2,
-                           &c->sb, error);
+  /* Where the caller's stdout or stderr is a pipe, the app gets a pipe of
+   * ours instead and the kernel copies its bytes into the log on the way
+   * (teeout.c); a terminal, a file or a socket it gets as it is. */
+  int fds[2][2] = {{-1, -1}, {-1, -1}};
+  for (int i = 0; i < 2 && !c->spec->tty; i++)
+    if (uva_tee_wanted(1 + i) && uva_tee_pipe(fds[i]) < 0)
+      return uva_fail_errno(error, errno, "pipe2");
+  gboolean ok =
+      uva_sandbox_start(c->spec, c->host->binds, !c->spec->no_network,
+                        fds[0][1] >= 0 ? fds[0][1] : 1,
+                        fds[1][1] >= 0 ? fds[1][1] : 2, &c->sb, error);
+  for (int i = 0; i < 2; i++) {
+    uva_close_fdp(&fds[i][1]);
+    if (!ok)
+      uva_close_fdp(&fds[i][0]);
+  }
+  if (!ok)
+    return FALSE;
+  if (fds[0][0] >= 0)
+    c->tee_out = uva_tee_new(fds[0][0], 1, c->log, stream_closed, c->sup);
+  if (fds[1][0] >= 0)
+    c->tee_err = uva_tee_new(fds[1][0], 2, c->log, stream_closed, c->sup);
+  return TRUE;
 }
 
 /* `up` and -d: each app's output comes through pipes, is shown prefixed
@@ -460,6 +482,8 @@ static void container_free(gpointer p) {
     g_source_remove(c->kill_timer);
   uva_stream_free(c->out);
   uva_stream_free(c->err);
+  uva_tee_free(c->tee_out);
+  uva_tee_free(c->tee_err);
   if (c->sync_watch)
     g_source_remove(c->sync_watch);
   uva_close_fdp(&c->sb.sync_fd);
