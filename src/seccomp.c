@@ -305,6 +305,8 @@ static const int manager_allowed[] = {
      * files: only those opened before, as Landlock denies truncating
      * anything opened after (LANDLOCK_ACCESS_FS_TRUNCATE) */
     SYS_ftruncate,
+    SYS_pwrite64, /* at the log's own offset: no O_APPEND, which splice
+                     refuses */
     /* sockets that exist or that socket() below may make: forwarding,
      * probes, libslirp's outbound connections */
     SYS_connect,
