@@ -103,7 +103,7 @@ own "$LDIR"
 "${AS_USER[@]}" "$UVA" up "$LDIR/wait.spec" >"$LDIR/wait.out" 2>&1 &
 MGR=$!
 check "readiness: a port nothing listens on inside: says what it awaits" \
-  wait_for 150 grep -q "^uva_container: w: still waiting for port 9 to listen inside, 5 s so far" "$LDIR/wait.out"
+  wait_for 150 grep -q "^uva_container: w: still waiting for port 9 to listen inside, [0-9]* s so far" "$LDIR/wait.out"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 "${AS_USER[@]}" "$UVA" up "$LDIR/mute.spec" >"$LDIR/mute.out" 2>&1 &
 MGR=$!

@@ -289,10 +289,11 @@ expect_fail() { # description, expected text, command...
   [ "$1" = as_user ] && { shift; set -- "${AS_USER[@]}" "$@"; }
   # Bounded: a case that wrongly starts must fail, not hang the suite.
   out=$(timeout -s KILL 30 "$@" 2>&1); rc=$?
-  if [ $rc != 0 ] && grep -q -- "$want" <<<"$out" && [ "$(grep -c . <<<"$out")" = 1 ] && no_user_procs; then
+  if [ $rc != 0 ] && grep -q -- "$want" <<<"$out" && [ "$(grep -c . <<<"$out")" = 1 ] && wait_for 20 no_user_procs; then
     ok "$d"
   else
-    not_ok "$d (rc=$rc): $out"
+    not_ok "$d (rc=$rc, $(user_procs) processes left): $out"
+    no_user_procs || ps -u "$TUID" -o pid=,stat=,args= | sed 's/^/#   /'
   fi
 }
 
