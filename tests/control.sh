@@ -119,10 +119,10 @@ port=$(CTL ps --format json | $PY -c 'import json,sys; print(json.load(sys.stdin
 check "-p 8080 alone: a free host port, shown by ps, answering" \
   bash -c '[ "$1" -gt 1024 ] && curl -sf -o /dev/null "http://127.0.0.1:$1/"' _ "$port"
 CTL stop anyport >/dev/null
-n=$(CTL run -d --rm -- sleep 100)
-check "run -d prints the generated name" test -d "$WORK/state/uva_container/$n"
-CTL stop "$n" >/dev/null
-check "--rm: its state is gone after stop" wait_for 50 test ! -e "$WORK/state/uva_container/$n"
+rmname=$(CTL run -d --rm -- sleep 100)
+check "run -d prints the generated name" test -d "$WORK/state/uva_container/$rmname"
+CTL stop "$rmname" >/dev/null
+check "--rm: its state is gone after stop" wait_for 50 test ! -e "$WORK/state/uva_container/$rmname"
 CTL run -d --name pg --stop-timeout 10 -- sh -c 'trap "sleep 5; echo clean-shutdown; exit 0" TERM; echo up; while :; do sleep 0.1; done' >/dev/null
 CTL stop pg 2>"$CDIR/pg.err" >/dev/null
 check "a postgres-like app that needs 5 s to stop is not killed (stop-timeout 10)" \
