@@ -5,6 +5,7 @@
 #include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
+#include "kube.h"
 #include "preflight.h"
 #include "spec.h"
 #include "specfile.h"
@@ -34,6 +35,7 @@ static const char usage_text[] =
     "       uva_container up [--exit-code-from NAME] FILE\n"
     "       uva_container rm NAME...\n"
     "       uva_container check\n"
+    "       uva_container kube [--image [NAME=]IMAGE]... [FILE]\n"
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
@@ -49,6 +51,7 @@ static const char usage_text[] =
     "up: every container described in a spec FILE (key file format; the\n"
     "    default is exactly the spec --print-default-spec prints).\n"
     "check: test whether this machine can run containers, with fixes.\n"
+    "kube: print FILE (default: the default spec) as Kubernetes Pods.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
     "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container);\n"
@@ -383,6 +386,8 @@ int main(int argc, char **argv) {
     if (text)
       fputs(text, stdout);
     status = text ? 0 : 1;
+  } else if (cmd && g_str_equal(cmd, "kube")) {
+    status = uva_kube_command(argc - 1, argv + 1, state, default_spec, &error);
   } else if (cmd && g_str_equal(cmd, "check") && argc == 2) {
     /* A missing recorder is one FAIL line among the others. */
     g_autoptr(GError) not_found = NULL;
@@ -413,7 +418,7 @@ int main(int argc, char **argv) {
     else
       fprintf(stderr,
               "uva_container: unknown command '%s' (commands: run, "
-              "up, rm, check; options: --help, --version, "
+              "up, rm, check, kube; options: --help, --version, "
               "--print-default-spec); see uva_container --help\n",
               cmd);
     return 2;
