@@ -1,0 +1,264 @@
+# tests/kube.sh - `uva_container kube`: its YAML parses (two independent
+# readers), is valid against the Kubernetes schema, says what the spec
+# says, round-trips hostile strings, and runs for real under rootless
+# `podman kube play` as the test user, offline, with an image made from
+# this host's own python3.  Sourced by tests/run.sh; uses its check,
+# check_eq, skipped, expect_fail, as_user, AS_USER, UVA, WORK, ROOT,
+# IS_ROOT, TUID, TGID.  What it needs: tests/kube/install-deps.sh.
+
+KDIR=$WORK/kube
+mkdir -p "$KDIR"
+[ $IS_ROOT = 1 ] && chown "$TUID:$TGID" "$KDIR"
+kube_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" kube "$@"; }
+KUBE_NODE_OK=0
+command -v node >/dev/null && [ -f "$ROOT/tests/kube/node_modules/kubernetes-models/package.json" ] &&
+  [ -f "$ROOT/tests/kube/node_modules/yaml/package.json" ] && KUBE_NODE_OK=1
+kube_validate() { timeout -s KILL 60 node "$ROOT/tests/kube/validate.mjs" "$@"; }
+# A Python expression over the documents of a JSON file, printed: pods
+# maps names to Pods, c(name) is a Pod's one container.
+kq() {
+  python3 -c 'import json, sys
+pods = {p["metadata"]["name"]: p for p in json.load(open(sys.argv[1]))}
+c = lambda n: pods[n]["spec"]["containers"][0]
+vols = lambda n: {v["name"]: v for v in pods[n]["spec"]["volumes"]}
+mounts = lambda n: {m["mountPath"]: (m["name"], m.get("readOnly", False)) for m in c(n)["volumeMounts"]}
+print(eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+# The same documents read by PyYAML (a YAML 1.1 reader, not the one the
+# validator uses), as JSON.
+kube_pyyaml_json() {
+  python3 -c 'import json, sys, yaml
+print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1], encoding="utf-8")) if d]))' "$1"
+}
+
+kube_out >"$KDIR/default.yaml" 2>"$KDIR/default.err"
+rc=$?
+check "kube: the default spec exits 0 and says nothing on stderr (rc=$rc)" \
+  bash -c '[ "$1" = 0 ] && [ ! -s "$2" ] && head -1 "$3" | grep -q "^# uva_container kube of the default spec"' _ "$rc" "$KDIR/default.err" "$KDIR/default.yaml"
+
+if [ $KUBE_NODE_OK = 1 ]; then
+  out=$(kube_validate "$KDIR/default.yaml" 2>&1)
+  check_eq "kube: the default spec's YAML is valid against the Kubernetes schema (kubernetes-models)" "$out" \
+    "valid: 2 documents (Pod a, Pod b)"
+  # The validator can say no: a port as a string, an unknown
+  # restartPolicy and a duplicate key are each refused.
+  sed '0,/containerPort: 8080/s//containerPort: "8080"/' "$KDIR/default.yaml" >"$KDIR/bad1.yaml"
+  sed '0,/restartPolicy: "Never"/s//restartPolicy: "Sometimes"/' "$KDIR/default.yaml" >"$KDIR/bad2.yaml"
+  sed '0,/^kind: Pod$/s//kind: Pod\nkind: Pod/' "$KDIR/default.yaml" >"$KDIR/bad3.yaml"
+  check "kube: (control) the validator refuses a string port, an unknown restartPolicy and a duplicate key" bash -c '
+    v() { timeout 60 node "$1/tests/kube/validate.mjs" "$2" 2>&1; }
+    v "$1" "$2/bad1.yaml" | grep -q "containerPort must be integer" &&
+    v "$1" "$2/bad2.yaml" | grep -q "restartPolicy must be equal to one of the allowed values" &&
+    v "$1" "$2/bad3.yaml" | grep -q "Map keys must be unique"' _ "$ROOT" "$KDIR"
+  kube_validate --json "$KDIR/default.yaml" >"$KDIR/default.json" 2>&1
+else
+  for i in 1 2; do skipped "kube: Kubernetes schema validation (no node or tests/kube/node_modules: run tests/kube/install-deps.sh)"; done
+  # The field checks below read the YAML through PyYAML instead.
+  kube_pyyaml_json "$KDIR/default.yaml" >"$KDIR/default.json" 2>&1
+fi
+check_eq "kube: a publishes 127.0.0.1:18080 -> 8080/TCP, b 127.0.0.1:28080 -> 8080/TCP" \
+  "$(kq "$KDIR/default.json" '[(n, p["containerPort"], p["hostPort"], p["hostIP"], p["protocol"]) for n in "ab" for p in c(n)["ports"]]')" \
+  "[('a', 8080, 18080, '127.0.0.1', 'TCP'), ('b', 8080, 28080, '127.0.0.1', 'TCP')]"
+check_eq "kube: the recorder's command, /app, the default image, PYTHONUNBUFFERED=1, restartPolicy Never, 10 s grace" \
+  "$(kq "$KDIR/default.json" '[(c(n)["command"], c(n)["workingDir"], c(n)["image"], {e["name"]: e["value"] for e in c(n)["env"]}.get("PYTHONUNBUFFERED"), pods[n]["spec"]["restartPolicy"], pods[n]["spec"]["terminationGracePeriodSeconds"]) for n in "ab"]')" \
+  "[(['/opt/uva/http_recorder.py'], '/app', 'docker.io/library/python:3-slim', '1', 'Never', 10), (['/opt/uva/http_recorder.py'], '/app', 'docker.io/library/python:3-slim', '1', 'Never', 10)]"
+check_eq "kube: securityContext: non-root as the user's uid, no privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root" \
+  "$(kq "$KDIR/default.json" 'sorted(set(str(c(n)["securityContext"]) for n in "ab"))')" \
+  "[\"{'runAsNonRoot': True, 'runAsUser': $TUID, 'runAsGroup': $TGID, 'allowPrivilegeEscalation': False, 'privileged': False, 'readOnlyRootFilesystem': True, 'capabilities': {'drop': ['ALL']}, 'seccompProfile': {'type': 'RuntimeDefault'}}\"]"
+check_eq "kube: ready-http is a readinessProbe GET / on port 8080" \
+  "$(kq "$KDIR/default.json" '[c(n)["readinessProbe"]["httpGet"] for n in "ab"]')" \
+  "[{'path': '/', 'port': 8080}, {'path': '/', 'port': 8080}]"
+check_eq "kube: /tmp is an emptyDir of each Pod's own, /app its workdir (hostPath), the recorder read-only" \
+  "$(kq "$KDIR/default.json" '[(mounts(n)["/tmp"], vols(n)[mounts(n)["/tmp"][0]].get("emptyDir"), vols(n)[mounts(n)["/app"][0]]["hostPath"]["path"].endswith("/uva_container/%s/www" % n), mounts(n)["/opt/uva/http_recorder.py"][1]) for n in "ab"]')" \
+  "[(('a-tmp', False), {}, True, True), (('b-tmp', False), {}, True, True)]"
+
+# Hostile strings: every word and value comes back as itself, through
+# both readers.  GKeyFile unescapes \n, \t and \r in list values; the
+# other characters are written raw into the spec.
+KS=$KDIR/hostile.spec
+{
+  printf '[container q]\n'
+  printf '%s\n' "command = sh -c 'printf \"%s\\n\" \"a: b\" # not a comment' -- 'it'\"'\"'s' no null 1e3 '- dash' '{x: [1]}' '&a *b !c %d @e \`f' 'ü €' \"\\\\back\\\\slash\" ''"
+  printf 'env = NL=one\\ntwo;TAB=a\\tb;CR=a\\rb;CTL=\x01\x7f;SEP=\xc2\x85\xe2\x80\xa8\xef\xbb\xbf;EMOJI=\xf0\x9f\x98\x80;Q="q": '"'"'s'"'"' #h;EMPTY=\n'
+  printf 'publish = [::1]:19380:80;127.0.0.1:19381:53/udp\n'
+  printf 'restart = on-failure:3\nuserns = auto\nstop-timeout = 42\nshm-size = 3m\nhostname = web-1\n'
+} >"$KS"
+[ $IS_ROOT = 1 ] && chown "$TUID:$TGID" "$KS"
+kube_out "$KS" >"$KDIR/hostile.yaml" 2>"$KDIR/hostile.err"
+rc=$?
+check_eq "kube: a spec with hostile strings exits 0" "$rc.$(cat "$KDIR/hostile.err")" "0."
+check "kube: the YAML holds no raw control character, NEL, LS or BOM (all escaped)" \
+  bash -c '! LC_ALL=C.UTF-8 grep -qP "[\x00-\x08\x0b-\x1f\x7f\x{85}\x{2028}\x{2029}\x{feff}]" "$1"' _ "$KDIR/hostile.yaml"
+# What the spec says, as Python literals (no shell quoting in between).
+cat >"$KDIR/want.py" <<'PY_EOF'
+import json, sys
+pod = json.load(open(sys.argv[1]))[0]
+c = pod["spec"]["containers"][0]
+argv = ["sh", "-c", 'printf "%s\\n" "a: b" # not a comment', "--", "it's",
+        "no", "null", "1e3", "- dash", "{x: [1]}", "&a *b !c %d @e `f",
+        "\u00fc \u20ac", "\\back\\slash", ""]
+env = [("NL", "one\ntwo"), ("TAB", "a\tb"), ("CR", "a\rb"),
+       ("CTL", "\x01\x7f"), ("SEP", "\x85\u2028\ufeff"),
+       ("EMOJI", "\U0001f600"), ("Q", "\"q\": 's' #h"), ("EMPTY", "")]
+got_env = [(e["name"], e["value"]) for e in c["env"]][3:]
+what = sys.argv[2]
+got, want = (c["command"], argv) if what == "argv" else (got_env, env)
+print("same" if got == want else "got %r, want %r" % (got, want))
+PY_EOF
+kube_pyyaml_json "$KDIR/hostile.yaml" >"$KDIR/hostile.pyyaml.json" 2>&1
+readers=pyyaml
+if [ $KUBE_NODE_OK = 1 ]; then
+  out=$(kube_validate "$KDIR/hostile.yaml" 2>&1)
+  check_eq "kube: the hostile spec's YAML is valid against the Kubernetes schema" "$out" "valid: 1 documents (Pod q)"
+  kube_validate --json "$KDIR/hostile.yaml" >"$KDIR/hostile.yaml-js.json" 2>&1
+  readers="pyyaml yaml-js"
+else
+  skipped "kube: schema validation of the hostile spec (run tests/kube/install-deps.sh)"
+fi
+for r in $readers; do
+  check_eq "kube: every command word comes back as itself ($r reader)" \
+    "$(python3 "$KDIR/want.py" "$KDIR/hostile.$r.json" argv 2>&1)" same
+  check_eq "kube: every env value comes back as itself, after LANG, container and HOME ($r reader)" \
+    "$(python3 "$KDIR/want.py" "$KDIR/hostile.$r.json" env 2>&1)" same
+done
+f=$KDIR/hostile.pyyaml.json
+check_eq "kube: IPv6 and UDP publishes, on-failure, 42 s grace, hostname, shm-size 3m as 3Mi" \
+  "$(kq "$f" '([(p["hostIP"], p["hostPort"], p["containerPort"], p["protocol"]) for p in c("q")["ports"]], pods["q"]["spec"]["restartPolicy"], pods["q"]["spec"]["terminationGracePeriodSeconds"], pods["q"]["spec"]["hostname"], vols("q")["q-shm"]["emptyDir"])')" \
+  "([('::1', 19380, 80, 'TCP'), ('127.0.0.1', 19381, 53, 'UDP')], 'OnFailure', 42, 'web-1', {'medium': 'Memory', 'sizeLimit': '3Mi'})"
+check_eq "kube: userns = auto runs as root of the Pod with uva's capabilities, still no escalation" \
+  "$(kq "$f" '(c("q")["securityContext"]["runAsUser"], c("q")["securityContext"]["runAsNonRoot"], c("q")["securityContext"]["allowPrivilegeEscalation"], len(c("q")["securityContext"]["capabilities"]["add"]), "SYS_ADMIN" in c("q")["securityContext"]["capabilities"]["add"])')" \
+  "(0, False, False, 14, False)"
+check "kube: ready-http without a TCP port gives no readinessProbe" \
+  bash -c '! grep -q readinessProbe "$1"' _ "$KDIR/hostile.yaml"
+
+out=$(kube_out --image localhost/all:1 --image b=localhost/b:2 2>&1 | grep '^    image:' | tr '\n' ' ')
+check_eq "kube --image IMAGE --image b=IMAGE: every container, then b's own" "$out" \
+  '    image: "localhost/all:1"     image: "localhost/b:2" '
+printf '[container a-]\ncommand = true\n' >"$KDIR/dash.spec"
+printf '[container u]\ncommand = printf \xff\n' >"$KDIR/utf8.spec"
+[ $IS_ROOT = 1 ] && chown "$TUID:$TGID" "$KDIR"/*.spec
+expect_fail "kube: a name Kubernetes cannot take (trailing '-') is refused, naming the rule" \
+  'container name "a-" is not a Kubernetes name (DNS-1123 label' as_user "$UVA" kube "$KDIR/dash.spec"
+expect_fail "kube: a command word that is not UTF-8 is refused, not mangled" \
+  'command word ".*" is not UTF-8' as_user "$UVA" kube "$KDIR/utf8.spec"
+expect_fail "kube --image NAME=IMAGE of an unknown container is refused" \
+  'kube: --image nosuch=x: no container nosuch in the spec' as_user "$UVA" kube --image nosuch=x
+expect_fail "kube with two FILEs is refused" 'kube: one FILE at most, not 2' \
+  as_user "$UVA" kube "$KS" "$KS"
+
+# ---- podman kube play: the default spec's YAML run for real ----
+# Rootless, as the test user, offline: the image is imported from a
+# tarball of this host's python3 (tests/kube/mkimage.sh), podman builds
+# its pause image from catatonit, and no registry is asked.  podman's
+# whole state is under $KP (its own storage.conf, containers.conf,
+# --root, --runroot, --tmpdir and XDG_RUNTIME_DIR), so the user's own
+# podman storage is never touched.  runc, not crun: crun 1.8 refuses this
+# host's cgroup v1/v2 hybrid ("cgroups in hybrid mode not supported").
+KP=$WORK/kube/podman
+KIMG=localhost/uva-kube-test:$$
+KP_N=15 # the checks below, skipped together
+kpod() {
+  as_user timeout -s KILL 120 env XDG_RUNTIME_DIR="$KP/xdg" \
+    CONTAINERS_CONF="$KP/containers.conf" CONTAINERS_STORAGE_CONF="$KP/storage.conf" \
+    podman --root "$KP/root" --runroot "$KP/runroot" --tmpdir "$KP/tmp" "$@"
+}
+# Only what this test started: the pods of its YAML, its image, its
+# storage, and podman's pause process of its --tmpdir (by its pid file).
+kube_podman_cleanup() {
+  [ -d "$KP" ] || return 0
+  [ -f "$KP/k.yaml" ] && kpod kube down "$KP/k.yaml" >/dev/null 2>&1
+  kpod rmi -f "$KIMG" >/dev/null 2>&1
+  kpod system reset --force >/dev/null 2>&1
+  local pp
+  pp=$(cat "$KP/tmp/pause.pid" 2>/dev/null)
+  if [ -n "$pp" ] && [ "$(stat -c %u "/proc/$pp" 2>/dev/null)" = "$TUID" ] &&
+    grep -q catatonit "/proc/$pp/comm" 2>/dev/null; then
+    kill -KILL "$pp" 2>/dev/null
+  fi
+  rm -rf "$KP"
+}
+kube_podman_procs() { # podman's processes of the test user still alive
+  ps -u "$TUID" -o stat=,comm= | awk '$1 !~ /^Z/ && $2 ~ /^(conmon|slirp4netns|rootlessport|catatonit|podman|runc)/' | wc -l
+}
+why=
+TNAME=$(getent passwd "$TUID" | cut -d: -f1)
+for tool in podman runc slirp4netns catatonit newuidmap newgidmap; do
+  command -v "$tool" >/dev/null || why=${why:-"$tool not installed (tests/kube/install-deps.sh)"}
+done
+if [ -z "$why" ]; then
+  for f in subuid subgid; do
+    grep -q "^$TNAME:" /etc/$f && continue
+    if [ $IS_ROOT = 1 ]; then
+      s=$(awk -F: '$2 + $3 > m {m = $2 + $3} END {print (m < 100000 ? 100000 : m)}' /etc/$f)
+      [ $f = subuid ] && usermod --add-subuids "$s-$((s + 65535))" "$TNAME"
+      [ $f = subgid ] && usermod --add-subgids "$s-$((s + 65535))" "$TNAME"
+    else
+      why="$TNAME has no range in /etc/$f (rootless podman needs one)"
+    fi
+  done
+fi
+[ -z "$why" ] && ! { port_free 18080 && port_free 28080; } && why="port 18080 or 28080 is taken"
+if [ -n "$why" ]; then
+  for ((i = 0; i < KP_N; i++)); do skipped "podman kube play: $why"; done
+else
+  trap 'kube_podman_cleanup; cleanup' EXIT
+  mkdir -p "$KP/xdg" "$KP/tmp" "$KP/state/uva_container/a/www" "$KP/state/uva_container/b/www"
+  chmod 0700 "$KP/xdg" "$KP/state" "$KP/state/uva_container" "$KP/state/uva_container"/*/ \
+    "$KP/state/uva_container"/*/www
+  echo "I am container a" >"$KP/state/uva_container/a/www/hello-from-a.txt"
+  echo "I am container b" >"$KP/state/uva_container/b/www/hello-from-b.txt"
+  printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >"$KP/containers.conf"
+  printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "%s"\n' "$KP/root" "$KP/runroot" >"$KP/storage.conf"
+  "$ROOT/tests/kube/mkimage.sh" "$KP/rootfs.tar" 2>"$KP/mkimage.err"
+  [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$KP"
+  out=$(kpod import --change 'ENV PATH=/usr/bin:/bin' "$KP/rootfs.tar" "$KIMG" 2>&1); rc=$?
+  check "podman import of a tarball of the host's python3 makes $KIMG, no registry (rc=$rc)" [ $rc = 0 ]
+  [ $rc = 0 ] || sed 's/^/#   /' <<<"$out$(cat "$KP/mkimage.err")"
+  timeout -s KILL 30 "${AS_USER[@]}" XDG_STATE_HOME="$KP/state" "$UVA" kube --image "$KIMG" >"$KP/k.yaml"
+  # keep-id: the Pod's runAsUser is the user's own uid, as in uva, so the
+  # user's 0700 workdirs are readable inside as they are in uva.
+  out=$(kpod kube play --userns keep-id "$KP/k.yaml" 2>&1); rc=$?
+  check "podman kube play --userns keep-id of the default spec's YAML, as the test user (rc=$rc)" [ $rc = 0 ]
+  [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+  kube_lists() { curl -s -m 2 "http://127.0.0.1:$1/" | grep -q "hello-from-$2.txt"; }
+  check "podman: a answers on 127.0.0.1:18080 with its own workdir" wait_for 300 kube_lists 18080 a
+  check "podman: b answers on 127.0.0.1:28080 with its own workdir" wait_for 300 kube_lists 28080 b
+  check "podman: neither lists the other's file" \
+    bash -c '! curl -s -m 2 http://127.0.0.1:18080/ | grep -q hello-from-b && ! curl -s -m 2 http://127.0.0.1:28080/ | grep -q hello-from-a'
+  check_eq "podman: the published ports listen on loopback only" \
+    "$(ss -Hltn '( sport = :18080 or sport = :28080 )' | awk '{print $4}' | sort | tr '\n' ' ')" \
+    "127.0.0.1:18080 127.0.0.1:28080 "
+  ua=/kube-only-a-$RANDOM ub=/kube-only-b-$RANDOM
+  curl -s -m 5 -o /dev/null "http://127.0.0.1:18080$ua"
+  curl -s -m 5 -o /dev/null "http://127.0.0.1:28080$ub"
+  klog() { kpod exec "$1" /usr/bin/python3 -c 'print(open("/tmp/http_recorder.log").read())' 2>&1; }
+  kube_log_has() { klog "$1" | grep -q "GET request for $2\$"; }
+  check "podman: a's /tmp/http_recorder.log has a's request" wait_for 50 kube_log_has a-a "$ua"
+  check "podman: b's /tmp/http_recorder.log has b's request" wait_for 50 kube_log_has b-b "$ub"
+  check "podman: and neither log has the other's (each Pod's /tmp is its own)" \
+    bash -c '! grep -q "$3" <<<"$1" && ! grep -q "$4" <<<"$2"' _ "$(klog a-a)" "$(klog b-b)" "$ub" "$ua"
+  check "podman logs: a's output has a's request and not b's" \
+    bash -c 'grep -q "GET request for $2" <<<"$1" && ! grep -q "$3" <<<"$1"' _ "$(kpod logs a-a 2>&1)" "$ua" "$ub"
+  out=$(kpod exec a-a /usr/bin/python3 -c 'import re
+s = open("/proc/self/status").read()
+print(*(re.search(r"^%s:\s*(\S+)" % k, s, re.M).group(1) for k in ("Uid", "CapEff", "NoNewPrivs", "Seccomp")))
+try:
+    open("/uva-rootfs-probe", "w")
+except OSError as e:
+    print(e.strerror)' 2>&1)
+  check_eq "podman: inside, the user's uid, no capabilities, no_new_privs, a seccomp filter, a read-only root" \
+    "$out" "$TUID 0000000000000000 1 2
+Read-only file system"
+  out=$(kpod kube down "$KP/k.yaml" 2>&1); rc=$?
+  pods=$(kpod pod ls -q 2>&1)
+  check "podman kube down stops and removes both Pods (rc=$rc)" [ "$rc" = 0 -a -z "$pods" ]
+  kube_ports_free() { port_free 18080 && port_free 28080; }
+  check "podman: both ports are free after kube down" wait_for 50 kube_ports_free
+  kpod rmi "$KIMG" >/dev/null 2>&1
+  kube_no_image() { ! kpod image exists "$KIMG"; }
+  check "podman: the imported image is removed" kube_no_image
+  kube_podman_cleanup
+  kube_all_gone() { [ "$(kube_podman_procs)" = 0 ] && [ ! -e "$KP" ]; }
+  check "podman: no podman process of the test user is left, and its state is gone" wait_for 50 kube_all_gone
+  trap cleanup EXIT
+fi
