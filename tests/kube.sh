@@ -262,3 +262,154 @@ Read-only file system"
   check "podman: no podman process of the test user is left, and its state is gone" wait_for 50 kube_all_gone
   trap cleanup EXIT
 fi
+
+# ---- systemd: the user unit, run the way systemd runs it ----
+# systemd is not running here: its ExecStart line is read from the
+# installed unit, %h expanded, and run as the test user with a
+# NOTIFY_SOCKET of our own; then SIGTERM to the main pid, as systemd's
+# KillMode=mixed stop does.
+SD=$KDIR/sd
+SDEST=$SD/dest
+mkdir -p "$SD/home/.config/uva_container" "$SD/xdg"
+make -s -C "$ROOT" install DESTDIR="$SDEST" PREFIX=/usr/local >"$SD/install.log" 2>&1
+UNIT_IN=$SDEST/usr/local/lib/systemd/user/uva_container.service
+check "make install puts the user unit in PREFIX/lib/systemd/user, naming BINDIR's binary" \
+  grep -qx 'ExecStart=/usr/local/bin/uva_container up %h/.config/uva_container/containers.spec' "$UNIT_IN"
+# The same unit with its binary where DESTDIR put it.
+UNIT=$SD/uva_container.service
+sed "s|^ExecStart=/usr/local/|ExecStart=$SDEST/usr/local/|" "$UNIT_IN" >"$UNIT"
+[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$SD"
+# The user manager's environment: HOME, and the state under it.
+SD_ENV=(HOME="$SD/home" XDG_STATE_HOME="$SD/home/.local/state")
+"${AS_USER[@]}" "${SD_ENV[@]}" "$SDEST/usr/local/bin/uva_container" --print-default-spec \
+  >"$SD/home/.config/uva_container/containers.spec"
+chmod 0700 "$SD/xdg"
+if command -v systemd-analyze >/dev/null; then
+  out=$(timeout 60 "${AS_USER[@]}" HOME="$SD/home" XDG_RUNTIME_DIR="$SD/xdg" \
+    MANPATH="$SDEST/usr/local/share/man" systemd-analyze --user verify "$UNIT" 2>&1); rc=$?
+  check "systemd-analyze --user verify: the unit is clean, no warning (rc=$rc)" [ $rc = 0 -a -z "$out" ]
+  [ -z "$out" ] || sed 's/^/#   /' <<<"$out"
+  # (control) verify does complain about a unit it cannot run.
+  sed 's|^ExecStart=[^ ]*|ExecStart=/nonexistent/uva_container|' "$UNIT" >"$SD/broken.service"
+  out=$(timeout 60 "${AS_USER[@]}" HOME="$SD/home" XDG_RUNTIME_DIR="$SD/xdg" \
+    MANPATH="$SDEST/usr/local/share/man" systemd-analyze --user verify "$SD/broken.service" 2>&1)
+  check "systemd-analyze verify (control): a missing ExecStart binary is refused" grep -q 'is not executable' <<<"$out"
+else
+  skipped "systemd-analyze verify (systemd-analyze not installed)"
+  skipped "systemd-analyze verify control (systemd-analyze not installed)"
+fi
+unit_key() { # [Service] key -> its value
+  python3 -c 'import configparser, sys
+p = configparser.RawConfigParser(strict=False, interpolation=None); p.optionxform = str
+p.read(sys.argv[1]); print(p.get("Service", sys.argv[2], fallback=""))' "$UNIT" "$1"
+}
+check_eq "the unit: Type=notify, NotifyAccess=main, KillMode=mixed (SIGTERM to uva_container alone)" \
+  "$(unit_key Type) $(unit_key NotifyAccess) $(unit_key KillMode)" "notify main mixed"
+tss=$(unit_key TimeoutStopSec)
+check "the unit: TimeoutStopSec ($tss) is above the spec's stop-timeout (10 s by default) plus the drain" \
+  [ "${tss%s}" -gt 10 ]
+# ExecStart as systemd reads it: one command line, sh-like quoting,
+# specifiers %h (the user's home) and %% expanded; a leading - @ : + !
+# changes how it runs, not what.
+python3 - "$UNIT" "$SD/home" >"$SD/argv" <<'PY_EOF'
+import configparser, shlex, sys
+p = configparser.RawConfigParser(strict=False, interpolation=None)
+p.optionxform = str
+p.read(sys.argv[1])
+line = p.get("Service", "ExecStart").lstrip("-@:+!")
+words = [w.replace("%h", sys.argv[2]).replace("%%", "%") for w in shlex.split(line)]
+sys.stdout.write("\0".join(words))
+PY_EOF
+mapfile -d '' SD_ARGV <"$SD/argv"
+NSOCK=$SD/notify.sock
+"${AS_USER[@]}" /usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
+while True:
+    m = s.recv(4096).decode()
+    print(m, flush=True)
+    if "STOPPING=1" in m.split("\n"):
+        break' "$NSOCK" >"$SD/notify.out" 2>&1 &
+SD_NL=$!
+wait_for 50 test -S "$NSOCK"
+"${AS_USER[@]}" "${SD_ENV[@]}" NOTIFY_SOCKET="$NSOCK" "${SD_ARGV[@]}" >"$SD/unit.out" 2>&1 &
+MGR=$!
+check "the unit's ExecStart (uva_container up ~/.config/uva_container/containers.spec) sends READY=1" \
+  wait_for 300 grep -qx "READY=1" "$SD/notify.out"
+check "... once both recorders answer on 18080 and 28080" \
+  bash -c 'curl -s -m 2 http://127.0.0.1:18080/ | grep -q hello-from-a && curl -s -m 2 http://127.0.0.1:28080/ | grep -q hello-from-b'
+kill -TERM "$MGR"
+t0=$SECONDS
+wait "$MGR"; rc=$?; MGR=
+check_eq "SIGTERM to the main pid (systemd's stop): uva_container exits 0 in $((SECONDS - t0)) s, under TimeoutStopSec" \
+  "$rc.$([ $((SECONDS - t0)) -lt "${tss%s}" ] && echo in-time)" "0.in-time"
+check "... after sending STOPPING=1" wait_for 50 grep -qx "STOPPING=1" "$SD/notify.out"
+kube_sd_gone() { no_user_procs && port_free 18080 && port_free 28080; }
+check "... and nothing of it is left: no process, both ports free" wait_for 50 kube_sd_gone
+kill "$SD_NL" 2>/dev/null; wait "$SD_NL" 2>/dev/null
+
+# ---- AppArmor: the profile make install and the package install ----
+AA=$SDEST/etc/apparmor.d/uva_container
+check "make install PREFIX=/usr/local puts the AppArmor profile in /etc/apparmor.d, for /usr/local/bin/uva_container" \
+  grep -qx 'profile uva_container /usr/local/bin/uva_container flags=(unconfined) {' "$AA"
+check "the profile allows userns, in abi 4.0, with include if exists <local/uva_container>" \
+  bash -c 'grep -qx "  userns," "$1" && grep -qx "abi <abi/4.0>," "$1" && grep -qx "  include if exists <local/uva_container>" "$1"' _ "$AA"
+make -s -C "$ROOT" install DESTDIR="$SD/dest-usr" PREFIX=/usr >>"$SD/install.log" 2>&1
+check "make install PREFIX=/usr (the package's) names /usr/bin/uva_container" \
+  grep -qx 'profile uva_container /usr/bin/uva_container flags=(unconfined) {' "$SD/dest-usr/etc/apparmor.d/uva_container"
+make -s -C "$ROOT" install DESTDIR="$SD/dest-opt" PREFIX=/opt/uvak >>"$SD/install.log" 2>&1
+check "make install PREFIX=/opt/uvak keeps the profile in PREFIX/etc/apparmor.d, naming /opt/uvak/bin/uva_container" \
+  grep -qx 'profile uva_container /opt/uvak/bin/uva_container flags=(unconfined) {' "$SD/dest-opt/opt/uvak/etc/apparmor.d/uva_container"
+if command -v apparmor_parser >/dev/null; then
+  aap() { apparmor_parser -Q -K --skip-cache -I /etc/apparmor.d "$@" 2>&1 | grep -v '^Cache read/write disabled'; return "${PIPESTATUS[0]}"; }
+  aav=$(apparmor_parser --version | head -1)
+  printf 'profile uva_container /x flags=(unconfined) {\n  nosuchrule,\n}\n' >"$SD/aa-broken"
+  check "apparmor_parser (control): a profile with an unknown rule is refused" bash -c '! "$@" >/dev/null 2>&1' _ apparmor_parser -Q -K --skip-cache "$SD/aa-broken"
+  if [ -e /etc/apparmor.d/abi/4.0 ]; then
+    out=$(aap "$AA"); rc=$?
+    check "apparmor_parser -Q -K (parse only, $aav): the installed profile parses (rc=$rc)" [ $rc = 0 ]
+    [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+  else
+    # Debian 12's parser (3.0) has neither abi/4.0 nor the userns rule,
+    # both AppArmor 4.0's (Ubuntu 24.04): it checks the rest.
+    skipped "apparmor_parser of the profile as installed ($aav has no abi/4.0 and no userns rule; Ubuntu 24.04's 4.0 does)"
+    sed -e 's|^abi <abi/4.0>,|abi <abi/3.0>,|' -e '/^  userns,$/d' "$AA" >"$SD/aa-3.0"
+    out=$(aap "$SD/aa-3.0"); rc=$?
+    check "apparmor_parser -Q -K (parse only, $aav): the profile with abi 3.0 and no userns rule parses (rc=$rc)" [ $rc = 0 ]
+    [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+  fi
+else
+  skipped "apparmor_parser (package apparmor not installed)"
+  skipped "apparmor_parser control (package apparmor not installed)"
+fi
+
+# `check` on an Ubuntu-like machine: the restriction sysctl and the
+# profile list are faked in a mount namespace of this test only (a tmpfs
+# over /proc/sys/kernel and over /sys/kernel/security).
+aa_check() { # restrict value, profiles text or "unreadable"
+  unshare -m --propagation private bash -c '
+    mkdir -p "$3/k" "$3/s/apparmor"
+    echo "$1" >"$3/k/apparmor_restrict_unprivileged_userns"
+    if [ "$2" = unreadable ]; then : >"$3/s/apparmor/profiles"; chmod 000 "$3/s/apparmor/profiles"
+    else printf "%s\n" "$2" >"$3/s/apparmor/profiles"; fi
+    mount -t tmpfs none /proc/sys/kernel && cp "$3/k/apparmor_restrict_unprivileged_userns" /proc/sys/kernel/ &&
+    mount --bind "$3/s" /sys/kernel/security && as_user "$4" check' _ "$1" "$2" "$KDIR/aa.$RANDOM" "$UVA" 2>&1 | grep '^.... *AppArmor'
+}
+if [ $IS_ROOT = 1 ]; then
+  out=$(aa_check 1 "uva_container (unconfined)
+bwrap (unconfined)")
+  check_eq "check, restriction on, profile loaded but this binary is not the installed path: two FAIL lines, each with its fix" "$out" \
+    "FAIL  AppArmor userns restriction  AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, the Ubuntu 24.04 default): run 'sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0', or run the installed uva_container (make install, or the package) with its profile loaded: 'sudo apparmor_parser -r /etc/apparmor.d/uva_container' (it allows 'userns')
+FAIL  AppArmor profile             uva_container loaded, but not for this binary ($UVA): it names the installed path; run that one"
+  out=$(aa_check 1 "bwrap (unconfined)" | tail -1)
+  check_eq "check, restriction on, profile not loaded: says how to load it" "$out" \
+    "FAIL  AppArmor profile             uva_container not loaded: sudo apparmor_parser -r /etc/apparmor.d/uva_container (make install and the package install it)"
+  out=$(aa_check 0 "bwrap (unconfined)")
+  check_eq "check, restriction off: OK, and the profile is not needed" "$out" \
+    "OK    AppArmor userns restriction  off (kernel.apparmor_restrict_unprivileged_userns=0)
+OK    AppArmor profile             uva_container not loaded (not needed while the restriction is off): sudo apparmor_parser -r /etc/apparmor.d/uva_container (make install and the package install it)"
+  out=$(aa_check 1 unreadable | tail -1)
+  check "check, restriction on, profile list unreadable: cannot tell, says why and the fix" \
+    grep -q "^FAIL  AppArmor profile             cannot tell whether uva_container is loaded (.*Permission denied); this process runs as an unknown label: sudo apparmor_parser -r" <<<"$out"
+else
+  for i in 1 2 3 4; do skipped "check with AppArmor's restriction faked (needs root to arrange)"; done
+fi
