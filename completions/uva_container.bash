@@ -151,7 +151,7 @@ _uva_container() {
     local _uva_words _uva_cword
     _uva_container_words
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
-    local top="run up check --print-default-spec --help -h --version"
+    local top="run up check kube --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
         --hostname --network --port-driver --restart --pids-limit --sockets-limit
         --shm-size --userns
@@ -166,6 +166,17 @@ _uva_container() {
     case ${_uva_words[1]} in
         up)
             ((_uva_cword == 2)) && _uva_container_files "$cur"
+            return 0
+            ;;
+        kube)
+            # kube [--image [NAME=]IMAGE]... [FILE]
+            if [[ $prev == --image ]]; then
+                COMPREPLY=()
+            elif [[ $cur == -* ]]; then
+                _uva_container_reply "$cur" "--image --help"
+            else
+                _uva_container_files "$cur"
+            fi
             return 0
             ;;
         run) ;;
