@@ -143,6 +143,7 @@ expect_fail "kube: a command word that is not UTF-8 is refused, not mangled" \
   'command word ".*" is not UTF-8' as_user "$UVA" kube "$KDIR/utf8.spec"
 expect_fail "kube --image NAME=IMAGE of an unknown container is refused" \
   'kube: --image nosuch=x: no container nosuch in the spec' as_user "$UVA" kube --image nosuch=x
+check "bash completion offers kube, and --image after it" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container ku); COMP_CWORD=1; _uva_container; [ \"\${COMPREPLY[*]}\" = kube ] || exit 1; COMP_WORDS=(uva_container kube --im); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --image ]"
 expect_fail "kube with two FILEs is refused" 'kube: one FILE at most, not 2' \
   as_user "$UVA" kube "$KS" "$KS"
 
@@ -270,8 +271,10 @@ fi
 # KillMode=mixed stop does.
 SD=$KDIR/sd
 SDEST=$SD/dest
+# INSTALL_BIN: the suite's own binary, so that another PREFIX does not
+# rebuild the checkout's with another DATADIR.
 mkdir -p "$SD/home/.config/uva_container" "$SD/xdg"
-make -s -C "$ROOT" install DESTDIR="$SDEST" PREFIX=/usr/local >"$SD/install.log" 2>&1
+make -s -C "$ROOT" install INSTALL_BIN="$UVA" DESTDIR="$SDEST" PREFIX=/usr/local >"$SD/install.log" 2>&1
 UNIT_IN=$SDEST/usr/local/lib/systemd/user/uva_container.service
 check "make install puts the user unit in PREFIX/lib/systemd/user, naming BINDIR's binary" \
   grep -qx 'ExecStart=/usr/local/bin/uva_container up %h/.config/uva_container/containers.spec' "$UNIT_IN"
@@ -353,10 +356,10 @@ check "make install PREFIX=/usr/local puts the AppArmor profile in /etc/apparmor
   grep -qx 'profile uva_container /usr/local/bin/uva_container flags=(unconfined) {' "$AA"
 check "the profile allows userns, in abi 4.0, with include if exists <local/uva_container>" \
   bash -c 'grep -qx "  userns," "$1" && grep -qx "abi <abi/4.0>," "$1" && grep -qx "  include if exists <local/uva_container>" "$1"' _ "$AA"
-make -s -C "$ROOT" install DESTDIR="$SD/dest-usr" PREFIX=/usr >>"$SD/install.log" 2>&1
+make -s -C "$ROOT" install INSTALL_BIN="$UVA" DESTDIR="$SD/dest-usr" PREFIX=/usr >>"$SD/install.log" 2>&1
 check "make install PREFIX=/usr (the package's) names /usr/bin/uva_container" \
   grep -qx 'profile uva_container /usr/bin/uva_container flags=(unconfined) {' "$SD/dest-usr/etc/apparmor.d/uva_container"
-make -s -C "$ROOT" install DESTDIR="$SD/dest-opt" PREFIX=/opt/uvak >>"$SD/install.log" 2>&1
+make -s -C "$ROOT" install INSTALL_BIN="$UVA" DESTDIR="$SD/dest-opt" PREFIX=/opt/uvak >>"$SD/install.log" 2>&1
 check "make install PREFIX=/opt/uvak keeps the profile in PREFIX/etc/apparmor.d, naming /opt/uvak/bin/uva_container" \
   grep -qx 'profile uva_container /opt/uvak/bin/uva_container flags=(unconfined) {' "$SD/dest-opt/opt/uvak/etc/apparmor.d/uva_container"
 if command -v apparmor_parser >/dev/null; then
