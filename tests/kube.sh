@@ -362,12 +362,17 @@ check "make install PREFIX=/usr (the package's) names /usr/bin/uva_container" \
 make -s -C "$ROOT" install INSTALL_BIN="$UVA" DESTDIR="$SD/dest-opt" PREFIX=/opt/uvak >>"$SD/install.log" 2>&1
 check "make install PREFIX=/opt/uvak keeps the profile in PREFIX/etc/apparmor.d, naming /opt/uvak/bin/uva_container" \
   grep -qx 'profile uva_container /opt/uvak/bin/uva_container flags=(unconfined) {' "$SD/dest-opt/opt/uvak/etc/apparmor.d/uva_container"
-if command -v apparmor_parser >/dev/null; then
-  aap() { apparmor_parser -Q -K --skip-cache -I /etc/apparmor.d "$@" 2>&1 | grep -v '^Cache read/write disabled'; return "${PIPESTATUS[0]}"; }
-  aav=$(apparmor_parser --version | head -1)
+# UVA_APPARMOR_PARSER and UVA_APPARMOR_BASE name another parser and its
+# policy directory (abi/, tunables/): an AppArmor 4 parser built from
+# source where the distribution's is older.
+AA_BIN=${UVA_APPARMOR_PARSER:-apparmor_parser}
+AA_BASE=${UVA_APPARMOR_BASE:-/etc/apparmor.d}
+if command -v "$AA_BIN" >/dev/null; then
+  aap() { "$AA_BIN" -Q -K --skip-cache --base "$AA_BASE" -I "$AA_BASE" "$@" 2>&1 | grep -v '^Cache read/write disabled'; return "${PIPESTATUS[0]}"; }
+  aav=$("$AA_BIN" --version | head -1)
   printf 'profile uva_container /x flags=(unconfined) {\n  nosuchrule,\n}\n' >"$SD/aa-broken"
-  check "apparmor_parser (control): a profile with an unknown rule is refused" bash -c '! "$@" >/dev/null 2>&1' _ apparmor_parser -Q -K --skip-cache "$SD/aa-broken"
-  if [ -e /etc/apparmor.d/abi/4.0 ]; then
+  check "apparmor_parser (control): a profile with an unknown rule is refused" bash -c '! "$@" >/dev/null 2>&1' _ "$AA_BIN" -Q -K --skip-cache "$SD/aa-broken"
+  if [ -e "$AA_BASE/abi/4.0" ]; then
     out=$(aap "$AA"); rc=$?
     check "apparmor_parser -Q -K (parse only, $aav): the installed profile parses (rc=$rc)" [ $rc = 0 ]
     [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
