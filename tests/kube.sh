@@ -365,7 +365,8 @@ check "make install PREFIX=/opt/uvak keeps the profile in PREFIX/etc/apparmor.d,
 # UVA_APPARMOR_PARSER and UVA_APPARMOR_BASE name another parser and its
 # policy directory (abi/, tunables/): an AppArmor 4 parser built from
 # source where the distribution's is older.
-AA_BIN=${UVA_APPARMOR_PARSER:-apparmor_parser}
+# (/usr/sbin is not in an ordinary user's PATH.)
+AA_BIN=${UVA_APPARMOR_PARSER:-$(command -v apparmor_parser || echo /usr/sbin/apparmor_parser)}
 AA_BASE=${UVA_APPARMOR_BASE:-/etc/apparmor.d}
 if command -v "$AA_BIN" >/dev/null; then
   aap() { "$AA_BIN" -Q -K --skip-cache --base "$AA_BASE" -I "$AA_BASE" "$@" 2>&1 | grep -v '^Cache read/write disabled'; return "${PIPESTATUS[0]}"; }
@@ -386,8 +387,9 @@ if command -v "$AA_BIN" >/dev/null; then
     [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
   fi
 else
-  skipped "apparmor_parser (package apparmor not installed)"
   skipped "apparmor_parser control (package apparmor not installed)"
+  skipped "apparmor_parser of the profile as installed (package apparmor not installed)"
+  skipped "apparmor_parser of the profile for an older parser (package apparmor not installed)"
 fi
 
 # `check` on an Ubuntu-like machine: the restriction sysctl and the
