@@ -152,14 +152,16 @@ expect_fail "kube with two FILEs is refused" 'kube: one FILE at most, not 2' \
 # tarball of this host's python3 (tests/kube/mkimage.sh), podman builds
 # its pause image from catatonit, and no registry is asked.  podman's
 # whole state is under $KP (its own storage.conf, containers.conf,
-# --root, --runroot, --tmpdir and XDG_RUNTIME_DIR), so the user's own
-# podman storage is never touched.  runc, not crun: crun 1.8 refuses this
+# --root, --runroot, --tmpdir, XDG_RUNTIME_DIR and a HOME of its own, where
+# rootless podman keeps its CNI config and cache), so nothing of the
+# user's own podman, nor their home, is touched.  runc, not crun: crun 1.8 refuses this
 # host's cgroup v1/v2 hybrid ("cgroups in hybrid mode not supported").
 KP=$WORK/kube/podman
 KIMG=localhost/uva-kube-test:$$
 KP_N=15 # the checks below, skipped together
 kpod() {
-  as_user timeout -s KILL 120 env XDG_RUNTIME_DIR="$KP/xdg" \
+  as_user timeout -s KILL 120 env HOME="$KP/home" XDG_CONFIG_HOME="$KP/home/.config" \
+    XDG_DATA_HOME="$KP/home/.local/share" XDG_RUNTIME_DIR="$KP/xdg" \
     CONTAINERS_CONF="$KP/containers.conf" CONTAINERS_STORAGE_CONF="$KP/storage.conf" \
     podman --root "$KP/root" --runroot "$KP/runroot" --tmpdir "$KP/tmp" "$@"
 }
@@ -203,7 +205,7 @@ if [ -n "$why" ]; then
   for ((i = 0; i < KP_N; i++)); do skipped "podman kube play: $why"; done
 else
   trap 'kube_podman_cleanup; cleanup' EXIT
-  mkdir -p "$KP/xdg" "$KP/tmp" "$KP/state/uva_container/a/www" "$KP/state/uva_container/b/www"
+  mkdir -p "$KP/xdg" "$KP/tmp" "$KP/home" "$KP/state/uva_container/a/www" "$KP/state/uva_container/b/www"
   chmod 0700 "$KP/xdg" "$KP/state" "$KP/state/uva_container" "$KP/state/uva_container"/*/ \
     "$KP/state/uva_container"/*/www
   echo "I am container a" >"$KP/state/uva_container/a/www/hello-from-a.txt"
