@@ -14,6 +14,13 @@ MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # http_recorder.py for an installed binary, which finds none next to itself.
 DATADIR     ?= $(PREFIX)/share/uva_container
+# The systemd user unit (contrib/uva_container.service.in).
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+# AppArmor reads only /etc/apparmor.d: that is where the profile of a
+# binary in /usr or /usr/local goes; another PREFIX keeps it in
+# PREFIX/etc/apparmor.d, to be copied there by hand.
+SYSCONFDIR  ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+APPARMORDIR ?= $(SYSCONFDIR)/apparmor.d
 
 # Not overridable: `make CFLAGS=...` adds to these instead of losing them.
 WARN    := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DUVA_VERSION=\"$(VERSION)\" \
@@ -125,12 +132,24 @@ install: $(INSTALL_BIN)
 	install -D -m 0755 http_recorder.py $(DESTDIR)$(DATADIR)/http_recorder.py
 	install -D -m 0644 uva_container.1 $(DESTDIR)$(MANDIR)/man1/uva_container.1
 	install -D -m 0644 completions/uva_container.bash $(DESTDIR)$(BASHCOMPDIR)/uva_container
+	install -d $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(APPARMORDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/uva_container.service.in \
+	  >$(DESTDIR)$(USERUNITDIR)/uva_container.service
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/apparmor/uva_container.in \
+	  >$(DESTDIR)$(APPARMORDIR)/uva_container
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/uva_container.service $(DESTDIR)$(APPARMORDIR)/uva_container
+	@# Loaded at once where AppArmor runs and we may (root, no DESTDIR).
+	@if [ -z "$(DESTDIR)" ] && [ -w /sys/kernel/security/apparmor/.replace ] && \
+	  command -v apparmor_parser >/dev/null; then \
+	  apparmor_parser -r $(APPARMORDIR)/uva_container; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/uva_container
 	rm -f $(DESTDIR)$(DATADIR)/http_recorder.py
 	rm -f $(DESTDIR)$(MANDIR)/man1/uva_container.1
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/uva_container
+	rm -f $(DESTDIR)$(USERUNITDIR)/uva_container.service
+	rm -f $(DESTDIR)$(APPARMORDIR)/uva_container
 	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 # A Debian package of `make install PREFIX=/usr`, built in build-deb (its

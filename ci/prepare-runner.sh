@@ -33,6 +33,9 @@ apt-get install -y --no-install-recommends \
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,
 # playwright-core.
 tests/e2e/install-deps.sh
+# `uva_container kube` (tests/kube.sh): podman for `podman kube play`, and
+# the Kubernetes schema validator (kubernetes-models, pinned).
+tests/kube/install-deps.sh
 
 if [ ! -c /dev/net/tun ]; then
   modprobe tun 2>/dev/null || true

@@ -151,8 +151,8 @@ _uva_container() {
     local _uva_words _uva_cword
     _uva_container_words
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
-    local top="run up ps logs exec stop down rm check --print-default-spec
-        --help -h --version"
+    local top="run up ps logs exec stop down rm check kube
+        --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
         --hostname --network --port-driver --restart --pids-limit --sockets-limit
         --shm-size --userns --rm --stop-timeout --interactive -i --tty -t
@@ -201,6 +201,17 @@ _uva_container() {
                 local names
                 names=$("${_uva_words[0]}" ps 2>/dev/null | awk 'NR > 1 { print $1 }')
                 _uva_container_reply "$cur" "$names"
+            fi
+            return 0
+            ;;
+        kube)
+            # kube [--image [NAME=]IMAGE]... [FILE]
+            if [[ $prev == --image ]]; then
+                COMPREPLY=()
+            elif [[ $cur == -* ]]; then
+                _uva_container_reply "$cur" "--image --help"
+            else
+                _uva_container_files "$cur"
             fi
             return 0
             ;;

@@ -67,6 +67,28 @@ Description: rootless containers with libslirp networking
  working directory and /tmp of its own.  Without arguments it starts
  two copies of the bundled http_recorder.py on ports 18080 and 28080.
 CONTROL
+# Files in /etc are conffiles: an admin's edit survives an upgrade.  The
+# AppArmor profile is loaded on install and unloaded on removal, as
+# dh_apparmor's snippets do, where AppArmor runs.
+(cd "$stage" && find etc -type f | sed 's|^|/|') >"$stage/DEBIAN/conffiles"
+cat >"$stage/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+set -e
+if [ "$1" = configure ] && command -v apparmor_parser >/dev/null 2>&1 &&
+  aa-enabled --quiet 2>/dev/null; then
+  apparmor_parser -r -T -W /etc/apparmor.d/uva_container ||
+    echo "uva-container: could not load /etc/apparmor.d/uva_container" >&2
+fi
+POSTINST
+cat >"$stage/DEBIAN/prerm" <<'PRERM'
+#!/bin/sh
+set -e
+if [ "$1" = remove ] && command -v apparmor_parser >/dev/null 2>&1 &&
+  aa-enabled --quiet 2>/dev/null; then
+  apparmor_parser -R /etc/apparmor.d/uva_container 2>/dev/null || true
+fi
+PRERM
+chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/prerm"
 # Modes as Debian wants them whatever the umask: directories 0755.
 find "$stage" -type d -exec chmod 0755 {} +
 mkdir -p "$out"

@@ -144,16 +144,82 @@ static void probe_kernel(void) {
   report(ok, "kernel", detail);
 }
 
+/* The AppArmor label this process runs under ("uva_container
+ * (unconfined)"), or NULL where AppArmor does not say (not enabled).  The
+ * per-LSM file (Linux 5.8), not attr/current, which another LSM owns. */
+static char *apparmor_label(void) {
+  char *l = uva_read_small_file("/proc/self/attr/apparmor/current", NULL);
+  return l ? g_strstrip(l) : NULL;
+}
+
+#define UVA_APPARMOR_PROFILES "/sys/kernel/security/apparmor/profiles"
+#define UVA_APPARMOR_LOAD                                                      \
+  "sudo apparmor_parser -r /etc/apparmor.d/uva_container (make install and "   \
+  "the package install it)"
+
+/* Ubuntu 23.10+ refuses user namespaces to unconfined programs
+ * (kernel.apparmor_restrict_unprivileged_userns=1) unless a profile grants
+ * `userns`: ours does (contrib/apparmor), for the installed binary's path.
+ * One line for the restriction, one for the profile, each with the fix. */
 static void probe_apparmor(void) {
   g_autofree char *v = uva_read_small_file(
       "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", NULL);
+  gboolean restricted = v && atoi(v) != 0;
+  g_autofree char *label = apparmor_label();
+  gboolean ours = label && (g_str_equal(label, "uva_container") ||
+                            g_str_has_prefix(label, "uva_container "));
   if (!v)
     report(TRUE, "AppArmor userns restriction", "not present");
-  else if (atoi(v) == 0)
-    report(TRUE, "AppArmor userns restriction", "off");
+  else if (!restricted)
+    report(TRUE, "AppArmor userns restriction",
+           "off (kernel.apparmor_restrict_unprivileged_userns=0)");
+  else if (ours)
+    report(TRUE, "AppArmor userns restriction",
+           "on; this binary runs under the uva_container profile, which "
+           "allows user namespaces");
   else {
     g_autofree char *hint = uva_sandbox_userns_hint(EPERM);
     report(FALSE, "AppArmor userns restriction", hint);
+  }
+
+  const char *what = "AppArmor profile";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *profiles =
+      uva_read_small_file(UVA_APPARMOR_PROFILES, &error);
+  if (!profiles && !label &&
+      !g_file_test("/sys/kernel/security/apparmor", G_FILE_TEST_IS_DIR)) {
+    report(TRUE, what, "AppArmor is not enabled: none needed");
+    return;
+  }
+  if (!profiles) {
+    g_autofree char *d = g_strdup_printf(
+        "cannot tell whether uva_container is loaded (%s); this process runs "
+        "as %s%s%s",
+        error->message, label ? label : "an unknown label",
+        restricted && !ours ? ": " : "",
+        restricted && !ours ? UVA_APPARMOR_LOAD : "");
+    report(ours || !restricted, what, d);
+    return;
+  }
+  gboolean loaded = FALSE;
+  g_auto(GStrv) lines = g_strsplit(profiles, "\n", -1);
+  for (char **l = lines; *l && !loaded; l++)
+    loaded = g_str_has_prefix(*l, "uva_container ");
+  if (loaded && ours)
+    report(TRUE, what, "uva_container loaded; this binary runs under it");
+  else if (loaded) {
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *d = g_strdup_printf(
+        "uva_container loaded, but not for this binary (%s): it names the "
+        "installed path; run that one%s",
+        exe ? exe : "?",
+        restricted ? "" : " (not needed while the restriction is off)");
+    report(!restricted, what, d);
+  } else {
+    g_autofree char *d = g_strdup_printf(
+        "uva_container not loaded%s: " UVA_APPARMOR_LOAD,
+        restricted ? "" : " (not needed while the restriction is off)");
+    report(!restricted, what, d);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
+#include "kube.h"
 #include "portholder.h"
 #include "preflight.h"
 #include "spec.h"
@@ -46,6 +47,7 @@ static const char usage_text[] =
     "       uva_container down [-t SECONDS] FILE\n"
     "       uva_container rm NAME...\n"
     "       uva_container check\n"
+    "       uva_container kube [--image [NAME=]IMAGE]... [FILE]\n"
     "       uva_container --print-default-spec\n"
     "\n"
     "Without arguments: start two copies of http_recorder.py (found next to\n"
@@ -67,6 +69,7 @@ static const char usage_text[] =
     "ps, logs, exec, stop, down: the running containers of this user, over\n"
     "    $XDG_RUNTIME_DIR/uva_container (else STATE/run).\n"
     "check: test whether this machine can run containers, with fixes.\n"
+    "kube: print FILE (default: the default spec) as Kubernetes Pods.\n"
     "\n"
     "State (working directories, /tmp, logs) lives in\n"
     "$XDG_STATE_HOME/uva_container (default ~/.local/state/uva_container);\n"
@@ -667,6 +670,8 @@ int main(int argc, char **argv) {
     if (text)
       fputs(text, stdout);
     status = text ? 0 : 1;
+  } else if (cmd && g_str_equal(cmd, "kube")) {
+    status = uva_kube_command(argc - 1, argv + 1, state, default_spec, &error);
   } else if (cmd && g_str_equal(cmd, "check") && argc == 2) {
     /* A missing recorder is one FAIL line among the others. */
     g_autoptr(GError) not_found = NULL;
@@ -697,7 +702,7 @@ int main(int argc, char **argv) {
     else
       fprintf(stderr,
               "uva_container: unknown command '%s' (commands: run, "
-              "up, rm, check; options: --help, --version, "
+              "up, rm, check, kube; options: --help, --version, "
               "--print-default-spec); see uva_container --help\n",
               cmd);
     return 2;

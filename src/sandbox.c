@@ -57,8 +57,10 @@ char *uva_sandbox_userns_hint(int err) {
         "AppArmor restricts unprivileged user namespaces "
         "(kernel.apparmor_restrict_unprivileged_userns=1, the Ubuntu 24.04 "
         "default): run 'sudo sysctl -w "
-        "kernel.apparmor_restrict_unprivileged_userns=0', or install an "
-        "AppArmor profile that allows 'userns' for uva_container");
+        "kernel.apparmor_restrict_unprivileged_userns=0', or run the "
+        "installed uva_container (make install, or the package) with its "
+        "profile loaded: 'sudo apparmor_parser -r "
+        "/etc/apparmor.d/uva_container' (it allows 'userns')");
   switch (err) {
   case EPERM:
     if (read_sysctl_int("/proc/sys/kernel/unprivileged_userns_clone") == 0)

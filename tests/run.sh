@@ -449,6 +449,9 @@ expect_fail "run of a command that does not exist" "not found in the container's
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
 
+# ---- kube: Kubernetes YAML, schema-validated, run by podman kube play ----
+. "$ROOT/tests/kube.sh"
+
 # ---- `up`: a spec file, three containers ----
 SPEC=$WORK/three.spec
 for i in 1 2 3; do
