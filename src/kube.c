@@ -190,21 +190,28 @@ static void put_probe(GString *o, const UvaContainerSpec *c) {
   for (guint i = 0; !tcp && i < c->publish->len; i++)
     if (!g_array_index(c->publish, UvaPublish, i).udp)
       tcp = &g_array_index(c->publish, UvaPublish, i);
+  /* uva's readiness is "the ports listen inside", then ready-http's
+   * answer (ready.c); a Pod has one handler: httpGet where ready-http is
+   * set, else tcpSocket on the ready-tcp port or the first published one
+   * (a kubelet connects to the Pod's own address, so a connect proves a
+   * listener there). */
+  guint16 tcp_port = c->probe_tcp_port ? c->probe_tcp_port
+                     : tcp             ? tcp->container_port
+                                       : 0;
   if (c->probe_http && tcp) {
     g_string_append(o, "    readinessProbe:\n"
                        "      httpGet:\n");
-    put_str(o, 8, "path", "/");
+    put_str(o, 8, "path", c->probe_http_path ? c->probe_http_path : "/");
     put_int(o, 8, "port", tcp->container_port);
-    put_int(o, 6, "periodSeconds", 2);
-    put_int(o, 6, "timeoutSeconds", 2);
+  } else if (tcp_port) {
+    g_string_append(o, "    readinessProbe:\n"
+                       "      tcpSocket:\n");
+    put_int(o, 8, "port", tcp_port);
+  } else {
+    return;
   }
-  /* HOOK ready-tcp: spec.h has no ready-tcp key yet (the main branch
-   * adds one).  When it lands, emit here, for a spec that sets it:
-   *     readinessProbe:
-   *       tcpSocket:
-   *         port: N
-   * (a kubelet connects to the Pod's own address, so a connect does
-   * prove a listener there, unlike through uva's forwarder). */
+  put_int(o, 6, "periodSeconds", 2);
+  put_int(o, 6, "timeoutSeconds", 2);
 }
 
 /* Docker's default capabilities, which uva grants an app that is root of

@@ -702,7 +702,8 @@ int main(int argc, char **argv) {
     else
       fprintf(stderr,
               "uva_container: unknown command '%s' (commands: run, "
-              "up, rm, check, kube; options: --help, --version, "
+              "up, ps, logs, exec, stop, down, rm, check, kube; options: "
+              "--help, --version, "
               "--print-default-spec); see uva_container --help\n",
               cmd);
     return 2;
