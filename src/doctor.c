@@ -93,6 +93,9 @@ static const struct {
      "RLIMIT_NPROC per user namespace (--pids-limit counts the "
      "container only)",
      FALSE},
+    {5, 9, "SECCOMP_IOCTL_NOTIF_ADDFD (--port-driver bypass)", FALSE},
+    {5, 14, "SECCOMP_ADDFD_FLAG_SEND, SO_NETNS_COOKIE (bypass)", FALSE},
+    {5, 19, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (bypass)", FALSE},
     {6, 7, "Landlock ABI 4 (TCP bind and connect)", FALSE},
     {6, 12, "Landlock ABI 6 (abstract sockets, signals)", FALSE},
 };

@@ -19,6 +19,13 @@ typedef enum {
   UVA_MSG_OUTLIVED,  /* init -> manager, just before it exits: value
                         processes outlived the app and die with init;
                         text = some of their names */
+  /* bypass (bypass.c, unotify.c): */
+  UVA_MSG_BYPASS_PORT,  /* manager -> init, before the app: the host socket
+                           bound for container port arg (SCM_RIGHTS) */
+  UVA_MSG_BYPASS_END,   /* manager -> init: every port sent */
+  UVA_MSG_HOSTSOCK_REQ, /* init -> manager: value = id; a host socket to
+                           connect to the sockaddr in text (arg bytes) */
+  UVA_MSG_HOSTSOCK,     /* manager -> init: value = id, the socket or err */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u

@@ -14,6 +14,7 @@
  * a second thread could leave a lock held in the child. */
 #include "supervisor.h"
 
+#include "bypass.h"
 #include "confine.h"
 #include "fwd.h"
 #include "hostdir.h"
@@ -55,8 +56,9 @@ typedef struct Container {
   Supervisor *sup;
   ContainerState state;
   UvaContainerSpec *spec;
-  UvaNet *net; /* its network; NULL with network none */
-  UvaFwd *fwd; /* its published ports with the splice driver */
+  UvaNet *net;       /* its network; NULL with network none */
+  UvaFwd *fwd;       /* its published ports with the splice driver */
+  UvaBypass *bypass; /* bypass driver or --outbound bypass (bypass.c) */
   UvaSandbox sb;
   guint sync_watch;
   UvaStream *out, *err; /* its output pipes (up); NULL for run */
@@ -361,6 +363,11 @@ static gboolean on_sync(int fd, GIOCondition cond, gpointer data) {
             msg.value == 1 ? "was" : "were");
     break;
   }
+  case UVA_MSG_HOSTSOCK_REQ: /* --outbound bypass (bypass.c) */
+    if (c->bypass && c->sb.sync_fd >= 0)
+      uva_bypass_serve(c->bypass, &msg, c->sb.sync_fd);
+    uva_close_fdp(&passed_fd);
+    break;
   case UVA_MSG_PTY:
     if (passed_fd >= 0 && c->spec->tty && c->sup->pty_fd < 0)
       pty_attach(c->sup, c->spec, uva_steal_fd(&passed_fd));
@@ -397,6 +404,7 @@ static void container_reaped(Container *c, int status) {
   c->sb.sync_fd = -1;
   /* Its ports are free again at once. */
   g_clear_pointer(&c->fwd, uva_fwd_free);
+  g_clear_pointer(&c->bypass, uva_bypass_free);
   g_clear_pointer(&c->net, uva_net_free);
 
   if (sup->app_status && c->app_started) {
@@ -591,6 +599,13 @@ static gboolean publish_ports(Container *c, GError **error) {
     if (!c->net)
       return FALSE;
   }
+  /* --- bypass (bypass.c) --- */
+  if (s->port_driver == UVA_PORT_DRIVER_BYPASS || s->outbound_bypass) {
+    c->bypass = uva_bypass_new(s->name, s->outbound_bypass, error);
+    if (!c->bypass)
+      return FALSE;
+  }
+  /* --- */
   if (s->publish->len == 0)
     return TRUE;
   if (s->port_driver == UVA_PORT_DRIVER_SPLICE) {
@@ -600,8 +615,10 @@ static gboolean publish_ports(Container *c, GError **error) {
   }
   for (guint j = 0; j < s->publish->len; j++) {
     const UvaPublish *p = &g_array_index(s->publish, UvaPublish, j);
-    if (c->fwd ? !uva_fwd_publish(c->fwd, p, error)
-               : !uva_net_publish(c->net, p, error))
+    if (s->port_driver == UVA_PORT_DRIVER_BYPASS
+            ? !uva_bypass_publish(c->bypass, p, error)
+        : c->fwd ? !uva_fwd_publish(c->fwd, p, error)
+                 : !uva_net_publish(c->net, p, error))
       return FALSE;
   }
   return TRUE;
@@ -659,6 +676,9 @@ static gboolean start_container(Container *c, GError **error) {
                                                : start_piped(c, error);
   /* The child has its own copies; the manager keeps only the /tmp lock. */
   g_array_set_size(c->host->binds, 0);
+  /* bypass: init waits for its host sockets before it starts the app. */
+  if (started && c->bypass)
+    started = uva_bypass_send_ports(c->bypass, c->sb.sync_fd, error);
   if (!started) {
     g_prefix_error(error, "container %s: ", c->spec->name);
     return FALSE;
@@ -683,6 +703,7 @@ static void container_free(gpointer p) {
     g_source_remove(c->sync_watch);
   uva_close_fdp(&c->sb.sync_fd);
   uva_fwd_free(c->fwd);
+  uva_bypass_free(c->bypass);
   uva_net_free(c->net);
   uva_hostdir_free(c->host);
   g_free(c);

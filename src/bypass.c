@@ -1,0 +1,167 @@
+/* bypass.c - the manager's side of the bypass drivers: one host socket per
+ * published port, bound at start (a taken port fails before any process
+ * exists) and never listened on by the manager, handed to the container's
+ * init before its app starts; and for --outbound bypass, a fresh host
+ * socket per outbound TCP connection init asks for.  Init serves the app's
+ * seccomp notifications with them (unotify.c, whose top comment has the
+ * theory); the manager's own confinement (confine.c) needs nothing new:
+ * socket() of an Internet family and sendmsg() were allowed before.
+ *
+ * Each host socket is the manager's until it is sent: SCM_RIGHTS gives
+ * init its own reference, and the manager keeps the published ones too,
+ * so a port stays the container's while it runs, across restarts of its
+ * app. */
+#include "bypass.h"
+
+#include "util.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+/* Sockets the manager hands out per container for outbound connections
+ * that have not closed yet is the app's business; requests in flight are
+ * bounded by init (unotify.c, MAX_PENDING). */
+
+typedef struct {
+  guint16 container_port;
+  int fd;
+} Port;
+
+struct UvaBypass {
+  char *name;
+  gboolean outbound;
+  GArray *ports;      /* of Port */
+  GArray *host_addrs; /* of struct sockaddr_storage */
+};
+
+gboolean uva_bypass_kernel_ok(const char *release, GError **error) {
+  int major = 0, minor = 0;
+  if (sscanf(release, "%d.%d", &major, &minor) == 2 &&
+      (major > 5 || (major == 5 && minor >= 19)))
+    return TRUE;
+  return uva_fail(
+      error,
+      "the bypass drivers need Linux 5.19, this is %s "
+      "(SECCOMP_IOCTL_NOTIF_ADDFD 5.9, SECCOMP_ADDFD_FLAG_SEND and "
+      "SO_NETNS_COOKIE 5.14, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV "
+      "5.19); use --port-driver splice and --outbound slirp",
+      release);
+}
+
+/* Every address of the host's, once at start (netlink is refused once the
+ * manager is confined): an outbound connection to one of them stays on
+ * libslirp, whose disable_host_loopback refuses it as today.  An address
+ * added later is not known here. */
+static void load_host_addrs(UvaBypass *b) {
+  struct ifaddrs *ifa = NULL;
+  if (getifaddrs(&ifa) < 0)
+    return;
+  for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+    if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+                         i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    struct sockaddr_storage ss = {0};
+    memcpy(&ss, i->ifa_addr,
+           i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                             : sizeof(struct sockaddr_in6));
+    g_array_append_val(b->host_addrs, ss);
+  }
+  freeifaddrs(ifa);
+}
+
+UvaBypass *uva_bypass_new(const char *name, gboolean outbound, GError **error) {
+  struct utsname u;
+  if (uname(&u) == 0 && !uva_bypass_kernel_ok(u.release, error)) {
+    g_prefix_error(error, "%s: ", name);
+    return NULL;
+  }
+  UvaBypass *b = g_new0(UvaBypass, 1);
+  b->name = g_strdup(name);
+  b->outbound = outbound;
+  b->ports = g_array_new(FALSE, FALSE, sizeof(Port));
+  b->host_addrs = g_array_new(FALSE, FALSE, sizeof(struct sockaddr_storage));
+  if (outbound)
+    load_host_addrs(b);
+  return b;
+}
+
+gboolean uva_bypass_publish(UvaBypass *b, const UvaPublish *p, GError **error) {
+  int family = p->host.ss_family;
+  uva_autofd fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return uva_fail_errno(error, errno, "%s: socket", b->name);
+  int one = 1;
+  /* Rebinding right after a restart must not fail on TIME_WAIT. */
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* [::]:P means IPv6 only, as with the splice driver. */
+  if (family == AF_INET6)
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (const struct sockaddr *)&p->host, p->host_len) < 0)
+    return uva_publish_bind_error(b->name, p, errno, error);
+  Port port = {.container_port = p->container_port, .fd = uva_steal_fd(&fd)};
+  g_array_append_val(b->ports, port);
+  return TRUE;
+}
+
+gboolean uva_bypass_send_ports(UvaBypass *b, int sync_fd, GError **error) {
+  for (guint i = 0; i < b->ports->len; i++) {
+    const Port *p = &g_array_index(b->ports, Port, i);
+    UvaMsg m = {.type = UVA_MSG_BYPASS_PORT, .arg = p->container_port};
+    if (!uva_msg_send(sync_fd, &m, p->fd, error))
+      return FALSE;
+  }
+  UvaMsg end = {.type = UVA_MSG_BYPASS_END};
+  return uva_msg_send(sync_fd, &end, -1, error);
+}
+
+static gboolean is_host_addr(const UvaBypass *b,
+                             const struct sockaddr_storage *ss) {
+  for (guint i = 0; i < b->host_addrs->len; i++) {
+    const struct sockaddr_storage *h =
+        &g_array_index(b->host_addrs, struct sockaddr_storage, i);
+    if (h->ss_family != ss->ss_family)
+      continue;
+    if (ss->ss_family == AF_INET &&
+        ((const struct sockaddr_in *)h)->sin_addr.s_addr ==
+            ((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+      return TRUE;
+    if (ss->ss_family == AF_INET6 &&
+        memcmp(&((const struct sockaddr_in6 *)h)->sin6_addr,
+               &((const struct sockaddr_in6 *)ss)->sin6_addr,
+               sizeof(struct in6_addr)) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+void uva_bypass_serve(UvaBypass *b, const UvaMsg *m, int sync_fd) {
+  UvaMsg reply = {.type = UVA_MSG_HOSTSOCK, .value = m->value};
+  struct sockaddr_storage to = {0};
+  memcpy(&to, m->text, MIN((gsize)m->arg, sizeof to));
+  int fd = -1;
+  /* Init checked loopback and libslirp's own networks already; the
+   * manager knows the host's addresses.  Anything odd is refused, and
+   * refused means the container's own path (libslirp), not an error. */
+  if (!b->outbound || (to.ss_family != AF_INET && to.ss_family != AF_INET6) ||
+      is_host_addr(b, &to))
+    reply.err = EPERM;
+  else if ((fd = socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+    reply.err = errno;
+  (void)uva_msg_send(sync_fd, &reply, fd, NULL);
+  uva_close_fdp(&fd);
+}
+
+void uva_bypass_free(UvaBypass *b) {
+  if (!b)
+    return;
+  for (guint i = 0; i < b->ports->len; i++)
+    uva_close_fdp(&g_array_index(b->ports, Port, i).fd);
+  g_array_unref(b->ports);
+  g_array_unref(b->host_addrs);
+  g_free(b->name);
+  g_free(b);
+}
