@@ -15,16 +15,14 @@
 
 #include "util.h"
 
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
-/* Sockets the manager hands out per container for outbound connections
- * that have not closed yet is the app's business; requests in flight are
- * bounded by init (unotify.c, MAX_PENDING). */
+/* Requests in flight are bounded by init (unotify.c, MAX_PENDING); the
+ * sockets an app keeps count against its own RLIMIT_NOFILE. */
 
 typedef struct {
   guint16 container_port;
@@ -34,8 +32,7 @@ typedef struct {
 struct UvaBypass {
   char *name;
   gboolean outbound;
-  GArray *ports;      /* of Port */
-  GArray *host_addrs; /* of struct sockaddr_storage */
+  GArray *ports; /* of Port */
 };
 
 gboolean uva_bypass_kernel_ok(const char *release, GError **error) {
@@ -52,27 +49,6 @@ gboolean uva_bypass_kernel_ok(const char *release, GError **error) {
       release);
 }
 
-/* Every address of the host's, once at start (netlink is refused once the
- * manager is confined): an outbound connection to one of them stays on
- * libslirp, whose disable_host_loopback refuses it as today.  An address
- * added later is not known here. */
-static void load_host_addrs(UvaBypass *b) {
-  struct ifaddrs *ifa = NULL;
-  if (getifaddrs(&ifa) < 0)
-    return;
-  for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-    if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-                         i->ifa_addr->sa_family != AF_INET6))
-      continue;
-    struct sockaddr_storage ss = {0};
-    memcpy(&ss, i->ifa_addr,
-           i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-                                             : sizeof(struct sockaddr_in6));
-    g_array_append_val(b->host_addrs, ss);
-  }
-  freeifaddrs(ifa);
-}
-
 UvaBypass *uva_bypass_new(const char *name, gboolean outbound, GError **error) {
   struct utsname u;
   if (uname(&u) == 0 && !uva_bypass_kernel_ok(u.release, error)) {
@@ -83,9 +59,6 @@ UvaBypass *uva_bypass_new(const char *name, gboolean outbound, GError **error) {
   b->name = g_strdup(name);
   b->outbound = outbound;
   b->ports = g_array_new(FALSE, FALSE, sizeof(Port));
-  b->host_addrs = g_array_new(FALSE, FALSE, sizeof(struct sockaddr_storage));
-  if (outbound)
-    load_host_addrs(b);
   return b;
 }
 
@@ -118,36 +91,18 @@ gboolean uva_bypass_send_ports(UvaBypass *b, int sync_fd, GError **error) {
   return uva_msg_send(sync_fd, &end, -1, error);
 }
 
-static gboolean is_host_addr(const UvaBypass *b,
-                             const struct sockaddr_storage *ss) {
-  for (guint i = 0; i < b->host_addrs->len; i++) {
-    const struct sockaddr_storage *h =
-        &g_array_index(b->host_addrs, struct sockaddr_storage, i);
-    if (h->ss_family != ss->ss_family)
-      continue;
-    if (ss->ss_family == AF_INET &&
-        ((const struct sockaddr_in *)h)->sin_addr.s_addr ==
-            ((const struct sockaddr_in *)ss)->sin_addr.s_addr)
-      return TRUE;
-    if (ss->ss_family == AF_INET6 &&
-        memcmp(&((const struct sockaddr_in6 *)h)->sin6_addr,
-               &((const struct sockaddr_in6 *)ss)->sin6_addr,
-               sizeof(struct in6_addr)) == 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
 void uva_bypass_serve(UvaBypass *b, const UvaMsg *m, int sync_fd) {
   UvaMsg reply = {.type = UVA_MSG_HOSTSOCK, .value = m->value};
   struct sockaddr_storage to = {0};
   memcpy(&to, m->text, MIN((gsize)m->arg, sizeof to));
   int fd = -1;
-  /* Init checked loopback and libslirp's own networks already; the
-   * manager knows the host's addresses.  Anything odd is refused, and
-   * refused means the container's own path (libslirp), not an error. */
-  if (!b->outbound || (to.ss_family != AF_INET && to.ss_family != AF_INET6) ||
-      is_host_addr(b, &to))
+  /* Init sent only destinations libslirp would dial from the host too:
+   * not loopback, unspecified or multicast, not libslirp's own networks
+   * (unotify.c, outbound_excluded).  An address of the host's other than
+   * loopback is one of those, as it is through libslirp today: a service
+   * the host exposes there is exposed to the network.  Anything odd is
+   * refused, which sends the connect() the container's own way. */
+  if (!b->outbound || (to.ss_family != AF_INET && to.ss_family != AF_INET6))
     reply.err = EPERM;
   else if ((fd = socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
     reply.err = errno;
@@ -161,7 +116,6 @@ void uva_bypass_free(UvaBypass *b) {
   for (guint i = 0; i < b->ports->len; i++)
     uva_close_fdp(&g_array_index(b->ports, Port, i).fd);
   g_array_unref(b->ports);
-  g_array_unref(b->host_addrs);
   g_free(b->name);
   g_free(b);
 }

@@ -45,8 +45,7 @@
  *    see init's credentials.
  *  - --outbound bypass: a TCP connect() to an address the container may
  *    reach through libslirp anyway (not loopback, unspecified, multicast,
- *    10.0.2.0/24 or fd00::/64 here; not an address of the host's, which
- *    the manager checks) is made on a host socket the manager sends,
+ *    10.0.2.0/24 or fd00::/64) is made on a host socket the manager sends,
  *    which replaces the app's fd once connected, never before: a host
  *    socket whose connect failed would be SS_UNCONNECTED, and listen()
  *    would autobind it on the host.  Refused destinations take the
@@ -466,8 +465,8 @@ void uva_unotify_host_socket(UvaUnotify *u, const UvaMsg *m, int fd) {
       continue;
     int l = u->listeners[p->listener];
     if (fd < 0) {
-      /* Refused by the manager (an address of the host's): the
-       * container's own path, as without bypass. */
+      /* Refused by the manager: the container's own path, as without
+       * bypass. */
       int app = uva_steal_fd(&p->app);
       guint64 id = p->id;
       struct sockaddr_storage to = p->to;
