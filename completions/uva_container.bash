@@ -81,7 +81,11 @@ _uva_container_run_value() {
             _uva_container_trim "$word"
             ;;
         --port-driver)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp" -- "$val"))
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp bypass" -- "$val"))
+            _uva_container_trim "$word"
+            ;;
+        --outbound)
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "slirp bypass" -- "$val"))
             _uva_container_trim "$word"
             ;;
         --restart)
@@ -153,7 +157,7 @@ _uva_container() {
     local cur=${_uva_words[_uva_cword]} prev=${_uva_words[_uva_cword - 1]}
     local top="run up check --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
-        --hostname --network --port-driver --restart --pids-limit --sockets-limit
+        --hostname --network --port-driver --outbound --restart --pids-limit --sockets-limit
         --shm-size --userns
         --volume -v --help -h --"
     COMPREPLY=()
@@ -183,7 +187,7 @@ _uva_container() {
                 break
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-                --hostname | --network | --port-driver | --restart | --pids-limit | \
+                --hostname | --network | --port-driver | --outbound | --restart | --pids-limit | \
                 --sockets-limit | --shm-size | --userns | -v | --volume)
                 ((i++)) # its value is the next word
                 ;;
@@ -212,7 +216,7 @@ _uva_container() {
     esac
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-            --hostname | --network | --port-driver | --restart | --pids-limit | \
+            --hostname | --network | --port-driver | --outbound | --restart | --pids-limit | \
             --sockets-limit | --shm-size | --userns | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0

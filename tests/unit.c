@@ -316,9 +316,18 @@ static void test_volume_and_driver(void) {
   g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SLIRP);
   g_assert_true(uva_port_driver_parse("splice", &d, NULL));
   g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SPLICE);
+  g_assert_true(uva_port_driver_parse("bypass", &d, NULL));
+  g_assert_cmpint(d, ==, UVA_PORT_DRIVER_BYPASS);
+  g_assert_cmpstr(uva_port_driver_name(d), ==, "bypass");
+  gboolean outbound = TRUE;
+  g_assert_true(uva_outbound_parse("slirp", &outbound, NULL));
+  g_assert_false(outbound);
+  g_assert_true(uva_outbound_parse("bypass", &outbound, NULL));
+  g_assert_true(outbound);
+  g_assert_false(uva_outbound_parse("host", &outbound, NULL));
   g_autoptr(GError) error = NULL;
   g_assert_false(uva_port_driver_parse("Splice", &d, &error));
-  g_assert_nonnull(strstr(error->message, "not splice or slirp"));
+  g_assert_nonnull(strstr(error->message, "not splice, slirp or bypass"));
 }
 
 /* An Ethernet frame holding an IPv4 header with the given fragment field. */
