@@ -9,6 +9,8 @@
 #   host         servers bound on 127.0.0.1, no namespace: the physical limit
 #   uva_splice   uva_container run --port-driver splice
 #   uva_slirp    uva_container run --port-driver slirp
+#   uva_bypass   uva_container run --port-driver bypass (the servers' bind()
+#                gets the host socket: no forwarder in the data path)
 #   slirp4netns  unshare -Urn + slirp4netns --configure --mtu=65520, hostfwd via its API
 #   rlk_builtin  rootlesskit --net=slirp4netns --mtu=65520 --port-driver=builtin
 #   pasta        pasta --config-net -t 127.0.0.1/HPORT:GPORT (spliced loopback)
@@ -38,7 +40,7 @@
 #
 # Knobs (environment, defaults in brackets):
 #   RUNS [3]  DUR [5] seconds per iperf3/wrk test   BENCH_USER [uvabench]
-#   CONFIGS ["host uva_splice uva_slirp slirp4netns rlk_builtin pasta"]  "" = skip part 1
+#   CONFIGS ["host uva_splice uva_bypass uva_slirp slirp4netns rlk_builtin pasta"]  "" = skip part 1
 #   UVA_BIN [REPO/uva_container]
 #   UVA_PORT_DRIVER_FLAG [1]  0 = don't pass --port-driver (binaries without it:
 #                             both uva rows then use the default, slirp)
@@ -59,7 +61,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 BENCH_USER=${BENCH_USER:-uvabench}
-CONFIGS=${CONFIGS-"host uva_splice uva_slirp slirp4netns rlk_builtin pasta"}   # "" = skip part 1
+CONFIGS=${CONFIGS-"host uva_splice uva_bypass uva_slirp slirp4netns rlk_builtin pasta"}   # "" = skip part 1
 UVA_BIN=${UVA_BIN:-$REPO/uva_container}
 UVA_PORT_DRIVER_FLAG=${UVA_PORT_DRIVER_FLAG:-1}
 IPERF_HPORT=${IPERF_HPORT:-15201}; HTTP_HPORT=${HTTP_HPORT:-18090}
@@ -87,6 +89,7 @@ declare -A LABEL=(
     [host]="host direct"
     [uva_splice]="uva (splice)"
     [uva_slirp]="uva (slirp)"
+    [uva_bypass]="uva (bypass)"
     [slirp4netns]="slirp4netns MTU 65520"
     [rlk_builtin]="rootlesskit builtin"
     [pasta]="pasta (splice)"
@@ -311,6 +314,7 @@ start_uva() {  # DIR DRIVER
 }
 start_uva_splice() { start_uva "$1" splice; }
 start_uva_slirp()  { start_uva "$1" slirp; }
+start_uva_bypass() { start_uva "$1" bypass; }
 
 wait_exec_servers() {  # PID: wait until it has exec'd servers.sh, i.e. its namespace exists
     local i
