@@ -507,6 +507,15 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
       return FALSE;
     }
     gboolean slirp = c->port_driver == UVA_PORT_DRIVER_SLIRP;
+    /* Host sockets for outbound TCP would give a container without a
+     * network one after all. */
+    if (c->no_network && c->outbound_bypass) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "container %s: outbound bypass needs a network (it is "
+                  "network none)",
+                  c->name);
+      return FALSE;
+    }
     if (c->no_network && c->port_driver == UVA_PORT_DRIVER_BYPASS &&
         c->publish->len > 0) {
       g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,

@@ -62,6 +62,13 @@
  * back before the answer; another app thread using that unconnected
  * socket in the window would see EAGAIN where it would have waited.
  *
+ * What this costs the app: each connect() is a round trip to init; a
+ * blocking one ignores SO_SNDTIMEO (it waits for the kernel's own
+ * timeout); under --outbound bypass a non-blocking connect() waits until
+ * the host socket is connected and then returns 0, since only a connected
+ * host socket may reach the app; the peer of a connect() sees the same
+ * address as before (the socket is the app's own, or the host's).
+ *
  * Memory the app names (the sockaddr) is read once into init's buffer,
  * and SECCOMP_IOCTL_NOTIF_ID_VALID afterwards proves that the pid read
  * from is still the notifying task (seccomp_unotify(2), "Caveats").

@@ -36,6 +36,8 @@ wait_for 50 test -s "$BP_COUNT"
 # Refused at parse time: what the bypass driver cannot carry.
 out=$(as_user "$BP_UVA" run --port-driver bypass -p 127.0.0.1:19199:53/udp -- true 2>&1)
 check "bypass: UDP publishing is refused in one line" grep -q "bypass port driver cannot publish UDP" <<<"$out"
+out=$(as_user "$BP_UVA" run --network none --outbound bypass -- true 2>&1)
+check "bypass: --outbound bypass with --network none is refused" grep -q "outbound bypass needs a network" <<<"$out"
 out=$(as_user "$BP_UVA" run --port-driver bogus -- true 2>&1)
 check "bypass: --port-driver names bypass among the drivers" grep -q "not splice, slirp or bypass" <<<"$out"
 
