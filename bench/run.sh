@@ -208,9 +208,11 @@ stop_started() {
 
 stop_sampler() { [ -n "$SAMPLER_PID" ] && { kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; }; SAMPLER_PID=""; }
 
+OUT_SRV=""
 cleanup() {
     stop_sampler
     stop_started
+    [ -n "$OUT_SRV" ] && { kill "$OUT_SRV" 2>/dev/null; wait "$OUT_SRV" 2>/dev/null; }
     out_ns_down
     tun_restore
     if [ "$KEEP_WORK" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
@@ -771,7 +773,7 @@ if [ -n "${OUTBOUND// /}" ]; then
         for run in $(seq "$RUNS"); do
             for cfg in $OUTBOUND; do out_measure "$run" "$cfg"; done
         done
-        kill "$OUT_SRV" 2>/dev/null; wait "$OUT_SRV" 2>/dev/null
+        kill "$OUT_SRV" 2>/dev/null; wait "$OUT_SRV" 2>/dev/null; OUT_SRV=""
     else
         log "outbound: FAIL could not set up the namespace"
     fi

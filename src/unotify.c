@@ -85,6 +85,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -182,6 +183,8 @@ gboolean uva_unotify_receive_ports(UvaUnotify *u) {
   }
 }
 
+static void listener_gone(UvaUnotify *u, int li);
+
 void uva_unotify_add_listener(UvaUnotify *u, int fd) {
   for (int i = 0; i < MAX_LISTENERS; i++)
     if (u->listeners[i] < 0) {
@@ -190,7 +193,7 @@ void uva_unotify_add_listener(UvaUnotify *u, int fd) {
     }
   /* Eight app generations alive at once (restarts whose children live
    * on): the oldest's calls fail with ENOSYS from now on. */
-  close(u->listeners[0]);
+  listener_gone(u, 0);
   u->listeners[0] = fd;
 }
 
@@ -215,6 +218,16 @@ static int read_mem(pid_t pid, guint64 addr, void *buf, size_t len) {
   return n == (ssize_t)len ? 0 : EFAULT;
 }
 
+/* The thread group of thread tid, from this namespace's /proc (before
+ * Linux 6.9 a pidfd names a thread group leader only); tid when unknown. */
+static pid_t tgid_of(pid_t tid) {
+  char path[64];
+  g_snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+  g_autofree char *text = uva_read_small_file(path, NULL);
+  const char *t = text ? strstr(text, "\nTgid:") : NULL;
+  return t ? (pid_t)strtol(t + 6, NULL, 10) : tid;
+}
+
 /* The file behind fd number target of task pid, as an fd of init's
  * (close-on-exec), or -1 with *err.  A pidfd of the thread itself
  * (PIDFD_THREAD, 6.9) or else of its process: threads share the fd
@@ -222,7 +235,7 @@ static int read_mem(pid_t pid, guint64 addr, void *buf, size_t len) {
 static int take_file(pid_t pid, int target, int *err) {
   uva_autofd pidfd = (int)syscall(SYS_pidfd_open, pid, PIDFD_THREAD);
   if (pidfd < 0 && errno == EINVAL)
-    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    pidfd = (int)syscall(SYS_pidfd_open, tgid_of(pid), 0);
   if (pidfd < 0) {
     *err = errno;
     return -1;

@@ -72,6 +72,19 @@ kill -KILL "$MGR"; wait "$MGR" 2>/dev/null; MGR=
 check "bypass: SIGKILL of the manager leaves no process behind" wait_for 50 no_user_procs
 check "bypass: and frees the host port" wait_for 20 port_free 19100
 
+# A restarted app binds again: it gets the same host socket (the manager
+# and init keep it), served by the new app's own listener.
+BROUT=$BPDIR/restart.out
+"${AS_USER[@]}" "$BP_UVA" run --port-driver bypass --restart on-failure:1 -w "$BPDIR" \
+  -p 127.0.0.1:19130:9130 -- sh -c 'if [ -e /tmp/once ]; then exec '"$PY"' -m http.server 9130; fi
+    touch /tmp/once; '"$PY"' -c "import socket; s = socket.socket(); s.bind((\"0.0.0.0\", 9130)); s.listen()"; exit 1' \
+  >"$BROUT" 2>&1 &
+MGR=$!
+check "bypass: after a restart the new app serves the published port" \
+  wait_for 150 bash -c 'curl -s -m 2 http://127.0.0.1:19130/ | grep -q "Directory listing"'
+check "bypass: ... and the restart was reported" grep -q "restart 1 of 1" "$BROUT"
+kill -INT "$MGR"; wait "$MGR" 2>/dev/null; MGR=
+
 # 2. The attacking app: binds a published port, gets the host socket,
 # tries every way back into the host against the listener above.
 if [ $BP_PROBE_OK = 1 ]; then
