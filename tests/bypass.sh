@@ -33,6 +33,10 @@ PY_EOF
 BP_LISTENER=$!
 wait_for 50 test -s "$BP_COUNT"
 
+out=$(as_user "$BP_UVA" check 2>&1)
+check "bypass: check reports the kernel features of the bypass drivers" \
+  grep -q "^OK    bypass drivers (opt-in).*WAIT_KILLABLE_RECV (5.19)" <<<"$out"
+
 # Refused at parse time: what the bypass driver cannot carry.
 out=$(as_user "$BP_UVA" run --port-driver bypass -p 127.0.0.1:19199:53/udp -- true 2>&1)
 check "bypass: UDP publishing is refused in one line" grep -q "bypass port driver cannot publish UDP" <<<"$out"
