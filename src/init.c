@@ -7,6 +7,7 @@
 
 #include "msg.h"
 #include "seccomp.h"
+#include "transparent.h"
 #include "unotify.h"
 #include "util.h"
 
@@ -252,9 +253,17 @@ static void serve_connect(int sync_fd, const UvaMsg *m) {
                            .sin_port = htons((uint16_t)(m->arg & 0xffff)),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   UvaMsg reply = {.type = UVA_MSG_CONNECTED, .value = m->value};
-  uva_autofd fd = socket(
-      AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      0);
+  struct sockaddr_in client;
+  memcpy(&client, m->text, sizeof client);
+  /* From the client's own address where possible (transparent.c). */
+  uva_autofd fd =
+      !udp && (m->arg & UVA_MSG_CONNECT_FROM) && client.sin_family == AF_INET
+          ? uva_transparent_socket(&client)
+          : -1;
+  if (fd < 0)
+    fd = socket(AF_INET,
+                (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
   if (fd < 0)
     reply.err = errno;
   else if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 &&
@@ -449,6 +458,10 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
   }
   int exec_err;
   int tty_fd = -1;
+  /* The splice driver dials from the client's address where it can. */
+  if (c->port_driver == UVA_PORT_DRIVER_SPLICE && c->publish->len > 0 &&
+      !c->no_network)
+    (void)uva_transparent_setup();
   /* The host sockets come before the app may bind (bypass.c sends them
    * right after the clone). */
   if (uses_bypass(c)) {

@@ -29,6 +29,8 @@ typedef enum {
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u
+/* CONNECT: text holds the client's struct sockaddr_in (transparent.c) */
+#define UVA_MSG_CONNECT_FROM 0x20000u
 
 typedef struct {
   uint32_t type;

@@ -582,13 +582,17 @@ static void pty_attach(Supervisor *sup, const UvaContainerSpec *c, int fd) {
 /* The splice driver's dial goes to the container's init (init.c,
  * serve_connect).  It never blocks for long: at most a few dozen requests
  * are in flight per container (fwd.c). */
-static gboolean on_dial(guint32 id, guint16 port, gboolean udp, gpointer data) {
+static gboolean on_dial(guint32 id, guint16 port, gboolean udp,
+                        const struct sockaddr_in *client, gpointer data) {
   Container *c = data;
   if (c->sb.sync_fd < 0)
     return FALSE;
   UvaMsg m = {.type = UVA_MSG_CONNECT,
               .value = (int32_t)id,
-              .arg = port | (udp ? UVA_MSG_CONNECT_UDP : 0)};
+              .arg = port | (udp ? UVA_MSG_CONNECT_UDP : 0) |
+                     (client ? UVA_MSG_CONNECT_FROM : 0)};
+  if (client) /* init dials from it (transparent.c) */
+    memcpy(m.text, client, sizeof *client);
   return uva_msg_send(c->sb.sync_fd, &m, -1, NULL);
 }
 

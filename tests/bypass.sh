@@ -148,6 +148,31 @@ PY_EOF
   stop_bp() { kill -INT "$MGR"; wait "$MGR" 2>/dev/null; MGR=; }
   stop_bp
 
+  # The splice driver too: init dials from the client's address
+  # (IP_TRANSPARENT, transparent.c); a loopback client stays 127.0.0.1.
+  if [ -n "$BP_ADDR" ]; then
+    SPOUT=$BPDIR/splice-peer.out
+    "${AS_USER[@]}" "$BP_UVA" run --port-driver splice -w "$BPDIR" \
+      -p 0.0.0.0:19112:9112 \
+      -- /app/bypass_probe 9112 127.0.0.1 0 >"$SPOUT" 2>&1 &
+    MGR=$!
+    wait_for 150 grep -q "^ready" "$SPOUT"
+    bp_peer() {
+      $PY - "$1" "$2" 19112 <<'PY_EOF'
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.settimeout(10)
+s.connect((sys.argv[2], int(sys.argv[3])))
+s.sendall(b"PEER\n")
+print(s.recv(100).decode().strip())
+PY_EOF
+    }
+    check_eq "splice: the app sees the real client address" "$(bp_peer "$BP_ADDR" "$BP_ADDR")" "peer $BP_ADDR"
+    check_eq "splice: a loopback client is 127.0.0.1 as before" "$(bp_peer 127.0.0.1 127.0.0.1)" "peer 127.0.0.1"
+    stop_bp
+  fi
+
   # 3. --outbound bypass: a download from a server on a non-loopback
   # address of this namespace, on a socket of the host's, and the same
   # re-use attacks on that socket.

@@ -10,6 +10,7 @@
  *   a line "ATTACK"-> the re-use attacks on the accepted host socket
  *
  * Usage: bypass_probe PORT TARGET_IP TARGET_PORT [OUT_IP OUT_PORT]
+ * (TARGET_PORT 0: no attacks, only the server)
  * With OUT_*, it also makes outbound connections (--outbound bypass) and
  * runs the same attacks on the outbound socket. */
 #define _GNU_SOURCE
@@ -151,6 +152,10 @@ static void *serve(void *arg) {
     if (ss.ss_family == AF_INET)
       inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
                 sizeof host);
+    else if (ss.ss_family == AF_INET6 &&
+             IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+      inet_ntop(AF_INET, &((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr[12],
+                host, sizeof host); /* a dual-stack listener's IPv4 peer */
     else if (ss.ss_family == AF_INET6)
       inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
                 sizeof host);
@@ -225,10 +230,12 @@ int main(int argc, char **argv) {
               sizeof host);
   printf("listening %s family %s\n", host,
          me.ss_family == AF_INET ? "inet" : "inet6");
-  int d = dup(s);
-  attacks("listener", d);
-  close(d);
-  io_uring();
+  if (ntohs(target.sin_port) != 0) { /* TARGET_PORT 0: serve only */
+    int d = dup(s);
+    attacks("listener", d);
+    close(d);
+    io_uring();
+  }
   printf("ready\n");
   fflush(stdout);
   for (;;) {
