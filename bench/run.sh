@@ -9,6 +9,8 @@
 #   host         servers bound on 127.0.0.1, no namespace: the physical limit
 #   uva_splice   uva_container run --port-driver splice
 #   uva_slirp    uva_container run --port-driver slirp
+#   uva_bypass   uva_container run --port-driver bypass (the servers' bind()
+#                gets the host socket: no forwarder in the data path)
 #   slirp4netns  unshare -Urn + slirp4netns --configure --mtu=65520, hostfwd via its API
 #   rlk_builtin  rootlesskit --net=slirp4netns --mtu=65520 --port-driver=builtin
 #   pasta        pasta --config-net -t 127.0.0.1/HPORT:GPORT (spliced loopback)
@@ -31,6 +33,17 @@
 # the manager's RSS (the uva_container process alone) and RSS per container,
 # and checks that the per-container cost stays flat as N grows.
 #
+# Part 3, outbound.  The container downloads from (and uploads to) an iperf3
+# server on OUT_ADDR, a non-loopback address of a network namespace the
+# bench makes for this part (a veth pair with a default route, so pasta
+# finds an interface), through each configuration's outbound path:
+#
+#   host             iperf3 -c OUT_ADDR in that namespace, no container
+#   uva_slirp_out    uva_container run (outbound through libslirp)
+#   uva_bypass_out   uva_container run --outbound bypass (a host socket)
+#   slirp4netns_out  unshare -Urn + slirp4netns --configure --mtu=65520
+#   pasta_out        pasta --config-net, its own guest address
+#
 # Run as root (it installs packages, creates the user, chmods /dev/net/tun);
 # every server, forwarder and client runs as the unprivileged $BENCH_USER.
 # Traffic goes only to 127.0.0.1 and namespaces made here.  Only processes
@@ -38,7 +51,7 @@
 #
 # Knobs (environment, defaults in brackets):
 #   RUNS [3]  DUR [5] seconds per iperf3/wrk test   BENCH_USER [uvabench]
-#   CONFIGS ["host uva_splice uva_slirp slirp4netns rlk_builtin pasta"]  "" = skip part 1
+#   CONFIGS ["host uva_splice uva_bypass uva_slirp slirp4netns rlk_builtin pasta"]  "" = skip part 1
 #   UVA_BIN [REPO/uva_container]
 #   UVA_PORT_DRIVER_FLAG [1]  0 = don't pass --port-driver (binaries without it:
 #                             both uva rows then use the default, slirp)
@@ -51,6 +64,8 @@
 #   DENSITY_PORT_DRIVER [splice]  port-driver key in the spec ("" = uva's default)
 #   DENSITY_KEYS [""]  extra "key=value" lines for every container group,
 #                      separated by ';' (e.g. "port-driver=splice")
+#   OUTBOUND ["host uva_slirp_out uva_bypass_out slirp4netns_out pasta_out"]  "" = skip part 3
+#   OUT_ADDR [192.0.2.1]  the server's address in the bench's own namespace
 #   WORK [/tmp/uva-bench.PID]  KEEP_WORK [0]  NO_INSTALL [0]
 #   TUN_FINAL_MODE [unset]  mode for /dev/net/tun on exit instead of the one found
 set -u
@@ -59,13 +74,15 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 BENCH_USER=${BENCH_USER:-uvabench}
-CONFIGS=${CONFIGS-"host uva_splice uva_slirp slirp4netns rlk_builtin pasta"}   # "" = skip part 1
+CONFIGS=${CONFIGS-"host uva_splice uva_bypass uva_slirp slirp4netns rlk_builtin pasta"}   # "" = skip part 1
 UVA_BIN=${UVA_BIN:-$REPO/uva_container}
 UVA_PORT_DRIVER_FLAG=${UVA_PORT_DRIVER_FLAG:-1}
 IPERF_HPORT=${IPERF_HPORT:-15201}; HTTP_HPORT=${HTTP_HPORT:-18090}
 IPERF_GPORT=${IPERF_GPORT:-5201};  HTTP_GPORT=${HTTP_GPORT:-8080}
 WRK_T=${WRK_T:-2}; WRK_C=${WRK_C:-32}
 DENSITY=${DENSITY-"1 16 64 256"}
+OUTBOUND=${OUTBOUND-"host uva_slirp_out uva_bypass_out slirp4netns_out pasta_out"}
+OUT_ADDR=${OUT_ADDR:-192.0.2.1}
 DENSITY_RUNS=${DENSITY_RUNS:-$RUNS}
 DENSITY_BASE_PORT=${DENSITY_BASE_PORT:-20000}
 DENSITY_TIMEOUT=${DENSITY_TIMEOUT:-120}
@@ -87,6 +104,7 @@ declare -A LABEL=(
     [host]="host direct"
     [uva_splice]="uva (splice)"
     [uva_slirp]="uva (slirp)"
+    [uva_bypass]="uva (bypass)"
     [slirp4netns]="slirp4netns MTU 65520"
     [rlk_builtin]="rootlesskit builtin"
     [pasta]="pasta (splice)"
@@ -190,9 +208,12 @@ stop_started() {
 
 stop_sampler() { [ -n "$SAMPLER_PID" ] && { kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; }; SAMPLER_PID=""; }
 
+OUT_SRV=""
 cleanup() {
     stop_sampler
     stop_started
+    [ -n "$OUT_SRV" ] && { kill "$OUT_SRV" 2>/dev/null; wait "$OUT_SRV" 2>/dev/null; }
+    out_ns_down
     tun_restore
     if [ "$KEEP_WORK" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
@@ -238,7 +259,7 @@ prepare_work() {
     mkdir -p "$WORK/bin" "$WORK/state"
     # The unprivileged user must be able to run the binary: use a copy, not
     # the checkout (which may sit under /root).
-    if [[ " $CONFIGS " == *" uva_"* || -n "${DENSITY// /}" ]]; then
+    if [[ " $CONFIGS " == *" uva_"* || -n "${DENSITY// /}" || " $OUTBOUND " == *" uva_"* ]]; then
         [ -x "$UVA_BIN" ] || die "UVA_BIN=$UVA_BIN is not executable: run 'make' first"
         cp "$UVA_BIN" "$WORK/bin/uva_container"
     fi
@@ -311,6 +332,7 @@ start_uva() {  # DIR DRIVER
 }
 start_uva_splice() { start_uva "$1" splice; }
 start_uva_slirp()  { start_uva "$1" slirp; }
+start_uva_bypass() { start_uva "$1" bypass; }
 
 wait_exec_servers() {  # PID: wait until it has exec'd servers.sh, i.e. its namespace exists
     local i
@@ -527,6 +549,92 @@ stamp_lines() { local l; while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALT
 DRES=""
 drec() { echo "$1 $2 $3 $4" >> "$DRES"; }
 
+# ================================================================ outbound
+
+# The namespace of part 3, held by a sleeping process; every command of the
+# part runs in it through nsenter.  Its only traffic stays inside it.
+OUT_NS=""
+out_ns_up() {
+    unshare --net sleep 100000 & OUT_NS=$!
+    sleep 0.2
+    nsenter -t "$OUT_NS" -n sh -c "ip link set lo up &&
+        ip link add uvob0 type veth peer name uvob1 &&
+        ip addr add $OUT_ADDR/24 dev uvob0 && ip link set uvob0 up && ip link set uvob1 up &&
+        ip route add default via ${OUT_ADDR%.*}.254 dev uvob0" || return 1
+}
+out_ns_down() { [ -n "$OUT_NS" ] && { kill "$OUT_NS" 2>/dev/null; wait "$OUT_NS" 2>/dev/null; }; OUT_NS=""; }
+in_out_ns() { nsenter -t "$OUT_NS" -n -- "$@"; }
+
+# The client of one configuration: iperf3 -c OUT_ADDR [-R], its output in
+# the file named by $3.  Each prints iperf3's own text.
+out_client() {  # CFG [-R] OUTFILE
+    local cfg=$1 r=${2:-} f=$3 d="$WORK/out-$1"
+    mkdir -p "$d"; chown "$BENCH_USER:" "$d"
+    local cmd="iperf3 -c $OUT_ADDR -p 5301 -t $DUR -f g --connect-timeout 3000 $r"
+    case $cfg in
+        host) in_out_ns "${AS_USER[@]}" timeout $((DUR + 20)) $cmd ;;
+        uva_slirp_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run -w "$d" -- $cmd ;;
+        uva_bypass_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run --outbound bypass -w "$d" -- $cmd ;;
+        slirp4netns_out)
+            # unshare execs sh, so $! is the namespace's first process; the
+            # client waits for tap0's address.
+            # nsenter and setpriv exec (no function: a subshell would be $!).
+            nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" unshare -Urn sh -c "i=0; until ip -4 addr show tap0 2>/dev/null | grep -q inet; do i=\$((i + 1)); [ \$i -gt 500 ] && exit 1; sleep 0.02; done; exec timeout $((DUR + 20)) $cmd" > "$f" 2>&1 &
+            local ns=$!
+            sleep 0.2
+            nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" timeout $((DUR + 30)) slirp4netns --configure --mtu=65520 "$ns" tap0 > "$d/slirp.log" 2>&1 &
+            local sl=$!
+            wait "$ns"; kill "$sl" 2>/dev/null; wait "$sl" 2>/dev/null
+            return ;;
+        pasta_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) pasta -f -q --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 \
+                -t none -u none -T none -U none -- $cmd ;;
+    esac > "$f" 2>&1
+}
+
+out_measure() {  # RUN CFG
+    local run=$1 cfg=$2 f v
+    for dir in fwd rev; do
+        f="$WORK/out-r$run-$cfg-$dir.txt"
+        out_client "$cfg" "$([ $dir = rev ] && echo -R)" "$f"
+        v=$(awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Gbits/sec") v = $(i - 1) } END { print (v == "" ? "nan" : v) }' "$f")
+        orec "$run" "$cfg" "$dir" "$v"
+        [ "$v" = nan ] && { log "outbound run $run $cfg $dir: FAIL"; tail -3 "$f" | sed 's/^/    /' >&2; }
+        sleep 0.3
+    done
+    log "outbound run $run $cfg: up=$(awk -v r="$run" -v c="$cfg" '$1 == r && $2 == c && $3 == "fwd" {print $4}' "$ORES") down=$(awk -v r="$run" -v c="$cfg" '$1 == r && $2 == c && $3 == "rev" {print $4}' "$ORES")"
+}
+ORES=""
+orec() { echo "$1 $2 $3 $4" >> "$ORES"; }
+
+report_outbound() {
+    awk -v cfgs="$OUTBOUND" -v runs="$RUNS" -v addr="$OUT_ADDR" '
+    function median(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function cell(c, d,   r, n, k, v, rs) {
+        n = 0; k = 0
+        for (r = 1; r <= runs; r++) {
+            if (!((r SUBSEP c SUBSEP d) in val) || val[r, c, d] == "nan") continue
+            v[++n] = val[r, c, d]
+            if (((r SUBSEP "host" SUBSEP d) in val) && val[r, "host", d] != "nan" && val[r, "host", d] > 0) rs[++k] = val[r, c, d] / val[r, "host", d]
+        }
+        if (!n) return "-"
+        s = sprintf("%.2f", median(v, n)); lo = v[1]; hi = v[n]
+        s = s sprintf(" (%.2f-%.2f)", lo, hi)
+        if (c != "host" && k) s = s sprintf(" x%.2f", median(rs, k))
+        return s
+    }
+    { val[$1, $2, $3] = $4 }
+    END {
+        printf "\noutbound: iperf3 from the container to a server on %s (a non-loopback address of the bench'"'"'s own namespace), %d run(s)\n\n", addr, runs
+        printf "%-22s | %-26s | %-26s\n", "config", "upload Gbit/s (ns->server)", "download Gbit/s (server->ns)"
+        print "-----------------------+----------------------------+-----------------------------"
+        n = split(cfgs, C, " ")
+        for (i = 1; i <= n; i++) printf "%-22s | %-26s | %-26s\n", C[i], cell(C[i], "fwd"), cell(C[i], "rev")
+    }' "$ORES"
+}
+
 # ================================================================ report
 
 # One table: rows = configs, cells = "median (min-max) xR".
@@ -656,7 +764,23 @@ if [ -n "${DENSITY// /}" ]; then
         for n in $DENSITY; do density_run "$run" "$n"; done
     done
 fi
+if [ -n "${OUTBOUND// /}" ]; then
+    ORES="$WORK/outbound.txt"; : > "$ORES"
+    if out_ns_up; then
+        in_out_ns "${AS_USER[@]}" iperf3 -s -B "$OUT_ADDR" -p 5301 > "$WORK/out-server.log" 2>&1 &
+        OUT_SRV=$!
+        sleep 0.3
+        for run in $(seq "$RUNS"); do
+            for cfg in $OUTBOUND; do out_measure "$run" "$cfg"; done
+        done
+        kill "$OUT_SRV" 2>/dev/null; wait "$OUT_SRV" 2>/dev/null; OUT_SRV=""
+    else
+        log "outbound: FAIL could not set up the namespace"
+    fi
+    out_ns_down
+fi
 [ -n "${CONFIGS// /}" ] && report
 [ -n "${DENSITY// /}" ] && report_density
+[ -n "${OUTBOUND// /}" ] && report_outbound
 echo
 echo "total bench time: $(( ($(now_ms) - T_START) / 1000 )) s"

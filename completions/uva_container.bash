@@ -81,7 +81,11 @@ _uva_container_run_value() {
             _uva_container_trim "$word"
             ;;
         --port-driver)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp" -- "$val"))
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp bypass" -- "$val"))
+            _uva_container_trim "$word"
+            ;;
+        --outbound)
+            COMPREPLY=($(compgen -P "${word%"$val"}" -W "slirp bypass" -- "$val"))
             _uva_container_trim "$word"
             ;;
         --restart)
@@ -154,9 +158,9 @@ _uva_container() {
     local top="run up ps logs exec stop down rm check kube
         --print-default-spec --help -h --version"
     local run_opts="--publish -p --name --workdir -w --tmp --env -e
-        --hostname --network --port-driver --restart --pids-limit --sockets-limit
-        --shm-size --userns --rm --stop-timeout --interactive -i --tty -t
-        --detach -d --wait-timeout --ready-http --ready-tcp
+        --hostname --network --port-driver --outbound --restart --pids-limit
+        --sockets-limit --shm-size --userns --rm --stop-timeout --interactive -i
+        --tty -t --detach -d --wait-timeout --ready-http --ready-tcp
         --volume -v --help -h --"
     COMPREPLY=()
 
@@ -230,9 +234,9 @@ _uva_container() {
                 break
                 ;;
             -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-                --hostname | --network | --port-driver | --restart | --pids-limit | \
-                --sockets-limit | --shm-size | --userns | -v | --volume | \
-                --stop-timeout | --wait-timeout)
+                --hostname | --network | --port-driver | --outbound | --restart | \
+                --pids-limit | --sockets-limit | --shm-size | --userns | -v | \
+                --volume | --stop-timeout | --wait-timeout)
                 ((i++)) # its value is the next word
                 ;;
             -*) ;;
@@ -260,7 +264,7 @@ _uva_container() {
     esac
     case $prev in
         -p | --publish | --name | -w | --workdir | --tmp | -e | --env | \
-            --hostname | --network | --port-driver | --restart | --pids-limit | \
+            --hostname | --network | --port-driver | --outbound | --restart | --pids-limit | \
             --sockets-limit | --shm-size | --userns | -v | --volume)
             _uva_container_run_value "$prev" "$cur" "$cur"
             return 0

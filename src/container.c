@@ -18,6 +18,9 @@ static int exit_code_of(int status) {
 
 void uva_container_checks_reset(Container *c) {
   g_clear_pointer(&c->checks, uva_ready_free);
+  if (c->bypass_check)
+    g_source_remove(c->bypass_check);
+  c->bypass_check = 0;
 }
 
 /* A failure of one container: at start-up it fails the whole start; later
@@ -40,8 +43,28 @@ void uva_container_fail(Container *c, GError *error) {
 
 /* Readiness (ready.c) ------------------------------------------------------ */
 
+static gboolean answer_bypass(gpointer data) {
+  Container *c = data;
+  c->bypass_check = 0;
+  for (guint i = 0; c->checks && i < c->spec->publish->len; i++) {
+    const UvaPublish *p = &g_array_index(c->spec->publish, UvaPublish, i);
+    if (!p->udp)
+      uva_ready_answer(c->checks, p->container_port,
+                       uva_bypass_listening(c->bypass, p->container_port));
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean ask_listening(guint16 port, gpointer data) {
   Container *c = data;
+  /* --port-driver bypass: the app listens on the host socket itself,
+   * which this manager holds a copy of (SO_ACCEPTCONN); answered from
+   * the loop, never from inside the question. */
+  if (c->spec->port_driver == UVA_PORT_DRIVER_BYPASS && c->bypass) {
+    if (!c->bypass_check)
+      c->bypass_check = g_idle_add(answer_bypass, c);
+    return TRUE;
+  }
   if (c->sb.sync_fd < 0)
     return FALSE;
   UvaMsg m = {.type = UVA_MSG_LISTENING_Q, .arg = port};
@@ -160,6 +183,11 @@ gboolean uva_container_on_sync(int fd, GIOCondition cond, gpointer data) {
      * and ERROR (the sync watch's priority, supervisor.c). */
     on_outlived(c, &msg);
     break;
+  case UVA_MSG_HOSTSOCK_REQ: /* --outbound bypass (bypass.c) */
+    if (c->bypass && c->sb.sync_fd >= 0)
+      uva_bypass_serve(c->bypass, &msg, c->sb.sync_fd);
+    uva_close_fdp(&passed_fd);
+    break;
   case UVA_MSG_PTY:
     if (passed_fd >= 0 && c->spec->tty && c->sup->pty)
       uva_ptyjoin_attach(c->sup->pty, uva_steal_fd(&passed_fd), pty_closed,
@@ -217,6 +245,7 @@ void uva_container_reaped(Container *c, int status) {
   c->sb.sync_fd = -1;
   /* Its ports are free again at once. */
   g_clear_pointer(&c->fwd, uva_fwd_free);
+  g_clear_pointer(&c->bypass, uva_bypass_free);
   g_clear_pointer(&c->net, uva_net_free);
   uva_ctlserver_ended(sup->ctl, c->spec->name);
 
@@ -379,6 +408,15 @@ static gboolean ctl_exec(gpointer data, const char *name, int fd,
   if (c->state != CT_RUNNING || c->sb.sync_fd < 0)
     return uva_fail(error, "container %s is %s, not running", name,
                     state_name(c));
+  /* The command would not be under the app's notifier (unotify.c): it
+   * could take the app's host sockets with pidfd_getfd(2) and use them
+   * unchecked. */
+  if (c->bypass)
+    return uva_fail(error,
+                    "container %s uses a bypass driver: exec is not "
+                    "available there (a command outside the app's notifier "
+                    "could use its host sockets)",
+                    name);
   UvaMsg m = {.type = UVA_MSG_EXEC};
   return uva_msg_send(c->sb.sync_fd, &m, sock, error);
 }

@@ -4,6 +4,7 @@
  * child, so OK means it works, not that a sysctl looks right. */
 #include "doctor.h"
 
+#include "bypass.h"
 #include "confine.h"
 #include "portholder.h"
 #include "preflight.h"
@@ -93,6 +94,9 @@ static const struct {
      "RLIMIT_NPROC per user namespace (--pids-limit counts the "
      "container only)",
      FALSE},
+    {5, 9, "SECCOMP_IOCTL_NOTIF_ADDFD (--port-driver bypass)", FALSE},
+    {5, 14, "SECCOMP_ADDFD_FLAG_SEND, SO_NETNS_COOKIE (bypass)", FALSE},
+    {5, 19, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (bypass)", FALSE},
     {6, 7, "Landlock ABI 4 (TCP bind and connect)", FALSE},
     {6, 12, "Landlock ABI 6 (abstract sockets, signals)", FALSE},
 };
@@ -142,6 +146,14 @@ static void probe_kernel(void) {
   gboolean ok;
   g_autofree char *detail = uva_doctor_kernel_report(u.release, &ok);
   report(ok, "kernel", detail);
+  /* Opt-in drivers: never a FAIL, but said either way. */
+  g_autoptr(GError) error = NULL;
+  report(TRUE, "bypass drivers (opt-in)",
+         uva_bypass_kernel_ok(u.release, &error)
+             ? "available: SECCOMP_IOCTL_NOTIF_ADDFD (5.9), "
+               "SECCOMP_ADDFD_FLAG_SEND and SO_NETNS_COOKIE (5.14), "
+               "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19)"
+             : error->message);
 }
 
 /* The AppArmor label this process runs under ("uva_container

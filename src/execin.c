@@ -122,7 +122,7 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
     g_autofree char *name = g_strndup(*e, (gsize)(eq - *e));
     env = g_environ_setenv(env, name, eq + 1, TRUE);
   }
-  if (uva_init_confine(c) < 0)
+  if (uva_init_confine(c, -1, -1) < 0)
     goto fail;
   uva_init_exec(r->argv, env);
 fail:

@@ -453,7 +453,14 @@ static void conn_new(Listener *l, int fd) {
   c->dialing = TRUE;
   f->inflight++;
   g_hash_table_insert(f->dialing, GUINT_TO_POINTER(c->id), &c->host_tag);
-  if (!f->dial(c->id, l->pub.container_port, FALSE, f->dial_data))
+  /* The client's address, for init to dial from (transparent.c). */
+  struct sockaddr_in peer;
+  socklen_t len = sizeof peer;
+  gboolean real = getpeername(fd, (struct sockaddr *)&peer, &len) == 0 &&
+                  peer.sin_family == AF_INET &&
+                  (ntohl(peer.sin_addr.s_addr) >> 24) != 127;
+  if (!f->dial(c->id, l->pub.container_port, FALSE, real ? &peer : NULL,
+               f->dial_data))
     conn_close(c, TRUE);
 }
 

@@ -13,8 +13,11 @@ typedef struct UvaFwd UvaFwd;
 /* Asks for a socket connected (or connecting: non-blocking) to
  * 127.0.0.1:port inside the container; the answer must come back later
  * through uva_fwd_dialed() with the same id, never from inside this call.
- * Returns FALSE when the request cannot be sent. */
+ * Returns FALSE when the request cannot be sent.  client: a TCP client's
+ * IPv4 address when it is not a loopback one (init dials from it,
+ * transparent.c), else NULL. */
 typedef gboolean (*UvaFwdDialFunc)(guint32 id, guint16 port, gboolean udp,
+                                   const struct sockaddr_in *client,
                                    gpointer data);
 
 /* A forwarder for the container called name (used in messages); its event

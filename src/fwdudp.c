@@ -134,7 +134,7 @@ static Flow *flow_new(Listener *l, GBytes *key) {
   fl->dialing = TRUE;
   f->inflight++;
   g_hash_table_insert(f->dialing, GUINT_TO_POINTER(fl->id), &fl->tag);
-  if (!f->dial(fl->id, l->pub.container_port, TRUE, f->dial_data)) {
+  if (!f->dial(fl->id, l->pub.container_port, TRUE, NULL, f->dial_data)) {
     g_hash_table_remove(l->flows, key);
     return NULL;
   }

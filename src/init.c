@@ -8,6 +8,8 @@
 #include "execin.h"
 #include "msg.h"
 #include "seccomp.h"
+#include "transparent.h"
+#include "unotify.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -28,6 +30,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+
+/* Under bypass: init serves the app's notifications (unotify.c). */
+static UvaUnotify *unotify;
 
 static const int forwarded[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,
                                 SIGUSR1, SIGUSR2, SIGWINCH};
@@ -120,22 +125,6 @@ void uva_init_exec(char **argv, char **env) {
   errno = err;
 }
 
-int uva_init_confine(const UvaContainerSpec *c) {
-  /* Nothing but stdio survives exec: whatever else init holds is marked
-   * close-on-exec (close_range(2), Linux 5.11). */
-  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  for (int sig = 1; sig < NSIG; sig++)
-    (void)signal(sig, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-    return -1;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
-      uva_seccomp_app_filter() < 0)
-    return -1;
-  return 0;
-}
-
 /* The app's stdio: the pty's slave (`run -t`) as its controlling
  * terminal, in a session of its own, so that Ctrl-C and Ctrl-Z reach it
  * through the line discipline as in a local shell (credentials(7),
@@ -159,12 +148,60 @@ static int setup_stdio(const UvaContainerSpec *c, int tty_fd, int out_fd,
   return dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ? -1 : 0;
 }
 
+static gboolean uses_bypass(const UvaContainerSpec *c) {
+  return c->port_driver == UVA_PORT_DRIVER_BYPASS || c->outbound_bypass;
+}
+
+/* Under bypass: the app's filter with a notification listener, which only
+ * the manager may hold (bypass.c).  The app cannot send it itself: its
+ * own sendmsg() would wait for a manager that does not have the fd yet
+ * if it were notified, and letting one fd number through the filter
+ * would let the app use that number later.  So it writes the fd's number
+ * as -(fd + 1) on the status pipe (errnos are positive), init takes the
+ * fd with pidfd_getfd(2) (init is the parent: ptrace access) and passes
+ * it on, and the app waits on go_fd until then.  The listener is
+ * close-on-exec: after exec the app holds none. */
+static int install_filter(const UvaContainerSpec *c, int status_fd, int go_fd) {
+  if (!uses_bypass(c))
+    return uva_seccomp_app_filter();
+  int listener = uva_seccomp_app_filter_bypass();
+  if (listener < 0)
+    return -1;
+  int word = -(listener + 1);
+  char go;
+  if (write(status_fd, &word, sizeof word) != sizeof word ||
+      read(go_fd, &go, 1) != 1) {
+    errno = EPIPE;
+    return -1;
+  }
+  close(listener);
+  return 0;
+}
+
+int uva_init_confine(const UvaContainerSpec *c, int status_fd, int go_fd) {
+  /* Nothing but stdio survives exec: whatever else init holds is marked
+   * close-on-exec (close_range(2), Linux 5.11). */
+  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int sig = 1; sig < NSIG; sig++)
+    (void)signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    return -1;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0)
+    return -1;
+  return status_fd >= 0 ? install_filter(c, status_fd, go_fd)
+                        : uva_seccomp_app_filter();
+}
+
 /* The forked app, before exec.  Failures go to status_fd as an errno. */
 G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
-                                      int tty_fd, int out_fd, int err_fd) {
+                                      int go_fd, int tty_fd, int out_fd,
+                                      int err_fd) {
   int err = 0;
   g_auto(GStrv) env = uva_init_app_env(c);
-  if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0 || uva_init_confine(c) < 0)
+  if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0 ||
+      uva_init_confine(c, status_fd, go_fd) < 0)
     goto fail;
   uva_init_exec(c->argv, env);
 fail:
@@ -222,9 +259,17 @@ static void serve_connect(int sync_fd, const UvaMsg *m) {
                            .sin_port = htons((uint16_t)(m->arg & 0xffff)),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   UvaMsg reply = {.type = UVA_MSG_CONNECTED, .value = m->value};
-  uva_autofd fd = socket(
-      AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      0);
+  struct sockaddr_in client;
+  memcpy(&client, m->text, sizeof client);
+  /* From the client's own address where possible (transparent.c). */
+  uva_autofd fd =
+      !udp && (m->arg & UVA_MSG_CONNECT_FROM) && client.sin_family == AF_INET
+          ? uva_transparent_socket(&client)
+          : -1;
+  if (fd < 0)
+    fd = socket(AF_INET,
+                (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
   if (fd < 0)
     reply.err = errno;
   else if (connect(fd, (struct sockaddr *)&to, sizeof to) < 0 &&
@@ -274,6 +319,10 @@ static gboolean serve_manager(const UvaContainerSpec *c, int sync_fd) {
   gboolean eof = FALSE;
   if (!uva_msg_recv(sync_fd, &m, &fd, &eof, NULL))
     return FALSE;
+  if (m.type == UVA_MSG_HOSTSOCK && unotify) {
+    uva_unotify_host_socket(unotify, &m, fd);
+    return TRUE;
+  }
   if (m.type == UVA_MSG_CONNECT)
     serve_connect(sync_fd, &m);
   else if (m.type == UVA_MSG_LISTENING_Q)
@@ -336,12 +385,33 @@ static void report_outlived(int sync_fd) {
 
 /* Forks and execs the app.  Returns its pid, or -1 with *exec_err set
  * (and the app gone) when fork or exec failed. */
+/* The app's listener, fd number listener in the app, taken for unotify;
+ * 0 or an errno. */
+static int take_listener(pid_t app, int listener) {
+  uva_autofd pidfd = (int)syscall(SYS_pidfd_open, app, 0);
+  if (pidfd < 0)
+    return errno;
+  int fd = (int)syscall(SYS_pidfd_getfd, pidfd, listener, 0);
+  if (fd < 0 || !unotify) {
+    uva_close_fdp(&fd);
+    return fd < 0 ? errno : EINVAL;
+  }
+  uva_unotify_add_listener(unotify, fd);
+  return 0;
+}
+
 static pid_t start_app(const UvaContainerSpec *c, int tty_fd, int out_fd,
                        int err_fd, int *exec_err) {
-  int status_pipe[2];
+  int status_pipe[2], go_pipe[2];
   *exec_err = 0;
   if (pipe2(status_pipe, O_CLOEXEC) < 0) {
     *exec_err = errno;
+    return -1;
+  }
+  if (pipe2(go_pipe, O_CLOEXEC) < 0) {
+    *exec_err = errno;
+    close(status_pipe[0]);
+    close(status_pipe[1]);
     return -1;
   }
   pid_t app = fork();
@@ -349,18 +419,35 @@ static pid_t start_app(const UvaContainerSpec *c, int tty_fd, int out_fd,
     *exec_err = errno;
     close(status_pipe[0]);
     close(status_pipe[1]);
+    close(go_pipe[0]);
+    close(go_pipe[1]);
     return -1;
   }
   if (app == 0) {
     close(status_pipe[0]);
-    app_child(c, status_pipe[1], tty_fd, out_fd, err_fd);
+    close(go_pipe[1]);
+    app_child(c, status_pipe[1], go_pipe[0], tty_fd, out_fd, err_fd);
   }
   close(status_pipe[1]);
-  /* EOF on the close-on-exec pipe means execve succeeded (nsjail's trick). */
+  close(go_pipe[0]);
+  /* EOF on the close-on-exec pipe means execve succeeded (nsjail's trick).
+   * Under bypass a negative word comes first: the listener to pass on. */
   ssize_t n;
-  do
-    n = read(status_pipe[0], exec_err, sizeof *exec_err);
-  while (n < 0 && errno == EINTR);
+  for (;;) {
+    do
+      n = read(status_pipe[0], exec_err, sizeof *exec_err);
+    while (n < 0 && errno == EINTR);
+    if (n != sizeof *exec_err || *exec_err >= 0)
+      break;
+    int err = take_listener(app, -*exec_err - 1);
+    if (err) {
+      kill(app, SIGKILL);
+      *exec_err = err;
+      break;
+    }
+    (void)!write(go_pipe[1], "g", 1);
+  }
+  close(go_pipe[1]);
   close(status_pipe[0]);
   if (n == sizeof *exec_err) {
     (void)waitpid(app, NULL, 0);
@@ -415,6 +502,20 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
   }
   int exec_err;
   int tty_fd = -1;
+  /* The splice driver dials from the client's address where it can. */
+  if (c->port_driver == UVA_PORT_DRIVER_SPLICE && c->publish->len > 0 &&
+      !c->no_network)
+    (void)uva_transparent_setup();
+  /* The host sockets come before the app may bind (bypass.c sends them
+   * right after the clone). */
+  if (uses_bypass(c)) {
+    unotify = uva_unotify_new(sync_fd, c->outbound_bypass);
+    if (!uva_unotify_receive_ports(unotify)) {
+      uva_msg_send_error(sync_fd, EPROTO,
+                         "bypass: the host sockets did not arrive");
+      _exit(1);
+    }
+  }
   if (c->tty && (tty_fd = open_pty(c, sync_fd)) < 0) {
     int e = errno;
     g_autofree char *m =
@@ -459,8 +560,13 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
     int timeout = -1;
     if (restart_at >= 0)
       timeout = (int)MAX(0, restart_at - g_get_monotonic_time() / 1000);
-    struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
-    int r = poll(pfd, 2, timeout);
+    struct pollfd pfd[2 + UVA_UNOTIFY_MAX_POLL] = {{sfd, POLLIN, 0},
+                                                   {sync_fd, POLLIN, 0}};
+    int n_extra =
+        unotify ? uva_unotify_fill(unotify, pfd + 2, UVA_UNOTIFY_MAX_POLL) : 0;
+    int r = poll(pfd, 2 + (nfds_t)n_extra, timeout);
+    if (r > 0 && n_extra)
+      uva_unotify_dispatch(unotify, pfd + 2, n_extra);
     if (r < 0 && errno != EINTR) {
       kill(-1, SIGKILL);
       _exit(1);

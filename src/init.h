@@ -20,8 +20,10 @@ G_GNUC_NORETURN void uva_init_run(const UvaContainerSpec *c, int sync_fd,
 char **uva_init_app_env(const UvaContainerSpec *c);
 /* In a child of init about to exec: every fd but stdio close-on-exec,
  * default signals, then no_new_privs, the app's capabilities and its
- * seccomp filter, as for the app itself; -1 with errno on failure. */
-int uva_init_confine(const UvaContainerSpec *c);
+ * seccomp filter, as for the app itself (status_fd and go_fd: the app's
+ * hand-over of its bypass notifier, init.c; -1 for none); -1 with errno
+ * on failure. */
+int uva_init_confine(const UvaContainerSpec *c, int status_fd, int go_fd);
 /* execve(2) of argv, argv[0] looked up in UVA_APP_PATH when it has no
  * '/'; returns with errno on failure. */
 void uva_init_exec(char **argv, char **env);

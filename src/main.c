@@ -265,7 +265,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autofree char *name = NULL, *workdir = NULL, *tmp = NULL, *hostname = NULL,
                   *network = NULL, *driver = NULL, *restart = NULL,
                   *pids_limit = NULL, *shm_size = NULL, *stop_timeout = NULL,
-                  *sockets_limit = NULL, *userns = NULL, *wait = NULL;
+                  *sockets_limit = NULL, *userns = NULL, *wait = NULL,
+                  *outbound = NULL;
   gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE, detach = FALSE;
   GOptionEntry entries[] = {
       {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
@@ -323,8 +324,13 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       {"port-driver", 0, 0, G_OPTION_ARG_STRING, &driver,
        "How published ports reach COMMAND: splice (default: host socket "
        "joined to 127.0.0.1:PORT inside, TCP, UDP, IPv6 host addresses) or "
-       "slirp (libslirp's forwarding to 10.0.2.100:PORT, TCP on IPv4)",
+       "slirp (libslirp's forwarding to 10.0.2.100:PORT, TCP on IPv4) or "
+       "bypass (the app's bind() gets a host socket: host speed, TCP)",
        "DRIVER"},
+      {"outbound", 0, 0, G_OPTION_ARG_STRING, &outbound,
+       "How outbound TCP leaves: slirp (default: libslirp) or bypass (on a "
+       "host socket, at host speed; host loopback still blocked)",
+       "MODE"},
       {"restart", 0, 0, G_OPTION_ARG_STRING, &restart,
        "Restart COMMAND when it fails: no (default), on-failure or "
        "on-failure:N (at most N times), after 1, 2, 4 ... 30 s",
@@ -412,6 +418,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   c->no_network = network && g_str_equal(network, "none");
   if (driver && !uva_port_driver_parse(driver, &c->port_driver, error)) {
     g_prefix_error(error, "run: --port-driver: ");
+    return 2;
+  }
+  if (outbound && !uva_outbound_parse(outbound, &c->outbound_bypass, error)) {
+    g_prefix_error(error, "run: --outbound: ");
     return 2;
   }
   if (restart && !uva_restart_parse(restart, c, error)) {

@@ -5,6 +5,7 @@
  * other file includes it. */
 #pragma once
 
+#include "bypass.h"
 #include "ctlserver.h"
 #include "fwd.h"
 #include "hostdir.h"
@@ -35,8 +36,9 @@ typedef struct Container {
   Supervisor *sup;
   ContainerState state;
   UvaContainerSpec *spec;
-  UvaNet *net; /* its network; NULL with network none */
-  UvaFwd *fwd; /* its published ports with the splice driver */
+  UvaNet *net;       /* its network; NULL with network none */
+  UvaFwd *fwd;       /* its published ports with the splice driver */
+  UvaBypass *bypass; /* bypass driver or --outbound bypass (bypass.c) */
   UvaSandbox sb;
   guint sync_watch;
   UvaStream *out, *err;      /* its output pipes; NULL for a foreground run */
@@ -49,6 +51,7 @@ typedef struct Container {
   gint64 started_at;       /* g_get_real_time() at its start */
   guint kill_timer;        /* `stop NAME`: SIGKILL after its timeout */
   gboolean stop_requested; /* by `stop NAME`: its end is no failure */
+  guint bypass_check;      /* an answer due from the bypass sockets */
 } Container;
 
 struct Supervisor {

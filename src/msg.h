@@ -22,9 +22,18 @@ typedef enum {
   UVA_MSG_LISTENING_Q, /* manager -> init: does TCP port arg listen? */
   UVA_MSG_LISTENING,   /* init -> manager: arg = port, err = 0 if so */
   UVA_MSG_EXEC,        /* manager -> init: fd = an exec client's socket */
+  /* bypass (bypass.c, unotify.c): */
+  UVA_MSG_BYPASS_PORT,  /* manager -> init, before the app: the host socket
+                           bound for container port arg (SCM_RIGHTS) */
+  UVA_MSG_BYPASS_END,   /* manager -> init: every port sent */
+  UVA_MSG_HOSTSOCK_REQ, /* init -> manager: value = id; a host socket to
+                           connect to the sockaddr in text (arg bytes) */
+  UVA_MSG_HOSTSOCK,     /* manager -> init: value = id, the socket or err */
 } UvaMsgType;
 
 #define UVA_MSG_CONNECT_UDP 0x10000u
+/* CONNECT: text holds the client's struct sockaddr_in (transparent.c) */
+#define UVA_MSG_CONNECT_FROM 0x20000u
 
 typedef struct {
   uint32_t type;

@@ -27,6 +27,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
@@ -49,6 +51,11 @@
   BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define DENY_EPERM RET(SECCOMP_RET_ERRNO | EPERM)
+/* The low 32 bits of syscall argument i.  These machines are little-endian,
+ * so they sit at the argument's own offset in seccomp_data. */
+#define LOAD_ARG_LO(i)                                                         \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) +     \
+                                         (unsigned)(i) * sizeof(__u64))
 
 /* Denied outright, whatever the arguments. */
 static const unsigned denied[] = {
@@ -149,8 +156,14 @@ static unsigned allow_only_values(struct sock_filter *prog, int arg,
 
 /* The deny-list for one architecture's numbers, the syscall number in the
  * accumulator.  Every path returns.  Returns the length. */
-static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
+static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs,
+                          gboolean bypass) {
   unsigned n = 0;
+  for (unsigned i = 0; bypass && i < nrs->n_bypass_denied; i++) {
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             nrs->bypass_denied[i], 0, 1);
+    prog[n++] = (struct sock_filter)DENY_EPERM;
+  }
   for (unsigned i = 0; i < nrs->n_denied; i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                              nrs->denied[i], 0, 1);
@@ -188,6 +201,68 @@ static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
   return n;
 }
 
+/* Under bypass (unotify.c), with the native syscall number in the
+ * accumulator: the calls that could make a host-namespace socket reach
+ * anything.  Every path out of a matching block returns, a skipped block
+ * leaves the number loaded.
+ *
+ *  - bind() and connect() go to the container's init
+ *    (SECCOMP_RET_USER_NOTIF): it decides on the very file behind the fd
+ *    (pidfd_getfd) and performs the connect itself, so no decision is ever
+ * re-checked by the kernel on another file (what
+ * SECCOMP_USER_NOTIF_FLAG_CONTINUE would do).
+ *  - MSG_FASTOPEN on sendto/sendmsg/sendmmsg connects as it sends
+ *    (tcp_sendmsg_fastopen calls __inet_stream_connect): refused here,
+ *    for every socket, since the flags are a register the filter reads
+ *    and no memory another thread can change.  The flags of sendmsg and
+ *    sendmmsg are the syscall's own argument: the msg_flags field of a
+ *    msghdr is ignored on send (___sys_sendmsg overwrites it).
+ *  - TCP_FASTOPEN_CONNECT (setsockopt level IPPROTO_TCP) defers connect()'s
+ *    SYN to the first write; connect() itself is still served above, so
+ *    this is a second wall, refused the same way.
+ *  - x32 calls: their sendmsg and sendmmsg have numbers of their own (518,
+ *    538), which the masked native list would not see, so none is let
+ *    through under bypass. */
+static unsigned bypass_rules(struct sock_filter *prog) {
+  unsigned n = 0;
+#define NOTSUPP RET(SECCOMP_RET_ERRNO | EOPNOTSUPP)
+#ifdef __x86_64__
+  prog[n++] =
+      (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+  prog[n++] = (struct sock_filter)DENY_EPERM;
+#endif
+  const unsigned notified[] = {SYS_bind, SYS_connect};
+  for (size_t i = 0; i < G_N_ELEMENTS(notified); i++) {
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             notified[i], 0, 1);
+    prog[n++] = (struct sock_filter)RET(SECCOMP_RET_USER_NOTIF);
+  }
+  const struct {
+    unsigned nr, flags_arg;
+  } sends[] = {{SYS_sendto, 3}, {SYS_sendmsg, 2}, {SYS_sendmmsg, 3}};
+  for (size_t i = 0; i < G_N_ELEMENTS(sends); i++) {
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             sends[i].nr, 0, 4);
+    prog[n++] = (struct sock_filter)LOAD_ARG_LO(sends[i].flags_arg);
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K,
+                                             MSG_FASTOPEN, 0, 1);
+    prog[n++] = (struct sock_filter)NOTSUPP;
+    prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  }
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           SYS_setsockopt, 0, 6);
+  prog[n++] = (struct sock_filter)LOAD_ARG_LO(1);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           IPPROTO_TCP, 0, 3);
+  prog[n++] = (struct sock_filter)LOAD_ARG_LO(2);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                           TCP_FASTOPEN_CONNECT, 0, 1);
+  prog[n++] = (struct sock_filter)NOTSUPP;
+  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+#undef NOTSUPP
+  return n;
+}
+
 /* The app's filter: the native list, and on x86_64 the same list for the
  * two other ABIs the kernel runs there, so that their programs work as on
  * the host instead of getting EPERM from every call (a 32-bit program
@@ -203,8 +278,8 @@ static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs) {
  *  - i386 programs (and `int 0x80` from any program) arrive as
  *    AUDIT_ARCH_I386 with the ia32 numbers (seccomp32.c).
  * Any other architecture gets EPERM. */
-int uva_seccomp_app_filter(void) {
-  struct sock_filter prog[192];
+static int app_filter(gboolean bypass) {
+  struct sock_filter prog[256];
   unsigned n = 0;
   prog[n++] = (struct sock_filter)LOAD_ARCH;
 #ifdef __x86_64__
@@ -217,21 +292,37 @@ int uva_seccomp_app_filter(void) {
                                            UVA_AUDIT_ARCH, 1, 0);
   prog[n++] = (struct sock_filter)DENY_EPERM;
   prog[n++] = (struct sock_filter)LOAD_NR;
+  if (bypass)
+    n += bypass_rules(prog + n);
 #ifdef __x86_64__
   prog[n++] =
       (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u);
 #endif
-  n += deny_list(prog + n, &native_nrs);
+  n += deny_list(prog + n, &native_nrs, bypass);
 #ifdef __x86_64__
   prog[to_i386].k = n - (to_i386 + 1);
   prog[n++] = (struct sock_filter)LOAD_NR;
-  n += deny_list(prog + n, &uva_seccomp_i386_nrs);
+  n += deny_list(prog + n, &uva_seccomp_i386_nrs, bypass);
 #endif
   g_assert(n <= G_N_ELEMENTS(prog));
 
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
-  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
+  if (!bypass)
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
+  /* NEW_LISTENER returns the notification fd (close-on-exec).
+   * WAIT_KILLABLE_RECV (Linux 5.19): once init has read a notification,
+   * only a fatal signal ends the wait.  Without it a signal would
+   * interrupt a connect() init is performing and the
+   * restarted call would start a second one (seccomp_unotify(2)). */
+  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                      SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                          SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                      &fprog);
 }
+
+int uva_seccomp_app_filter(void) { return app_filter(FALSE); }
+
+int uva_seccomp_app_filter_bypass(void) { return app_filter(TRUE); }
 
 /* The manager after start-up: it only moves bytes between sockets, pipes
  * and the taps, runs libslirp (which opens outbound sockets for the
@@ -344,12 +435,6 @@ static const int manager_allowed[] = {
 static const unsigned manager_ioctls[] = {FIONREAD, TCGETS, TIOCGWINSZ,
                                           TIOCSWINSZ, TCSETSW};
 
-/* The low 32 bits of syscall argument i.  These machines are little-endian,
- * so they sit at the argument's own offset in seccomp_data. */
-#define LOAD_ARG_LO(i)                                                         \
-  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) +     \
-                                         (unsigned)(i) * sizeof(__u64))
-
 /* A block for syscall nr whose argument arg (low 32 bits) must be one of
  * values[]: "if nr: load arg; each match allows; else EPERM".  Every path
  * through the body returns, so a skipped block leaves the syscall number in
@@ -400,6 +485,7 @@ int uva_seccomp_manager_filter(const pid_t *may_signal, unsigned n_signal,
         BPF_JMP | BPF_JEQ | BPF_K, (unsigned)manager_allowed[i], 0, 1);
     prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   }
+
   /* socket(domain, ...): Internet sockets only.  No AF_UNIX (ssh-agent,
    * the session bus, the user's systemd), no AF_NETLINK (routes,
    * addresses, audit), no AF_PACKET.  The control connections of later

@@ -1,12 +1,20 @@
 /* seccomp.h - the app's seccomp deny-list and the manager's allow-list. */
 #pragma once
 
+#include <glib.h>
 #include <sys/types.h>
 
 /* Installs the filter on the calling thread (after no_new_privs).  Returns
  * 0, or -1 with errno set: it runs in the forked app child, which reports
  * errno to init over its status pipe. */
 int uva_seccomp_app_filter(void);
+
+/* The same filter for --port-driver bypass and --outbound bypass
+ * (init serves it: unotify.c): bind() and connect() go to init as seccomp user
+ * notifications, MSG_FASTOPEN and TCP_FASTOPEN_CONNECT are refused
+ * (EOPNOTSUPP), and so are x32 calls and i386's socket calls.  Returns
+ * the listener fd (close-on-exec), or -1 with errno. */
+int uva_seccomp_app_filter_bypass(void);
 
 /* One architecture's numbers for the app's deny-list. */
 typedef struct {
@@ -15,6 +23,10 @@ typedef struct {
   unsigned clone3;         /* ENOSYS, so that libc falls back to clone */
   unsigned personality;    /* only Docker's values */
   unsigned unshare, clone; /* no CLONE_NEWUSER */
+  /* refused under bypass (socketcall, bind, connect, sendto, sendmsg,
+   * sendmmsg): i386 only, the native ones are served instead */
+  const unsigned *bypass_denied;
+  unsigned n_bypass_denied;
 } UvaSeccompNrs;
 
 #ifdef __x86_64__

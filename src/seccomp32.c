@@ -21,7 +21,18 @@ static const unsigned i386_denied[] = {
     __NR_io_uring_enter,  __NR_io_uring_register,
 };
 
+/* Under bypass the native bind and connect are served by the manager
+ * (bypass.c), which reads the native layout only: i386's socket calls,
+ * socketcall(2)'s multiplexer above all, whose arguments sit in memory
+ * that a filter cannot read, are refused instead. */
+static const unsigned i386_bypass_denied[] = {
+    __NR_socketcall, __NR_bind,    __NR_connect,
+    __NR_sendto,     __NR_sendmsg, __NR_sendmmsg,
+};
+
 const UvaSeccompNrs uva_seccomp_i386_nrs = {
+    .bypass_denied = i386_bypass_denied,
+    .n_bypass_denied = sizeof i386_bypass_denied / sizeof i386_bypass_denied[0],
     .denied = i386_denied,
     .n_denied = sizeof i386_denied / sizeof i386_denied[0],
     .clone3 = __NR_clone3,

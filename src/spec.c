@@ -342,15 +342,30 @@ gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
     *out = UVA_PORT_DRIVER_SPLICE;
   else if (g_str_equal(text, "slirp"))
     *out = UVA_PORT_DRIVER_SLIRP;
+  else if (g_str_equal(text, "bypass"))
+    *out = UVA_PORT_DRIVER_BYPASS;
   else
     return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                       "port driver \"%s\" is not splice or slirp", text),
+                       "port driver \"%s\" is not splice, slirp or bypass",
+                       text),
            FALSE;
   return TRUE;
 }
 
+gboolean uva_outbound_parse(const char *text, gboolean *bypass,
+                            GError **error) {
+  if (!g_str_equal(text, "slirp") && !g_str_equal(text, "bypass"))
+    return g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                       "outbound \"%s\" is not slirp or bypass", text),
+           FALSE;
+  *bypass = g_str_equal(text, "bypass");
+  return TRUE;
+}
+
 const char *uva_port_driver_name(UvaPortDriver d) {
-  return d == UVA_PORT_DRIVER_SLIRP ? "slirp" : "splice";
+  return d == UVA_PORT_DRIVER_SLIRP    ? "slirp"
+         : d == UVA_PORT_DRIVER_BYPASS ? "bypass"
+                                       : "splice";
 }
 
 gboolean uva_publish_bind_error(const char *name, const UvaPublish *p, int err,
@@ -512,6 +527,23 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
       return FALSE;
     }
     gboolean slirp = c->port_driver == UVA_PORT_DRIVER_SLIRP;
+    /* Host sockets for outbound TCP would give a container without a
+     * network one after all. */
+    if (c->no_network && c->outbound_bypass) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "container %s: outbound bypass needs a network (it is "
+                  "network none)",
+                  c->name);
+      return FALSE;
+    }
+    if (c->no_network && c->port_driver == UVA_PORT_DRIVER_BYPASS &&
+        c->publish->len > 0) {
+      g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                  "container %s: the bypass port driver cannot publish ports "
+                  "with network none (the splice driver can)",
+                  c->name);
+      return FALSE;
+    }
     if (c->no_network && slirp && c->publish->len > 0) {
       g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                   "container %s: the slirp port driver cannot publish ports "
@@ -551,6 +583,23 @@ gboolean uva_spec_validate(const UvaSpec *spec, GError **error) {
                     "container %s: the slirp port driver cannot publish %s "
                     "(%s); use --port-driver splice",
                     c->name, p->udp ? "UDP" : "on an IPv6 host address", shown);
+        return FALSE;
+      }
+      /* The bypass driver hands the app's bind() a host socket: TCP only
+       * (a UDP socket of the host's could send to any host address), and
+       * one host address per container port (one bind, one socket). */
+      gboolean twice = FALSE;
+      for (guint l = 0; l < k; l++) {
+        const UvaPublish *q = &g_array_index(c->publish, UvaPublish, l);
+        twice |= !q->udp && q->container_port == p->container_port;
+      }
+      if (c->port_driver == UVA_PORT_DRIVER_BYPASS && (p->udp || twice)) {
+        g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                    "container %s: the bypass port driver cannot publish %s "
+                    "(%s); use --port-driver splice",
+                    c->name,
+                    p->udp ? "UDP" : "one container port on two host addresses",
+                    shown);
         return FALSE;
       }
       for (guint j = 0; j <= i; j++) {

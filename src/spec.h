@@ -59,6 +59,7 @@ typedef struct {
 typedef enum {
   UVA_PORT_DRIVER_SPLICE, /* host socket joined to one inside: fwd.c */
   UVA_PORT_DRIVER_SLIRP,  /* libslirp's hostfwd to 10.0.2.100: slirp.c */
+  UVA_PORT_DRIVER_BYPASS, /* the app's bind() gets a host socket: bypass.c */
 } UvaPortDriver;
 
 typedef struct {
@@ -87,6 +88,8 @@ typedef struct {
   guint16 probe_tcp_port;
   gboolean remove_after; /* run --rm: STATE/NAME goes when it ends */
   UvaPortDriver port_driver;
+  gboolean outbound_bypass;    /* --outbound bypass: TCP connects out on host
+                                  sockets (bypass.c) */
   gboolean restart_on_failure; /* init restarts the app when it fails */
   guint restart_max;           /* ... at most this often; 0: no limit */
   guint pids_limit;    /* processes and threads inside, init too; 0: no cap */
@@ -165,10 +168,13 @@ gboolean uva_ready_http_parse(const char *text, gboolean bools,
 gboolean uva_ready_tcp_parse(const char *text, gboolean bools,
                              UvaContainerSpec *c, GError **error);
 
-/* "splice" or "slirp". */
+/* "splice", "slirp" or "bypass". */
 gboolean uva_port_driver_parse(const char *text, UvaPortDriver *out,
                                GError **error);
 const char *uva_port_driver_name(UvaPortDriver d);
+/* --outbound: "slirp" (default: libslirp) or "bypass" (host sockets for
+ * outbound TCP, bypass.c). */
+gboolean uva_outbound_parse(const char *text, gboolean *bypass, GError **error);
 
 /* The one-line error for a publish whose bind(2) failed with err: a taken
  * port names the container, the address and how to find the owner. */

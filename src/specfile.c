@@ -36,11 +36,12 @@
 #include <string.h>
 
 static const char *const known_keys[] = {
-    "command",    "workdir",       "tmp",      "publish",     "env",
-    "volume",     "hostname",      "network",  "port-driver", "restart",
-    "pids-limit", "sockets-limit", "shm-size", "stop-signal", "stop-timeout",
-    "ready-http", "seed-file",     "log",      "userns",      "ready-tcp",
-    NULL};
+    "command",     "workdir",     "tmp",          "publish",
+    "env",         "volume",      "hostname",     "network",
+    "port-driver", "restart",     "pids-limit",   "sockets-limit",
+    "shm-size",    "stop-signal", "stop-timeout", "ready-http",
+    "seed-file",   "log",         "userns",       "ready-tcp",
+    "outbound",    NULL};
 
 /* The 1-based line of "[group]" or of "key" within it; 0 if not found. */
 static int line_of(const char *text, const char *group, const char *key) {
@@ -97,7 +98,7 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
                   *pids_limit = NULL, *shm_size = NULL, *stop_signal = NULL,
                   *stop_timeout = NULL, *sockets_limit = NULL,
                   *raw_volumes = NULL, *userns = NULL, *ready_http = NULL,
-                  *ready_tcp = NULL;
+                  *ready_tcp = NULL, *outbound = NULL;
   g_auto(GStrv) publish = NULL, volumes = NULL;
   UvaContainerSpec *c = uva_container_spec_new(name);
 #define KEY(k) (*bad_key = (k), (k))
@@ -150,6 +151,9 @@ static UvaContainerSpec *parse_group(GKeyFile *kf, const char *group,
   c->no_network = network && g_str_equal(network, "none");
   driver = g_key_file_get_string(kf, group, KEY("port-driver"), NULL);
   if (driver && !uva_port_driver_parse(driver, &c->port_driver, error))
+    goto fail;
+  outbound = g_key_file_get_string(kf, group, KEY("outbound"), NULL);
+  if (outbound && !uva_outbound_parse(outbound, &c->outbound_bypass, error))
     goto fail;
   restart = g_key_file_get_string(kf, group, KEY("restart"), NULL);
   if (restart && !uva_restart_parse(restart, c, error))
@@ -230,7 +234,7 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
                     "tmp, publish, env, volume, hostname, network, "
                     "port-driver, restart, pids-limit, sockets-limit, "
                     "shm-size, stop-signal, stop-timeout, ready-http, "
-                    "seed-file, log, userns)",
+                    "seed-file, log, userns, outbound)",
                     *k, *g);
         fail_at(error, path, text, *g, *k, local);
         return NULL;
@@ -355,6 +359,8 @@ char *uva_specfile_print(const UvaSpec *spec) {
     if (c->port_driver != UVA_PORT_DRIVER_SPLICE)
       g_key_file_set_string(kf, group, "port-driver",
                             uva_port_driver_name(c->port_driver));
+    if (c->outbound_bypass)
+      g_key_file_set_string(kf, group, "outbound", "bypass");
     if (c->pids_limit != UVA_DEFAULT_PIDS_LIMIT) {
       g_autofree char *n = uva_pids_limit_string(c->pids_limit);
       g_key_file_set_string(kf, group, "pids-limit", n);

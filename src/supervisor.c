@@ -15,6 +15,7 @@
  * so no GLib worker thread exists when we clone: the clone is fork-like and
  * a second thread could leave a lock held in the child. */
 #include "afterlife.h"
+#include "bypass.h"
 #include "confine.h"
 #include "manager.h"
 #include "msg.h"
@@ -308,21 +309,30 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
 /* The splice driver's dial goes to the container's init (init.c,
  * serve_connect).  It never blocks for long: at most a few dozen requests
  * are in flight per container (fwd.c). */
-static gboolean on_dial(guint32 id, guint16 port, gboolean udp, gpointer data) {
+static gboolean on_dial(guint32 id, guint16 port, gboolean udp,
+                        const struct sockaddr_in *client, gpointer data) {
   Container *c = data;
   if (c->sb.sync_fd < 0)
     return FALSE;
   UvaMsg m = {.type = UVA_MSG_CONNECT,
               .value = (int32_t)id,
-              .arg = port | (udp ? UVA_MSG_CONNECT_UDP : 0)};
+              .arg = port | (udp ? UVA_MSG_CONNECT_UDP : 0) |
+                     (client ? UVA_MSG_CONNECT_FROM : 0)};
+  if (client) /* init dials from it (transparent.c) */
+    memcpy(m.text, client, sizeof *client);
   return uva_msg_send(c->sb.sync_fd, &m, -1, NULL);
 }
-
 static gboolean publish_ports(Container *c, GError **error) {
   UvaContainerSpec *s = c->spec;
   if (!s->no_network) {
     c->net = uva_net_new(s->name, s->sockets_limit, error);
     if (!c->net)
+      return FALSE;
+  }
+  /* The bypass drivers' host sockets (bypass.c). */
+  if (s->port_driver == UVA_PORT_DRIVER_BYPASS || s->outbound_bypass) {
+    c->bypass = uva_bypass_new(s->name, s->outbound_bypass, error);
+    if (!c->bypass)
       return FALSE;
   }
   if (s->publish->len == 0)
@@ -340,8 +350,10 @@ static gboolean publish_ports(Container *c, GError **error) {
                       "port driver (libslirp cannot say which port it "
                       "chose)",
                       s->name, p->container_port);
-    if (c->fwd ? !uva_fwd_publish(c->fwd, p, error)
-               : !uva_net_publish(c->net, p, error))
+    if (s->port_driver == UVA_PORT_DRIVER_BYPASS
+            ? !uva_bypass_publish(c->bypass, p, error)
+        : c->fwd ? !uva_fwd_publish(c->fwd, p, error)
+                 : !uva_net_publish(c->net, p, error))
       return FALSE;
   }
   return TRUE;
@@ -460,6 +472,9 @@ static gboolean start_container(Container *c, GError **error) {
   gboolean started = direct ? start_direct(c, error) : start_piped(c, error);
   /* The child has its own copies; the manager keeps only the /tmp lock. */
   g_array_set_size(c->host->binds, 0);
+  /* bypass: init waits for its host sockets before it starts the app. */
+  if (started && c->bypass)
+    started = uva_bypass_send_ports(c->bypass, c->sb.sync_fd, error);
   if (!started) {
     g_prefix_error(error, "container %s: ", c->spec->name);
     return FALSE;
@@ -478,6 +493,8 @@ static gboolean start_container(Container *c, GError **error) {
 static void container_free(gpointer p) {
   Container *c = p;
   uva_container_checks_reset(c);
+  if (c->bypass_check)
+    g_source_remove(c->bypass_check);
   if (c->kill_timer)
     g_source_remove(c->kill_timer);
   uva_stream_free(c->out);
@@ -488,6 +505,7 @@ static void container_free(gpointer p) {
     g_source_remove(c->sync_watch);
   uva_close_fdp(&c->sb.sync_fd);
   uva_fwd_free(c->fwd);
+  uva_bypass_free(c->bypass);
   uva_net_free(c->net);
   uva_hostdir_free(c->host);
   uva_logfile_free(c->log);

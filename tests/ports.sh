@@ -245,7 +245,7 @@ expect_fail "slirp driver: UDP publish is refused, naming splice" "use --port-dr
   as_user "$UVA" run --port-driver slirp -p 5353:53/udp -- true
 expect_fail "slirp driver: an IPv6 host address is refused" "use --port-driver splice" \
   as_user "$UVA" run --port-driver slirp -p '[::1]:18090:80' -- true
-expect_fail "--port-driver bogus is refused" "not splice or slirp" \
+expect_fail "--port-driver bogus is refused" "not splice, slirp or bypass" \
   as_user "$UVA" run --port-driver bogus -- true
 expect_fail "a taken UDP port is named" "port 127.0.0.1:19002/udp: it is already in use" \
   bash -c "$PY -c 'import socket,time; u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((\"127.0.0.1\", 19002)); time.sleep(10)' & h=\$!; sleep 0.5; $AS_USER_Q '$UVA' run -p 127.0.0.1:19002:53/udp -- true; rc=\$?; kill \$h; exit \$rc"

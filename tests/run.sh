@@ -169,7 +169,7 @@ check "make install DESTDIR= puts binary, recorder, man page and completion in p
   bash -c "cd '$DEST/usr/local' && [ -x bin/uva_container -a -x share/uva_container/http_recorder.py -a -f share/man/man1/uva_container.1 -a -f share/bash-completion/completions/uva_container ]"
 make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr/local >/dev/null 2>&1
 check "make uninstall removes them" bash -c "[ -z \"\$(find '$DEST' -type f)\" ]"
-check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp' ]"
+check "bash completion offers the port drivers" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --port-driver ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'splice slirp bypass' ]"
 check "bash completion knows --pids-limit (offering unlimited) and --shm-size" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --pids-limit ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = unlimited ] || exit 1; COMP_WORDS=(uva_container run --shm); COMP_CWORD=2; _uva_container; [ \"\${COMPREPLY[*]}\" = --shm-size ]"
 check "bash completion offers the --userns modes" bash -c "source '$ROOT/completions/uva_container.bash'; COMP_WORDS=(uva_container run --userns ''); COMP_CWORD=3; _uva_container; [ \"\${COMPREPLY[*]}\" = 'single auto' ]"
 as_user "$WORK/uva_container" bogus >/dev/null 2>&1
@@ -448,6 +448,7 @@ expect_fail "run of a command that does not exist" "not found in the container's
 
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
+. "$ROOT/tests/bypass.sh" # the bypass drivers and the attacks on them
 
 # ---- kube: Kubernetes YAML, schema-validated, run by podman kube play ----
 . "$ROOT/tests/kube.sh"

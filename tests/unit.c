@@ -1,6 +1,7 @@
 /* unit.c - GTest cases for the pure parts: publish specs, names, spec
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
+#include "bypass.h"
 #include "confine.h"
 #include "doctor.h"
 #include "flowcap.h"
@@ -319,9 +320,18 @@ static void test_volume_and_driver(void) {
   g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SLIRP);
   g_assert_true(uva_port_driver_parse("splice", &d, NULL));
   g_assert_cmpint(d, ==, UVA_PORT_DRIVER_SPLICE);
+  g_assert_true(uva_port_driver_parse("bypass", &d, NULL));
+  g_assert_cmpint(d, ==, UVA_PORT_DRIVER_BYPASS);
+  g_assert_cmpstr(uva_port_driver_name(d), ==, "bypass");
+  gboolean outbound = TRUE;
+  g_assert_true(uva_outbound_parse("slirp", &outbound, NULL));
+  g_assert_false(outbound);
+  g_assert_true(uva_outbound_parse("bypass", &outbound, NULL));
+  g_assert_true(outbound);
+  g_assert_false(uva_outbound_parse("host", &outbound, NULL));
   g_autoptr(GError) error = NULL;
   g_assert_false(uva_port_driver_parse("Splice", &d, &error));
-  g_assert_nonnull(strstr(error->message, "not splice or slirp"));
+  g_assert_nonnull(strstr(error->message, "not splice, slirp or bypass"));
 }
 
 /* An Ethernet frame holding an IPv4 header with the given fragment field. */
@@ -744,6 +754,17 @@ static void test_kernel_report(void) {
   g_autofree char *now = uva_doctor_kernel_report("6.12.1", &ok);
   g_assert_true(ok);
   g_assert_nonnull(strstr(now, "every feature used is there"));
+}
+
+/* The bypass drivers need 5.19 (WAIT_KILLABLE_RECV), and say why. */
+static void test_bypass_kernel(void) {
+  g_autoptr(GError) error = NULL;
+  g_assert_false(uva_bypass_kernel_ok("5.18.19", &error));
+  g_assert_nonnull(strstr(error->message, "need Linux 5.19, this is 5.18.19"));
+  g_assert_nonnull(strstr(error->message, "WAIT_KILLABLE_RECV"));
+  g_assert_false(uva_bypass_kernel_ok("4.19.0", NULL));
+  g_assert_true(uva_bypass_kernel_ok("5.19.0", NULL));
+  g_assert_true(uva_bypass_kernel_ok("6.1.0-28-amd64", NULL));
 }
 
 static void test_msg_roundtrip(void) {
@@ -1190,6 +1211,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/errors/hints", test_hints);
   g_test_add_func("/errors/port-holder", test_port_holder);
   g_test_add_func("/doctor/kernel", test_kernel_report);
+  g_test_add_func("/bypass/kernel", test_bypass_kernel);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/net/flowcap", test_flowcap);
