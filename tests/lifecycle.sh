@@ -1,7 +1,11 @@
+#!/usr/bin/env bash
 # tests/lifecycle.sh - what scripts and CI rely on: one-shot `up` jobs
 # give an honest exit status, the stop signal and its timeout are the
-# container's, and systemd's notify protocol is spoken.  Sourced by
-# tests/run.sh.
+# container's, and systemd's notify protocol is spoken.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_site
 
 LDIR=$WORK/lifecycle
 mkdir -p "$LDIR"
@@ -54,13 +58,13 @@ expect_fail "run --stop-timeout x is refused" 'stop timeout "x" is not a number'
 # NOTIFY_SOCKET (systemd-run --user -p Type=notify): READY=1 once every
 # container is ready, STOPPING=1 at the stop.
 NSOCK=$LDIR/notify.sock
-"${AS_USER[@]}" $PY -c 'import socket,sys
+"${AS_USER[@]}" "$PY" -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
 for _ in range(2):
     print(s.recv(256).decode(), flush=True)' "$NSOCK" >"$LDIR/notify.out" 2>&1 &
 NL=$!
 wait_for 50 test -S "$NSOCK"
-"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- $PY -m http.server 8000 >"$LDIR/n.out" 2>&1 &
+"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- "$PY" -m http.server 8000 >"$LDIR/n.out" 2>&1 &
 MGR=$!
 check "NOTIFY_SOCKET: READY=1 once the app answers" wait_for 150 grep -qx "READY=1" "$LDIR/notify.out"
 check "NOTIFY_SOCKET: ... and not before it answers" \
@@ -78,7 +82,6 @@ R2=$!
 check "run: two at once without --name both start" \
   wait_for 100 bash -c "grep -q one '$LDIR/r1.out' && grep -q two '$LDIR/r2.out'"
 kill -INT "$R1" "$R2"; wait "$R1"; wait "$R2"
-before=$(ls "$S" | wc -l)
 out=$(run_out --rm --name gone --network none -- sh -c 'touch /app/f /tmp/g; echo ran')
 check_eq "run --rm: the app ran" "$out" ran
 check "run --rm: its state directory is removed" wait_for 50 test ! -e "$S/gone"
