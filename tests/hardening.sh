@@ -349,12 +349,12 @@ HOUT=$WORK/hook-nl.out
 "${AS_USER[@]}" UVA_TEST_HOOK_EXEC=1 UVA_TEST_HOOK_NO_LANDLOCK=1 UVA_TEST_HOOK_READ="$SECRET" \
   "$WORK/uva_container-hooks" run -p 127.0.0.1:18112:8000 -- "$PY" -m http.server 8000 >"$HOUT" 2>&1 &
 MGR=$!
-wait_for 300 grep -q 'ready at http://127.0.0.1:18112/' "$HOUT"
+wait_for 300 grep -q 'ready at http://127.0.0.1:18112/' "$HOUT" || { echo "# not ready in 30 s:"; diag <"$HOUT"; }
 check "manager without Landlock: a file of the user's home does not exist for it (empty root)" \
   hook_says "open $SECRET for reading: No such file or directory"
 check "manager without Landlock: no warning, fully confined" bash -c '! grep -q warning "$1"' _ "$HOUT"
-check "manager without Landlock: forwarding still works" \
-  bash -c '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18112/)" = 200 ]'
+code=$(curl -sS -m 5 -o /dev/null -w "%{http_code}" http://127.0.0.1:18112/ 2>&1)
+check "manager without Landlock: forwarding still works ($code)" [ "$code" = 200 ]
 kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
 check_eq "manager without Landlock: Ctrl-C still stops its container (SIGINT: http.server exits 0)" "$rc" 0
 rm -f "$SECRET"

@@ -115,8 +115,18 @@ if [ $IS_ROOT = 1 ] && [ "${UVA_LIB_INNER:-}" != "$PPID.$PART" ]; then
   # The part again, inside a network namespace of its own.  The marker
   # names this shell and part, so a part started by a part still gets its
   # own namespace.
-  UVA_LIB_INNER=$$.$PART UVA_TEST_USER=$TUSER unshare --net -- bash "$0" "$@"
+  # In the background so that this shell can pass a stop on (below); a
+  # background job starts with SIGINT and SIGQUIT ignored, which env
+  # undoes, or every process of the part would inherit the ignore.
+  UVA_LIB_INNER=$$.$PART UVA_TEST_USER=$TUSER env --default-signal=INT,QUIT \
+    unshare --net -- bash "$0" "$@" &
+  inner=$!
+  # A stop of the part (the runner's timeout, Ctrl-C) reaches the inner
+  # part, whose clean-up runs, and then the user's.
+  trap 'kill -TERM "$inner" 2>/dev/null' TERM INT HUP
+  wait "$inner"
   rc=$?
+  while kill -0 "$inner" 2>/dev/null; do wait "$inner"; rc=$?; done
   [ -n "$created" ] && user_cleanup "$created"
   exit $rc
 fi
@@ -167,6 +177,7 @@ finish() {
   [ "$fail" = 0 ]
 }
 trap finish EXIT
+trap 'exit 143' TERM INT HUP
 
 # What the tests start, alive: a manager (by its path) or anything in a
 # user namespace other than ours (an init or an app).  Not "every process of

@@ -67,8 +67,8 @@ wait_for 50 test -S "$NSOCK"
 "${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- "$PY" -m http.server 8000 >"$LDIR/n.out" 2>&1 &
 MGR=$!
 check "NOTIFY_SOCKET: READY=1 once the app answers" wait_for 150 grep -qx "READY=1" "$LDIR/notify.out"
-check "NOTIFY_SOCKET: ... and not before it answers" \
-  bash -c 'curl -s -m 2 http://127.0.0.1:19071/page.txt | grep -q "site file"'
+page=$(curl -sS -m 2 http://127.0.0.1:19071/page.txt 2>&1)
+check "NOTIFY_SOCKET: ... and not before it answers ($page)" grep -q "site file" <<<"$page"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "NOTIFY_SOCKET: STOPPING=1 at the stop" wait_for 50 grep -qx "STOPPING=1" "$LDIR/notify.out"
 kill "$NL" 2>/dev/null; wait "$NL" 2>/dev/null
