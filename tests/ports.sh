@@ -337,7 +337,9 @@ expect_fail "-v with a relative container path is refused" "is not HOST_PATH:/CO
 
 # Load with a real server: nginx in a container, 256 concurrent keep-alive
 # clients for 30 s (wrk), zero errors, the manager's fds back after.
-if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+# /usr/sbin is not on an ordinary user's PATH on Debian; nginx is there.
+NGINX=$(PATH=$PATH:/usr/sbin command -v nginx)
+if [ -n "$NGINX" ] && command -v wrk >/dev/null; then
   NG=$WORK/nginx
   mkdir -p "$NG/www"
   head -c 600 /dev/zero | tr '\0' x >"$NG/www/index.html"
@@ -358,7 +360,7 @@ http {
 NGX
   [ "$IS_ROOT" = 1 ] && chown -R "$TUID:$TGID" "$NG"
   "${AS_USER[@]}" "$UVA" run -w "$NG" -p 127.0.0.1:19030:8080 -- \
-    nginx -p /tmp/ -e /tmp/error.log -c /app/nginx.conf >"$WORK/nginx.out" 2>&1 &
+    "$NGINX" -p /tmp/ -e /tmp/error.log -c /app/nginx.conf >"$WORK/nginx.out" 2>&1 &
   MGR=$!
   wait_for 100 bash -c "curl -sf -o /dev/null http://127.0.0.1:19030/"
   curl -s -o /dev/null http://127.0.0.1:19030/

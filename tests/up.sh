@@ -40,9 +40,12 @@ expect_fail "up: a missing spec file is named" "nope.spec" as_user "$UVA" up "$W
 "${AS_USER[@]}" "$UVA" --print-default-spec >"$WORK/default.spec"
 check "--print-default-spec prints both containers" bash -c "grep -q '^\[container a\]' '$WORK/default.spec' && grep -q '^publish=127.0.0.1:28080:8080' '$WORK/default.spec'"
 check "--print-default-spec shows the recorder's PYTHONUNBUFFERED=1 in its env" bash -c "[ \$(grep -cxE 'env=PYTHONUNBUFFERED=1;?' '$WORK/default.spec') = 2 ]"
-"${AS_USER[@]}" "$UVA" up "$WORK/default.spec" >"$UOUT" 2>&1 &
+# A file of its own: the shell truncates a reused one only once the job
+# runs, and the first run's "press Ctrl-C" could be read before that.
+DOUT=$WORK/up-default.out
+"${AS_USER[@]}" "$UVA" up "$WORK/default.spec" >"$DOUT" 2>&1 &
 MGR=$!
-wait_for 300 grep -q "press Ctrl-C to stop" "$UOUT"
+wait_for 300 grep -q "press Ctrl-C to stop" "$DOUT" || diag <"$DOUT"
 check "up of the printed default serves a on 18080" bash -c "curl -s -m 5 http://127.0.0.1:18080/ | grep -q hello-from-a.txt"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 
