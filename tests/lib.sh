@@ -18,7 +18,8 @@
 #    processes killed and the user deleted when the part ends), unless
 #    UVA_TEST_USER names one (created if missing, never deleted then); and
 #    the part itself runs in a network namespace of its own (unshare --net),
-#    so its fixed ports (18080, 28080, 19xxx) are its own;
+#    so its fixed ports (18080, 28080, 19xxx) are its own, with a
+#    /dev/net/tun node of its own (mode 0666);
 #  - as an ordinary user: that user, in the caller's network namespace (an
 #    unprivileged user cannot bring up lo in one of its own);
 #  - a work directory $WORK (mktemp) with a copy of the binaries and the
@@ -119,7 +120,7 @@ if [ $IS_ROOT = 1 ] && [ "${UVA_LIB_INNER:-}" != "$PPID.$PART" ]; then
   # background job starts with SIGINT and SIGQUIT ignored, which env
   # undoes, or every process of the part would inherit the ignore.
   UVA_LIB_INNER=$$.$PART UVA_TEST_USER=$TUSER env --default-signal=INT,QUIT \
-    unshare --net -- bash "$0" "$@" &
+    unshare --net --mount --propagation unchanged -- bash "$0" "$@" &
   inner=$!
   # A stop of the part (the runner's timeout, Ctrl-C) reaches the inner
   # part, whose clean-up runs, and then the user's.
@@ -134,6 +135,14 @@ fi
 # ---- the part's own work directory and user --------------------------------
 if [ $IS_ROOT = 1 ]; then
   ip link set lo up
+  # A /dev/net/tun of the part's own (0666, as Debian ships it), so that
+  # another run that changes the machine's node (an older suite chmods it
+  # to 0600 for a case) cannot fail this one.  /dev is made private in this
+  # mount namespace first, so the tmpfs stays here: the namespace keeps the
+  # machine's propagation elsewhere, which the no-mount-propagated cases
+  # rely on.
+  mount --make-rprivate /dev && mount -t tmpfs -o mode=0755 uva-tun /dev/net &&
+    mknod -m 0666 /dev/net/tun c 10 200 || echo "# $PART: no /dev/net/tun of its own"
   TUSER=$UVA_TEST_USER
   TUID=$(id -u "$TUSER") TGID=$(id -g "$TUSER")
   THOME=$(getent passwd "$TUSER" | cut -d: -f6)

@@ -56,18 +56,25 @@ expect_fail "run --stop-timeout x is refused" 'stop timeout "x" is not a number'
   as_user "$UVA" run --stop-timeout x -- true
 
 # NOTIFY_SOCKET (systemd-run --user -p Type=notify): READY=1 once every
-# container is ready, STOPPING=1 at the stop.
+# container is ready, STOPPING=1 at the stop.  Ready means answering only
+# with ready-http (up); `run` has no probe and is ready once the app has
+# started (the man page), which is why this is an `up`: a `run` here saw
+# its READY=1 while python was still starting, under load.
 NSOCK=$LDIR/notify.sock
+printf '[container n]\ncommand = %s -m http.server 8000\nworkdir = %s\npublish = 127.0.0.1:19071:8000\nready-http = true\n' \
+  "$PY" "$WORK/site" >"$LDIR/notify.spec"
+own "$LDIR"
 "${AS_USER[@]}" "$PY" -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
 for _ in range(2):
     print(s.recv(256).decode(), flush=True)' "$NSOCK" >"$LDIR/notify.out" 2>&1 &
 NL=$!
 wait_for 50 test -S "$NSOCK"
-"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- "$PY" -m http.server 8000 >"$LDIR/n.out" 2>&1 &
+"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" up "$LDIR/notify.spec" >"$LDIR/n.out" 2>&1 &
 MGR=$!
 check "NOTIFY_SOCKET: READY=1 once the app answers" wait_for 150 grep -qx "READY=1" "$LDIR/notify.out"
-page=$(curl -sS -m 2 http://127.0.0.1:19071/page.txt 2>&1)
+# At once, no retry: READY=1 said it answers.
+page=$(curl -sS -m 5 http://127.0.0.1:19071/page.txt 2>&1)
 check "NOTIFY_SOCKET: ... and not before it answers ($page)" grep -q "site file" <<<"$page"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "NOTIFY_SOCKET: STOPPING=1 at the stop" wait_for 50 grep -qx "STOPPING=1" "$LDIR/notify.out"
