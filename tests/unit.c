@@ -993,6 +993,21 @@ static void test_volume_escapes(void) {
   g_assert_cmpuint(g_strv_length(list), ==, 2);
   g_assert_cmpstr(list[0], ==, "/a\\;b:/x");
   g_assert_cmpstr(list[1], ==, "/c:/y");
+  /* A target that ends in a space survives its text form (the entry's
+   * ends are stripped when read back). */
+  g_clear_error(&error);
+  UvaMount sp = {0};
+  g_assert_true(uva_volume_parse("/a:/x /y/..", NULL, &sp, &error));
+  g_assert_cmpstr(sp.target, ==, "/x ");
+  g_autofree char *sp_text = uva_volume_string(&sp);
+  g_auto(GStrv) sp_list = uva_volume_split(sp_text);
+  UvaMount sp2 = {0};
+  g_assert_true(uva_volume_parse(sp_list[0], NULL, &sp2, &error));
+  g_assert_cmpstr(sp2.target, ==, "/x ");
+  g_free(sp.source);
+  g_free(sp.target);
+  g_free(sp2.source);
+  g_free(sp2.target);
 }
 
 static void test_specfile_bad(void) {
