@@ -74,8 +74,9 @@ $(BUILD)/uva_container-hooks: $(HOOK_OBJS)
 $(BUILD)/unit: tests/unit.c $(LIB_OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The whole suite (unit + integration, as a non-root user); ends with
-# "N passed, N failed" and fails on any failure.
+# The whole suite (tests/run.sh runs every part: unit, then integration as
+# a non-root user); ends with "N passed, N failed" and fails on any failure.
+# One part alone: bash tests/ports.sh, or UVA_PARTS="ports streams" make check.
 check: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 	tests/run.sh
 
@@ -92,6 +93,11 @@ uva_container-asan: $(OBJS)
 # user (needs what tests/e2e/install-deps.sh installs).
 e2e: uva_container
 	tests/e2e/run.sh
+
+# The static gates (tests/gates.sh): clang-format, cppcheck, a gcc
+# -fanalyzer build, shellcheck, the man page; each a TAP case.
+lint:
+	tests/gates.sh
 
 # Everything CI runs (after ci/prepare-runner.sh), with one total line.
 check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
@@ -119,7 +125,7 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-asan build-fuzz build-deb uva_container uva_container-asan \
+	rm -rf build build-asan build-fuzz build-deb build-analyzer uva_container uva_container-asan \
 	  uva-container_*.deb
 
 # The binary `install` copies: `make deb` installs one of its own build.
@@ -168,4 +174,4 @@ check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: FORCE deb all check check-asan e2e check-all bench fuzz clean install uninstall check-man
+.PHONY: FORCE deb all check check-asan e2e check-all bench fuzz clean install uninstall check-man lint

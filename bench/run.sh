@@ -130,6 +130,7 @@ install_missing() {
     apt-get update >/dev/null || die "apt-get update failed"
     # Debian starts nginx/iperf3 services on install unless policy-rc.d says
     # no; they would sit on port 80/5201 of the host, not on ours, so harmless.
+    # shellcheck disable=SC2086 # $pkgs is a list of package names
     apt-get install -y --no-install-recommends $pkgs >/dev/null || die "apt-get install$pkgs failed"
 }
 
@@ -200,6 +201,7 @@ stop_started() {
     fi
     if [ -n "${pids// /}" ]; then
         for p in $pids; do alive "$p" && kill -TERM "$p" 2>/dev/null; done
+        # shellcheck disable=SC2086 # $pids: one pid per word
         wait_dead 60 $pids || for p in $pids; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
     fi
     for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null; done
@@ -318,7 +320,7 @@ new_instance_dir() {
 # reason to DIR/fail and return non-zero.
 
 start_host() {
-    "${AS_USER[@]}" "$1/servers.sh" "$1" $LO $IPERF_HPORT $HTTP_HPORT > "$1/out" 2>&1 &
+    "${AS_USER[@]}" "$1/servers.sh" "$1" $LO "$IPERF_HPORT" "$HTTP_HPORT" > "$1/out" 2>&1 &
     STARTED+=($!)
 }
 
@@ -326,8 +328,8 @@ start_uva() {  # DIR DRIVER
     local d=$1 drv=()
     [ "$UVA_PORT_DRIVER_FLAG" = 1 ] && drv=(--port-driver "$2")
     "${AS_USER[@]}" "$WORK/bin/uva_container" run "${drv[@]}" --name "uva-$2" \
-        -p $LO:$IPERF_HPORT:$IPERF_GPORT -p $LO:$HTTP_HPORT:$HTTP_GPORT -w "$d" --tmp "$d/tmp" \
-        -- /app/servers.sh /app 0.0.0.0 $IPERF_GPORT $HTTP_GPORT > "$d/out" 2>&1 &
+        -p $LO:"$IPERF_HPORT":"$IPERF_GPORT" -p $LO:"$HTTP_HPORT":"$HTTP_GPORT" -w "$d" --tmp "$d/tmp" \
+        -- /app/servers.sh /app 0.0.0.0 "$IPERF_GPORT" "$HTTP_GPORT" > "$d/out" 2>&1 &
     STARTED+=($!); INT_FIRST+=($!)
 }
 start_uva_splice() { start_uva "$1" splice; }
@@ -343,12 +345,12 @@ wait_exec_servers() {  # PID: wait until it has exec'd servers.sh, i.e. its name
 start_slirp4netns() {
     local d=$1 ns sl r hp gp i fw
     # unshare without --fork execs servers.sh, so $! is the namespace's first process
-    "${AS_USER[@]}" unshare -Urn "$d/servers.sh" "$d" 0.0.0.0 $IPERF_GPORT $HTTP_GPORT > "$d/out" 2>&1 &
-    ns=$!; STARTED+=($ns)
+    "${AS_USER[@]}" unshare -Urn "$d/servers.sh" "$d" 0.0.0.0 "$IPERF_GPORT" "$HTTP_GPORT" > "$d/out" 2>&1 &
+    ns=$!; STARTED+=("$ns")
     wait_exec_servers $ns || { echo "unshare -Urn did not start: $(cat "$d/out")" > "$d/fail"; return 1; }
     "${AS_USER[@]}" slirp4netns --configure --mtu=65520 --disable-host-loopback \
         --api-socket "$d/api.sock" $ns tap0 > "$d/slirp.log" 2>&1 &
-    sl=$!; STARTED+=($sl)
+    sl=$!; STARTED+=("$sl")
     # slirp4netns has no command-line port forwarding: ask its API socket,
     # retrying until the socket exists.
     for fw in "$IPERF_HPORT:$IPERF_GPORT" "$HTTP_HPORT:$HTTP_GPORT"; do
@@ -367,16 +369,16 @@ start_slirp4netns() {
 start_rlk_builtin() {
     local d=$1
     "${AS_USER[@]}" rootlesskit --state-dir="$d/rk" --net=slirp4netns --mtu=65520 --disable-host-loopback \
-        --port-driver=builtin -p $LO:$IPERF_HPORT:$IPERF_GPORT/tcp -p $LO:$HTTP_HPORT:$HTTP_GPORT/tcp \
-        -- "$d/servers.sh" "$d" 0.0.0.0 $IPERF_GPORT $HTTP_GPORT > "$d/out" 2>&1 &
+        --port-driver=builtin -p $LO:"$IPERF_HPORT":"$IPERF_GPORT"/tcp -p $LO:"$HTTP_HPORT":"$HTTP_GPORT"/tcp \
+        -- "$d/servers.sh" "$d" 0.0.0.0 "$IPERF_GPORT" "$HTTP_GPORT" > "$d/out" 2>&1 &
     STARTED+=($!)
 }
 
 start_pasta() {
     local d=$1
     # -f: stay in the foreground, so $! is pasta; no other forwarding (-u/-T/-U none)
-    "${AS_USER[@]}" pasta -f -q --config-net -t $LO/$IPERF_HPORT:$IPERF_GPORT -t $LO/$HTTP_HPORT:$HTTP_GPORT \
-        -u none -T none -U none -- "$d/servers.sh" "$d" 0.0.0.0 $IPERF_GPORT $HTTP_GPORT > "$d/out" 2>&1 &
+    "${AS_USER[@]}" pasta -f -q --config-net -t $LO/"$IPERF_HPORT":"$IPERF_GPORT" -t $LO/"$HTTP_HPORT":"$HTTP_GPORT" \
+        -u none -T none -U none -- "$d/servers.sh" "$d" 0.0.0.0 "$IPERF_GPORT" "$HTTP_GPORT" > "$d/out" 2>&1 &
     STARTED+=($!)
 }
 
@@ -386,7 +388,7 @@ RES=""   # results: "run cfg metric value" lines
 rec() { echo "$1 $2 $3 $4" >> "$RES"; }
 
 iperf_gbps() {  # PORT [-R] -> receiver Gbit/s, or nan
-    as_user timeout $((DUR + 20)) iperf3 -c $LO -p "$1" -t "$DUR" -f g --connect-timeout 3000 ${2:-} > "$CUR/iperf${2:-}.txt" 2>&1
+    as_user timeout $((DUR + 20)) iperf3 -c "$LO" -p "$1" -t "$DUR" -f g --connect-timeout 3000 ${2:+"$2"} > "$CUR/iperf${2:-}.txt" 2>&1
     awk '/receiver/ { for (i = 2; i <= NF; i++) if ($i == "Gbits/sec") v = $(i - 1) }
          END { print (v == "" ? "nan" : v) }' "$CUR/iperf${2:-}.txt"
 }
@@ -410,7 +412,7 @@ measure() {  # RUN CFG
     local run=$1 cfg=$2 t0 t1 rc port rps p99 err i
     CUR="$WORK/r$run-$cfg"; new_instance_dir "$CUR"
     for port in $IPERF_HPORT $HTTP_HPORT; do
-        if port_busy $port; then
+        if port_busy "$port"; then
             log "run $run $cfg: FAIL host port $port is in use: $(ss -Hltnp "sport = :$port" | head -1)"
             rec "$run" "$cfg" fail "port_${port}_busy"; return
         fi
@@ -432,13 +434,14 @@ measure() {  # RUN CFG
     for i in $(seq 400); do as_user timeout 2 bash -c "exec 3<>/dev/tcp/$LO/$IPERF_HPORT" 2>/dev/null && break; sleep 0.01; done
     sleep 0.5
     if [ "$cfg" != host ]; then
-        rec "$run" "$cfg" rss_idle_kib "$(rss_kib $(forwarder_pids))"
-        log "run $run $cfg: forwarder = $(for p in $(forwarder_pids); do printf '%s(%s) ' "$p" "$(cat /proc/$p/comm 2>/dev/null)"; done)"
+        mapfile -t fpids < <(forwarder_pids)
+        rec "$run" "$cfg" rss_idle_kib "$(rss_kib "${fpids[@]}")"
+        log "run $run $cfg: forwarder = $(for p in $(forwarder_pids); do printf '%s(%s) ' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)"; done)"
         start_sampler "$CUR/rss_peak"
     fi
-    rec "$run" "$cfg" fwd_gbps "$(iperf_gbps $IPERF_HPORT)"
+    rec "$run" "$cfg" fwd_gbps "$(iperf_gbps "$IPERF_HPORT")"
     sleep 0.3
-    rec "$run" "$cfg" rev_gbps "$(iperf_gbps $IPERF_HPORT -R)"
+    rec "$run" "$cfg" rev_gbps "$(iperf_gbps "$IPERF_HPORT" -R)"
     sleep 0.3
     read -r rps p99 err < <(wrk_run ka)
     rec "$run" "$cfg" ka_rps "$rps"; rec "$run" "$cfg" ka_p99_ms "$p99"; rec "$run" "$cfg" ka_err "$err"
@@ -503,7 +506,7 @@ density_run() {  # RUN N
     STARTED+=($!)
     t0=$(now_ms)
     "${AS_USER[@]}" "$WORK/bin/uva_container" up "$d/spec.ini" >&$out_fd 2>&1 &
-    pid=$!; STARTED+=($pid); INT_FIRST+=($pid)
+    pid=$!; STARTED+=("$pid"); INT_FIRST+=("$pid")
     exec {out_fd}>&-   # uva holds the only write end now: the reader ends when uva does
     for ((i = 1; i <= n; i++)); do pending+=($((DENSITY_BASE_PORT + i))); done
     # Poll every port still silent with one parallel curl per round, until
@@ -532,11 +535,11 @@ density_run() {  # RUN N
     drec "$run" "$n" all_ms $((t_all - t0))
     drec "$run" "$n" ready_ms $((t_ready - t0))
     sleep 1   # let the manager settle: RSS when idle
-    local tree; tree=$(tree_of $pid | tail -n +2)
+    local tree; mapfile -t tree < <(tree_of "$pid" | tail -n +2)
     drec "$run" "$n" mgr_kib "$(rss_kib $pid)"
-    drec "$run" "$n" ctr_kib "$(rss_kib $tree)"
-    drec "$run" "$n" ctr_pss_kib "$(pss_kib $tree)"   # RSS counts pages shared with the manager once per process
-    drec "$run" "$n" procs "$(echo "$tree" | grep -c .)"
+    drec "$run" "$n" ctr_kib "$(rss_kib "${tree[@]}")"
+    drec "$run" "$n" ctr_pss_kib "$(pss_kib "${tree[@]}")"   # RSS counts pages shared with the manager once per process
+    drec "$run" "$n" procs "${#tree[@]}"
     STOP_TICKS=$((600 + 4 * n))   # 30 s + 0.2 s per container
     stop_started
     STOP_TICKS=600

@@ -4,7 +4,7 @@
 # sorted times in ms and the median.  Uses 18080/28080 on 127.0.0.1 only.
 # A measurement, not a test, and not yet the peer comparison of `make bench`.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 runs=${1:-10}
 state=$(mktemp -d)
 times=()

@@ -24,12 +24,15 @@ fi
 apt-get install -y --no-install-recommends \
   build-essential pkg-config libslirp-dev libglib2.0-dev dpkg-dev \
   python3 curl iproute2 util-linux procps ca-certificates groff-base \
-  clang libclang-rt-14-dev nginx-light wrk uidmap
+  clang libclang-rt-14-dev nginx-light wrk uidmap \
+  clang-format cppcheck shellcheck
 
 # dpkg-dev (dpkg-shlibdeps) builds the package (make deb);
 # clang and its libFuzzer runtime build the fuzz targets (make fuzz);
 # nginx-light and wrk are the load test's server and client; uidmap's
-# newuidmap/newgidmap are what `--userns auto` runs (tests/run.sh).
+# newuidmap/newgidmap are what `--userns auto` runs (tests/run-cmd.sh);
+# clang-format, cppcheck and shellcheck are the static gates (make lint,
+# tests/gates.sh; gcc -fanalyzer comes with build-essential's gcc 12).
 # Browser and terminal end-to-end tests (tests/e2e): Chromium, tmux, Node.js,
 # playwright-core.
 tests/e2e/install-deps.sh

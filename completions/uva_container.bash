@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bash completion for uva_container                        -*- shell-script -*-
 #
 # Install as $(BASHCOMPDIR)/uva_container (make install does), or source it.
@@ -35,12 +36,12 @@ _uva_container_words() {
 # that readline does not replace (up to its last '=' or ':') cut off again.
 _uva_container_reply() {
     local cur=$1 cand=$2
-    COMPREPLY=($(compgen -W "$cand" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -W "$cand" -- "$cur")
     _uva_container_trim "$cur"
 }
 
 _uva_container_trim() {
-    local cur=$1 head= i
+    local cur=$1 head='' i
     local breaks=${COMP_WORDBREAKS-=:}
     if [[ $breaks == *:* && $cur == *:* ]]; then
         head=${cur%"${cur##*:}"}
@@ -58,13 +59,13 @@ _uva_container_trim() {
 _uva_container_dirs() {
     local cur=$1 IFS=$'\n'
     compopt -o filenames 2>/dev/null
-    COMPREPLY=($(compgen -d -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 }
 
 _uva_container_files() {
     local cur=$1 IFS=$'\n'
     compopt -o filenames 2>/dev/null
-    COMPREPLY=($(compgen -f -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 }
 
 _uva_container_nospace() {
@@ -77,28 +78,28 @@ _uva_container_run_value() {
     local opt=$1 val=$2 word=$3
     case $opt in
         --network)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "slirp none" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "slirp none" -- "$val")
             _uva_container_trim "$word"
             ;;
         --port-driver)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "splice slirp bypass" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "splice slirp bypass" -- "$val")
             _uva_container_trim "$word"
             ;;
         --outbound)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "slirp bypass" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "slirp bypass" -- "$val")
             _uva_container_trim "$word"
             ;;
         --restart)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "no on-failure on-failure:" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "no on-failure on-failure:" -- "$val")
             _uva_container_trim "$word"
             ;;
         --userns)
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "single auto" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "single auto" -- "$val")
             _uva_container_trim "$word"
             ;;
         --pids-limit)
             # A number, or no cap.
-            COMPREPLY=($(compgen -P "${word%"$val"}" -W "unlimited" -- "$val"))
+            mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -W "unlimited" -- "$val")
             _uva_container_trim "$word"
             ;;
         -w | --workdir | --tmp)
@@ -106,7 +107,7 @@ _uva_container_run_value() {
                 _uva_container_dirs "$val"
             else
                 local IFS=$'\n'
-                COMPREPLY=($(compgen -P "${word%"$val"}" -d -- "$val"))
+                mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -d -- "$val")
                 _uva_container_trim "$word"
                 COMPREPLY=("${COMPREPLY[@]/%//}")
                 _uva_container_nospace
@@ -117,7 +118,7 @@ _uva_container_run_value() {
             # guess inside the container, then the mode.
             case $val in
                 *:*:*)
-                    COMPREPLY=($(compgen -P "${word%"${val##*:}"}" -W "ro rw" -- "${val##*:}"))
+                    mapfile -t COMPREPLY < <(compgen -P "${word%"${val##*:}"}" -W "ro rw" -- "${val##*:}")
                     _uva_container_trim "$word"
                     ;;
                 *:*)
@@ -139,7 +140,7 @@ _uva_container_run_value() {
             ;;
         -e | --env)
             if [[ $val != *=* ]]; then
-                COMPREPLY=($(compgen -P "${word%"$val"}" -S = -e -- "$val"))
+                mapfile -t COMPREPLY < <(compgen -P "${word%"$val"}" -S = -e -- "$val")
                 _uva_container_trim "$word"
                 _uva_container_nospace
             fi
@@ -249,7 +250,7 @@ _uva_container() {
     if ((cmd > 0)); then
         if ((_uva_cword == cmd)); then
             local IFS=$'\n'
-            COMPREPLY=($(compgen -c -- "$cur"))
+            mapfile -t COMPREPLY < <(compgen -c -- "$cur")
         else
             _uva_container_files "$cur"
         fi
@@ -276,7 +277,7 @@ _uva_container() {
     fi
     # The COMMAND word.
     local IFS=$'\n'
-    COMPREPLY=($(compgen -c -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -c -- "$cur")
     return 0
 }
 

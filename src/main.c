@@ -647,6 +647,13 @@ int main(int argc, char **argv) {
    * instruction on.  SIGHUP keeps an inherited ignore (nohup). */
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  /* Commands that start containers hold the stop signals until the
+   * supervisor reads them from its signalfd: Ctrl-C at any moment of
+   * start-up is then the documented stop with status 0, not death by
+   * SIGINT (130) in the few milliseconds before the supervisor runs.
+   * Other commands keep the default action. */
+  if (argc < 2 || g_str_equal(argv[1], "run") || g_str_equal(argv[1], "up"))
+    uva_hold_stop_signals();
   g_autoptr(GError) error = NULL;
   int status;
   if (argc == 2 &&

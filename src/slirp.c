@@ -448,9 +448,10 @@ void uva_net_free(UvaNet *net) {
   if (net->tap_watch)
     g_source_remove(net->tap_watch);
   if (net->source) {
+    GSource *source = &net->source->source;
     unregister_polls(net);
-    g_source_destroy(&net->source->source);
-    g_source_unref(&net->source->source);
+    g_source_destroy(source);
+    g_source_unref(source);
   }
   if (net->slirp)
     slirp_cleanup(net->slirp);

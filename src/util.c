@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -119,4 +120,13 @@ int uva_reopen_nonblock(int fd, int flags) {
    * description of the same object (proc(5), /proc/pid/fd). */
   g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
   return open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+void uva_hold_stop_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
 }

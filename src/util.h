@@ -64,3 +64,8 @@ gboolean uva_set_nonblock(int fd, gboolean on, GError **error);
  * one GLib does not block while it dispatches. */
 guint uva_fd_watch_hot(int fd, GIOCondition cond, int priority,
                        GUnixFDSourceFunc func, gpointer data);
+
+/* Blocks SIGINT, SIGTERM and SIGHUP, the signals the supervisor stops on,
+ * from main's first lines: one that comes before the supervisor's signalfd
+ * exists then waits there instead of killing the manager half-way. */
+void uva_hold_stop_signals(void);

@@ -100,6 +100,12 @@ char *uva_volume_string(const UvaMount *m) {
   append_escaped(s, m->source);
   g_string_append_c(s, ':');
   append_escaped(s, m->target);
+  /* A target that ends in a space (canonicalized from "/x /y/..") would
+   * lose it when read back: the entry is stripped.  "/." keeps it, and
+   * the parse canonicalizes it away again (found by fuzz_specfile). */
+  size_t tl = strlen(m->target);
+  if (!m->read_only && tl && g_ascii_isspace(m->target[tl - 1]))
+    g_string_append(s, "/.");
   if (m->read_only)
     g_string_append(s, ":ro");
   return g_string_free(s, FALSE);

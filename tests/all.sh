@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# tests/all.sh - every suite in turn (make check-all): the unit and
-# integration suite, the same under ASan+UBSan, the browser and terminal
-# end-to-end test, and every fuzz target for FUZZ_SECONDS (default 60).  Prints each suite's output and, last, one total line
-# "N passed, N failed"; exits non-zero if any suite failed.
+# tests/all.sh - every suite in turn (make check-all): the static gates
+# (make lint), the unit and integration suite, the same under ASan+UBSan,
+# the browser and terminal end-to-end test, and every fuzz target for
+# FUZZ_SECONDS (default 60).  Prints each suite's output and, last, one
+# total line "N passed, N failed"; exits non-zero if any suite failed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 total_pass=0 total_fail=0 status=0
 run_suite() { # name, command...
   local name=$1 out rc line p f
@@ -28,6 +29,8 @@ run_suite() { # name, command...
   total_fail=$((total_fail + f))
   [ "$rc" = 0 ] || status=1
 }
+run_suite "static gates (clang-format, cppcheck, gcc -fanalyzer, shellcheck, groff)" \
+  make --no-print-directory lint
 # CI (this script, as root) also installs the .deb with apt-get and
 # removes it again (tests/build.sh); a plain `make check` never does.
 run_suite "unit + integration" env UVA_TEST_DEB="${UVA_TEST_DEB:-1}" make --no-print-directory check

@@ -1,7 +1,10 @@
-# tests/build.sh - the build and the install, sourced by tests/run.sh (it
-# uses run.sh's check, expect_fail, as_user, $WORK and $ROOT).  A copy of
+#!/usr/bin/env bash
+# tests/build.sh - the build and the install.  A copy of
 # the sources is built under $WORK, so the checkout's own build is never
 # touched, at -O0 to keep it quick.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TREE=$WORK/tree
 mkdir -p "$TREE"
 cp -r "$ROOT/Makefile" "$ROOT/src" "$ROOT/http_recorder.py" "$ROOT/uva_container.1" \
@@ -56,30 +59,38 @@ else
   else
     skipped "lintian on the .deb (lintian not installed)"
   fi
-  if [ $IS_ROOT != 1 ] || [ "${UVA_TEST_DEB:-}" != 1 ]; then
+  if [ "$IS_ROOT" != 1 ] || [ "${UVA_TEST_DEB:-}" != 1 ]; then
     skipped "apt-get install of the .deb (only as root in CI: UVA_TEST_DEB=1, set by make check-all)"
-  elif dpkg -s uva-container >/dev/null 2>&1; then
-    skipped "apt-get install of the .deb (uva-container is installed here already; the test would remove it)"
   else
-    # Readable by _apt, which apt uses to read local files.
-    install -D -m 0644 "$DEB" "/tmp/uvadeb.$$/$(basename "$DEB")"
-    chmod 0755 "/tmp/uvadeb.$$"
-    apt_log=$WORK/apt.log
-    if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      -o DPkg::Lock::Timeout=120 "/tmp/uvadeb.$$/$(basename "$DEB")" >"$apt_log" 2>&1; then
-      ok "apt-get install ./uva-container_*.deb"
-      check "the installed /usr/bin/uva_container --version runs as the test user" \
-        bash -c "$AS_USER_Q /usr/bin/uva_container --version | grep -q '^uva_container '"
-      out=$(as_user /usr/bin/uva_container check 2>&1); rc=$?
-      check "the installed binary's check passes, finding /usr/share/uva_container/http_recorder.py (rc=$rc)" \
-        bash -c '[ "$1" = 0 ] && grep -q "^OK    http_recorder.py + python3 */usr/share/uva_container/http_recorder.py" <<<"$2"' _ "$rc" "$out"
+    # One run at a time: another run's install or removal of the package
+    # would change /usr/bin/uva_container under this one.
+    exec 9>/run/lock/uva-test-deb.lock
+    if ! flock -w 900 9; then
+      not_ok "apt-get install of the .deb: another run held /run/lock/uva-test-deb.lock for 15 min"
+    elif dpkg -s uva-container >/dev/null 2>&1; then
+      skipped "apt-get install of the .deb (uva-container is installed here already; the test would remove it)"
     else
-      not_ok "apt-get install ./uva-container_*.deb: $(tail -3 "$apt_log")"
+      # Readable by _apt, which apt uses to read local files.
+      install -D -m 0644 "$DEB" "/tmp/uvadeb.$$/$(basename "$DEB")"
+      chmod 0755 "/tmp/uvadeb.$$"
+      apt_log=$WORK/apt.log
+      if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        -o DPkg::Lock::Timeout=120 "/tmp/uvadeb.$$/$(basename "$DEB")" >"$apt_log" 2>&1; then
+        ok "apt-get install ./uva-container_*.deb"
+        check "the installed /usr/bin/uva_container --version runs as the test user" \
+          bash -c "$AS_USER_Q /usr/bin/uva_container --version | grep -q '^uva_container '"
+        out=$(as_user /usr/bin/uva_container check 2>&1); rc=$?
+        check "the installed binary's check passes, finding /usr/share/uva_container/http_recorder.py (rc=$rc)" \
+          bash -c '[ "$1" = 0 ] && grep -q "^OK    http_recorder.py + python3 */usr/share/uva_container/http_recorder.py" <<<"$2"' _ "$rc" "$out"
+      else
+        not_ok "apt-get install ./uva-container_*.deb: $(tail -3 "$apt_log")"
+      fi
+      DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -o DPkg::Lock::Timeout=120 uva-container >>"$apt_log" 2>&1
+      check "apt-get remove uva-container leaves it uninstalled and /usr/bin/uva_container gone" \
+        bash -c '! dpkg -s uva-container >/dev/null 2>&1 && [ ! -e /usr/bin/uva_container ]'
+      rm -rf "/tmp/uvadeb.$$"
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -o DPkg::Lock::Timeout=120 uva-container >>"$apt_log" 2>&1
-    check "apt-get remove uva-container leaves it uninstalled and /usr/bin/uva_container gone" \
-      bash -c '! dpkg -s uva-container >/dev/null 2>&1 && [ ! -e /usr/bin/uva_container ]'
-    rm -rf "/tmp/uvadeb.$$"
+    exec 9>&-
   fi
 fi
 rm -rf "$TREE" "$PFX" "$STAGE" "$WORK/lonely" "$DEBDIR"

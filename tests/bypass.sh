@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # tests/bypass.sh - the bypass drivers (--port-driver bypass, --outbound
 # bypass): transfers, concurrency, real client addresses, and every way
 # back into the host from an injected host socket.  Sourced by
@@ -5,6 +6,9 @@
 # as_user, WORK, UVA, PY, IS_ROOT, TUID, TGID, MGR); self-contained
 # otherwise.  tests/bypass_probe.c is the attacking app, fwd_peer.py the
 # transfer peer.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BPDIR=$WORK/bypass
 mkdir -p "$BPDIR"

@@ -1,9 +1,13 @@
+#!/usr/bin/env bash
 # tests/control.sh - what a CI smoke test does with uva_container: start in
 # the background, wait until really ready, test, read the logs, run a
 # command inside, stop; plus readiness that never lies, names, --rm,
-# -p PORT alone, NOTIFY_SOCKET and who may talk to a manager.  Sourced by
-# tests/run.sh (helpers: check, check_eq, expect_fail, wait_for, as_user,
-# own, no_user_procs, port_free, WORK, UVA, IS_ROOT, PY).
+# -p PORT alone, NOTIFY_SOCKET and who may talk to a manager.  Helpers
+# from tests/lib.sh: check, check_eq, expect_fail, wait_for, as_user,
+# own, no_user_procs, port_free, WORK, UVA, IS_ROOT, PY.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CDIR=$WORK/control
 mkdir -p "$CDIR"

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # tests/kube.sh - `uva_container kube`: its YAML parses (two independent
 # readers), is valid against the Kubernetes schema, says what the spec
 # says, round-trips hostile strings, and runs for real under rootless
@@ -5,6 +6,9 @@
 # this host's own python3.  Sourced by tests/run.sh; uses its check,
 # check_eq, skipped, expect_fail, as_user, AS_USER, UVA, WORK, ROOT,
 # IS_ROOT, TUID, TGID.  What it needs: tests/kube/install-deps.sh.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KDIR=$WORK/kube
 mkdir -p "$KDIR"

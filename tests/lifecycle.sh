@@ -1,7 +1,11 @@
+#!/usr/bin/env bash
 # tests/lifecycle.sh - what scripts and CI rely on: one-shot `up` jobs
 # give an honest exit status, the stop signal and its timeout are the
-# container's, and systemd's notify protocol is spoken.  Sourced by
-# tests/run.sh.
+# container's, and systemd's notify protocol is spoken.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_site
 
 LDIR=$WORK/lifecycle
 mkdir -p "$LDIR"
@@ -52,19 +56,26 @@ expect_fail "run --stop-timeout x is refused" 'stop timeout "x" is not a number'
   as_user "$UVA" run --stop-timeout x -- true
 
 # NOTIFY_SOCKET (systemd-run --user -p Type=notify): READY=1 once every
-# container is ready, STOPPING=1 at the stop.
+# container is ready, STOPPING=1 at the stop.  Ready means answering only
+# with ready-http (up); `run` has no probe and is ready once the app has
+# started (the man page), which is why this is an `up`: a `run` here saw
+# its READY=1 while python was still starting, under load.
 NSOCK=$LDIR/notify.sock
-"${AS_USER[@]}" $PY -c 'import socket,sys
+printf '[container n]\ncommand = %s -m http.server 8000\nworkdir = %s\npublish = 127.0.0.1:19071:8000\nready-http = true\n' \
+  "$PY" "$WORK/site" >"$LDIR/notify.spec"
+own "$LDIR"
+"${AS_USER[@]}" "$PY" -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
 for _ in range(2):
     print(s.recv(256).decode(), flush=True)' "$NSOCK" >"$LDIR/notify.out" 2>&1 &
 NL=$!
 wait_for 50 test -S "$NSOCK"
-"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" run -p 127.0.0.1:19071:8000 -w "$WORK/site" -- $PY -m http.server 8000 >"$LDIR/n.out" 2>&1 &
+"${AS_USER[@]}" NOTIFY_SOCKET="$NSOCK" "$UVA" up "$LDIR/notify.spec" >"$LDIR/n.out" 2>&1 &
 MGR=$!
 check "NOTIFY_SOCKET: READY=1 once the app answers" wait_for 150 grep -qx "READY=1" "$LDIR/notify.out"
-check "NOTIFY_SOCKET: ... and not before it answers" \
-  bash -c 'curl -s -m 2 http://127.0.0.1:19071/page.txt | grep -q "site file"'
+# At once, no retry: READY=1 said it answers.
+page=$(curl -sS -m 5 http://127.0.0.1:19071/page.txt 2>&1)
+check "NOTIFY_SOCKET: ... and not before it answers ($page)" grep -q "site file" <<<"$page"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 check "NOTIFY_SOCKET: STOPPING=1 at the stop" wait_for 50 grep -qx "STOPPING=1" "$LDIR/notify.out"
 kill "$NL" 2>/dev/null; wait "$NL" 2>/dev/null
@@ -78,7 +89,6 @@ R2=$!
 check "run: two at once without --name both start" \
   wait_for 100 bash -c "grep -q one '$LDIR/r1.out' && grep -q two '$LDIR/r2.out'"
 kill -INT "$R1" "$R2"; wait "$R1"; wait "$R2"
-before=$(ls "$S" | wc -l)
 out=$(run_out --rm --name gone --network none -- sh -c 'touch /app/f /tmp/g; echo ran')
 check_eq "run --rm: the app ran" "$out" ran
 check "run --rm: its state directory is removed" wait_for 50 test ! -e "$S/gone"

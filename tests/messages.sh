@@ -1,6 +1,9 @@
-# tests/messages.sh - messages a new user meets, sourced by tests/run.sh (it
-# uses run.sh's check, expect_fail, as_user, $WORK, $UVA and $IS_ROOT).
+#!/usr/bin/env bash
+# tests/messages.sh - messages a new user meets.
 # Each is one line naming the cause and the fix.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Usage errors: one line and status 2, not 26 lines of usage.
 usage_line() { # description, expected regex, args...
@@ -22,7 +25,7 @@ usage_line "usage: run with an unknown option is one line naming run --help" \
   "run: Unknown option --bogus; see uva_container run --help" run --bogus -- true
 check "--help says what happens as root and that a later run as you is safe" \
   bash -c "'$UVA' --help | grep -q '^As root: .*refuses' && '$UVA' --help | grep -q 'never leaves a root-owned file'"
-if [ $IS_ROOT = 1 ]; then
+if [ "$IS_ROOT" = 1 ]; then
   # sudo -E: root with the user's state directory is refused before it
   # creates anything, and the user's next run works.
   out=$(XDG_STATE_HOME="$WORK/state" HOME="$THOME" timeout 30 "$UVA" run --network none -- true 2>&1); rc=$?
@@ -76,7 +79,7 @@ expect_fail "HOME=/nonexistent without XDG_STATE_HOME names XDG_STATE_HOME as th
 
 # No /dev/net/tun node (a tmpfs over /dev/net in a mount namespace of this
 # test only): besides modprobe, --network none still publishes ports.
-if [ $IS_ROOT = 1 ]; then
+if [ "$IS_ROOT" = 1 ]; then
   expect_fail "a missing /dev/net/tun names modprobe and --network none" \
     "modprobe tun.*--network none .*still publishes ports" \
     unshare -m --propagation private bash -c "mount -t tmpfs none /dev/net && as_user '$UVA' run -- true"
@@ -90,7 +93,7 @@ ODD="$WORK/we:ird;dir"
 mkdir -p "$ODD"
 cp "$UVA" "$ODD/uva_container"
 cp -p "$WORK/http_recorder.py" "$ODD/"
-[ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$ODD"
+[ "$IS_ROOT" = 1 ] && chown -R "$TUID:$TGID" "$ODD"
 as_user "$ODD/uva_container" --print-default-spec >"$WORK/odd.spec" 2>&1
 check "--print-default-spec escapes ':' and ';' in the recorder's path" \
   grep -qxF "volume=$WORK/we\\:ird\\;dir/http_recorder.py:/opt/uva/http_recorder.py:ro" "$WORK/odd.spec"

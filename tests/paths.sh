@@ -1,10 +1,12 @@
+#!/usr/bin/env bash
 # tests/paths.sh - a container is hostile: what it can write (its workdir,
 # /tmp, volumes) and what another local user prepared must never make the
-# manager or init reach out of it.  Sourced by tests/run.sh after
-# hardening.sh (uses its helpers and $WORK, $THOME, $TUID, $IS_ROOT).
+# manager or init reach out of it.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_site
 
-own() { [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$@"; return 0; }
-up_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" up "$@" 2>&1; }
 
 # 1. The app rewrites its own spec (README's `workdir = .`): appending,
 # renaming, removing, hard-linking and replacing it all fail, in place and
@@ -109,7 +111,7 @@ chmod 0777 "$LOOSE"
 expect_fail "a world-writable XDG_STATE_HOME is refused" "$LOOSE is writable by group or others" \
   as_user env XDG_STATE_HOME="$LOOSE" "$UVA" run -- true
 check "nothing was created in it" [ -z "$(ls -A "$LOOSE")" ]
-if [ $IS_ROOT = 1 ]; then
+if [ "$IS_ROOT" = 1 ]; then
   # Another user (nobody) prepared the state directory, with the victim's
   # home behind a symlinked www, as the issue's attacker did.
   EVIL=$WORK/evil-state

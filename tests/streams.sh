@@ -1,7 +1,12 @@
+#!/usr/bin/env bash
 # tests/streams.sh - bytes in and out exactly: `run` passes the app's
 # output through unchanged and at once, -i gives it stdin, -t a terminal,
 # signals arrive as sent; `up` shows each line prefixed, escaped, and a
-# partial line without waiting for its end.  Sourced by tests/run.sh.
+# partial line without waiting for its end.
+# A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_site
 
 PTYD=$ROOT/tests/pty_drive.py
 mkdir -p "$WORK/streams"
@@ -12,7 +17,7 @@ got=$(run_out --network none -w "$WORK/streams" -- cat random.bin | sha256sum)
 check_eq "run: 1,000,000 random bytes come back exactly" "$got" "$want"
 got=$(timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run --network none -- printf 'a\0b' | od -An -c | tr -s ' ')
 check_eq "run: a NUL byte and no added newline" "$got" " a \\0 b"
-got=$(timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run --network none -- $PY -c 'import sys; sys.stdout.write("x" * (1 << 20))' | wc -c)
+got=$(timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run --network none -- "$PY" -c 'import sys; sys.stdout.write("x" * (1 << 20))' | wc -c)
 check_eq "run: a 1 MiB line is one line of 1 MiB" "$got" 1048576
 got=$(echo "hi from stdin" | timeout -s KILL 30 "${AS_USER[@]}" "$UVA" run -i --network none -- cat)
 check_eq "run -i: piped input reaches the app" "$got" "hi from stdin"
@@ -37,19 +42,19 @@ kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
 check_eq "run: SIGINT reaches the app as SIGINT, its status comes back" "$rc.$(grep -c got-INT "$SOUT")" 5.1
 
 # Ptys: every container has its own devpts; -t gives the app a terminal.
-out=$(run_out --network none -- $PY -c 'import os; m, s = os.openpty(); os.write(s, b"ping\n"); print(os.ttyname(s), os.read(m, 16))')
+out=$(run_out --network none -- "$PY" -c 'import os; m, s = os.openpty(); os.write(s, b"ping\n"); print(os.ttyname(s), os.read(m, 16))')
 check "openpty works inside without -t" grep -q "^/dev/pts/0 b'ping" <<<"$out"
-out=$(as_user $PY "$PTYD" -- "$UVA" run -it --network none -- sh -c 'tty; stty size; echo done')
+out=$(as_user "$PY" "$PTYD" -- "$UVA" run -it --network none -- sh -c 'tty; stty size; echo done')
 check "run -it: the app's stdin is a pty of its own" grep -qx "/dev/pts/0" <<<"$out"
 check "run -it: the caller's window size (33 101)" grep -qx "33 101" <<<"$out"
 check "run -it: the caller's terminal mode is restored" grep -qx "MODE-RESTORED" <<<"$out"
 check "run -it: the app's status (0)" grep -qx "STATUS=0" <<<"$out"
-out=$(as_user $PY "$PTYD" --send-after ready '\x03' -- "$UVA" run -it --network none -- sh -c 'trap "echo caught-INT; exit 4" INT; echo ready; while :; do sleep 0.1; done')
+out=$(as_user "$PY" "$PTYD" --send-after ready '\x03' -- "$UVA" run -it --network none -- sh -c 'trap "echo caught-INT; exit 4" INT; echo ready; while :; do sleep 0.1; done')
 check "run -it: Ctrl-C reaches the app through its terminal" grep -q "caught-INT" <<<"$out"
 check "run -it: ... and its status comes back (4), mode restored" \
   bash -c 'grep -qx STATUS=4 <<<"$1" && grep -qx MODE-RESTORED <<<"$1"' _ "$out"
 
-out=$(as_user $PY "$PTYD" --resize-after ready -- "$UVA" run -it --network none -- sh -c 'trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.1; done')
+out=$(as_user "$PY" "$PTYD" --resize-after ready -- "$UVA" run -it --network none -- sh -c 'trap "stty size; exit 0" WINCH; echo ready; while :; do sleep 0.1; done')
 check "run -it: a resize of the caller's terminal reaches the app (SIGWINCH, 40 120)" grep -qx "40 120" <<<"$out"
 
 # --network none: /etc/hosts does not name an address nobody has.
@@ -91,6 +96,8 @@ SPEC_EOF
 own "$WORK/streams/chatty.spec"
 FIFO=$WORK/streams/fifo
 mkfifo "$FIFO" && chmod 0666 "$FIFO"
+# A reader that opens the FIFO and never reads it: the point of the case.
+# shellcheck disable=SC2217
 sleep 120 <"$FIFO" &
 READER=$!
 "${AS_USER[@]}" "$UVA" up "$WORK/streams/chatty.spec" >"$FIFO" 2>/dev/null &

@@ -805,6 +805,27 @@ static void test_msg_roundtrip(void) {
   close(devnull);
 }
 
+/* A peer that exits with our messages unread (an init killed while a dial
+ * request waits for it) makes the kernel answer ECONNRESET, not 0: that is
+ * the peer's end, an EOF, never an error line. */
+static void test_msg_peer_gone_unread(void) {
+  int sv[2];
+  g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==,
+                  0);
+  UvaMsg out = {.type = UVA_MSG_CONNECT, .value = 7};
+  g_assert_true(uva_msg_send(sv[0], &out, -1, NULL));
+  close(sv[1]); /* unread: sv[0] gets ECONNRESET from recvmsg(2) */
+  UvaMsg in;
+  int fd;
+  gboolean eof = FALSE;
+  g_autoptr(GError) error = NULL;
+  g_assert_false(uva_msg_recv(sv[0], &in, &fd, &eof, &error));
+  g_assert_no_error(error);
+  g_assert_true(eof);
+  g_assert_cmpint(fd, ==, -1);
+  close(sv[0]);
+}
+
 static void test_host_path(void) {
   UvaContainerSpec *c = container("a", NULL);
   UvaMount m = {g_strdup("/src/prog"), g_strdup("/opt/uva/prog"), TRUE};
@@ -996,6 +1017,21 @@ static void test_volume_escapes(void) {
   g_assert_cmpuint(g_strv_length(list), ==, 2);
   g_assert_cmpstr(list[0], ==, "/a\\;b:/x");
   g_assert_cmpstr(list[1], ==, "/c:/y");
+  /* A target that ends in a space survives its text form (the entry's
+   * ends are stripped when read back). */
+  g_clear_error(&error);
+  UvaMount sp = {0};
+  g_assert_true(uva_volume_parse("/a:/x /y/..", NULL, &sp, &error));
+  g_assert_cmpstr(sp.target, ==, "/x ");
+  g_autofree char *sp_text = uva_volume_string(&sp);
+  g_auto(GStrv) sp_list = uva_volume_split(sp_text);
+  UvaMount sp2 = {0};
+  g_assert_true(uva_volume_parse(sp_list[0], NULL, &sp2, &error));
+  g_assert_cmpstr(sp2.target, ==, "/x ");
+  g_free(sp.source);
+  g_free(sp.target);
+  g_free(sp2.source);
+  g_free(sp2.target);
 }
 
 static void test_specfile_bad(void) {
@@ -1213,6 +1249,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/doctor/kernel", test_kernel_report);
   g_test_add_func("/bypass/kernel", test_bypass_kernel);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
+  g_test_add_func("/msg/peer-gone-unread", test_msg_peer_gone_unread);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/net/flowcap", test_flowcap);
   g_test_add_func("/spec/sockets-limit", test_sockets_limit);

@@ -10,10 +10,13 @@
 #      with curl must show up as "a | GET request for ..." / "b | ..." lines,
 #      and Ctrl-C (send-keys C-c) must stop it cleanly, back to the prompt.
 #
-# Run as root (as CI does), it creates the test user $UVA_E2E_USER (default
-# uvae2e) if needed and runs uva_container as that user from a copy of the
+# Run as root (as CI does), it creates a test user of this run's own
+# (uvae2e-PID, deleted at the end; UVA_E2E_USER names another, created if
+# missing and kept), runs itself again in a network namespace of its own
+# (unshare --net), so that ports 18080 and 28080 are this run's alone even
+# beside another run, and runs uva_container as that user from a copy of the
 # built tree in a fresh /tmp/uva-e2e.XXXXXX; run as another user it runs the
-# checkout's ./uva_container directly.  Either way XDG_STATE_HOME is a fresh
+# checkout's ./uva_container directly, in the caller's network namespace.  Either way XDG_STATE_HOME is a fresh
 # directory, so the logs start empty.  Needs a built tree (make), and what
 # tests/e2e/install-deps.sh installs; the npm package is installed here when
 # missing.
@@ -34,7 +37,7 @@ E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E/../.." && pwd)
 BIN=${UVA_BIN:-$REPO/uva_container}
 RECORDER=$REPO/http_recorder.py
-TEST_USER=${UVA_E2E_USER:-uvae2e}
+TEST_USER=${UVA_E2E_USER:-uvae2e-$$}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 SHOTS=${UVA_E2E_SHOTS:-$REPO/docs}
 READY_TIMEOUT=${UVA_E2E_TIMEOUT:-30}
@@ -98,9 +101,18 @@ trap cleanup EXIT
 trap 'echo "# interrupted"; failed=$((failed + 1)); finish' INT TERM
 
 # ------------------------------------------------------------ the user ----
+CREATED_USER=
+# useradd and userdel fail at once while another run holds /etc/passwd's
+# lock: retried, bounded.
+retry_lock() {
+  local i
+  for ((i = 0; i < 100; i++)); do "$@" 2>/dev/null && return 0; sleep 0.1; done
+  "$@"
+}
 if [ "$(id -u)" -eq 0 ]; then
   if ! id "$TEST_USER" >/dev/null 2>&1; then
-    useradd -m -s /bin/bash "$TEST_USER" || { not_ok "create test user $TEST_USER"; finish; }
+    retry_lock useradd -m -s /bin/bash "$TEST_USER" || { not_ok "create test user $TEST_USER"; finish; }
+    [ -z "${UVA_E2E_USER:-}" ] && CREATED_USER=$TEST_USER
   fi
   RUN_USER=$TEST_USER
 else
@@ -153,6 +165,27 @@ if [ "$need_ok" = 1 ] && [ ! -f "$E2E/node_modules/playwright-core/package.json"
 fi
 [ "$need_ok" = 1 ] || finish
 BIN=$(readlink -f "$BIN")
+
+# ---------------------------------------------- a network of its own ------
+# As root the rest runs again in a network namespace made for this run; the
+# user is deleted afterwards if this run made it (its processes are this
+# run's alone, so all of them are ended first).
+if [ "$(id -u)" -eq 0 ] && [ "${UVA_E2E_INNER:-}" != "$PPID" ]; then
+  trap - EXIT INT TERM
+  UVA_E2E_INNER=$$ UVA_E2E_USER=$TEST_USER unshare --net -- bash "$0" "$@"
+  rc=$?
+  if [ -n "$CREATED_USER" ]; then
+    for ((i = 0; i < 50; i++)); do
+      mapfile -t left < <(pgrep -u "$CREATED_USER")
+      [ "${#left[@]}" = 0 ] && break
+      kill -KILL "${left[@]}" 2>/dev/null
+      sleep 0.1
+    done
+    retry_lock userdel -r "$CREATED_USER" >/dev/null 2>&1 || echo "# userdel $CREATED_USER failed"
+  fi
+  exit $rc
+fi
+[ "$(id -u)" -eq 0 ] && ip link set lo up
 
 # ----------------------------------------------------------- work dir -----
 WORK=$(mktemp -d /tmp/uva-e2e.XXXXXX) || { not_ok "mktemp"; finish; }

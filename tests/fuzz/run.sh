@@ -7,7 +7,7 @@
 # down lo (unshare -rn: unprivileged, nothing leaves the machine).
 # Prints "ok"/"not ok" per step and ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 secs=$1; shift
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
