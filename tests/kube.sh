@@ -132,8 +132,10 @@ check_eq "kube: IPv6 and UDP publishes, on-failure, 42 s grace, hostname, shm-si
 check_eq "kube: userns = auto runs as root of the Pod with uva's capabilities, still no escalation" \
   "$(kq "$f" '(c("q")["securityContext"]["runAsUser"], c("q")["securityContext"]["runAsNonRoot"], c("q")["securityContext"]["allowPrivilegeEscalation"], len(c("q")["securityContext"]["capabilities"]["add"]), "SYS_ADMIN" in c("q")["securityContext"]["capabilities"]["add"])')" \
   "(0, False, False, 14, False)"
-check "kube: ready-http without a TCP port gives no readinessProbe" \
-  bash -c '! grep -q readinessProbe "$1"' _ "$KDIR/hostile.yaml"
+# Without ready-http, uva's readiness is "the published TCP ports listen
+# inside": a tcpSocket probe on the first one.
+check_eq "kube: without ready-http, a tcpSocket readinessProbe on the first TCP port, as uva's own readiness" \
+  "$(kq "$f" 'c("q")["readinessProbe"]')" "{'tcpSocket': {'port': 80}, 'periodSeconds': 2, 'timeoutSeconds': 2}"
 
 out=$(kube_out --image localhost/all:1 --image b=localhost/b:2 2>&1 | grep '^    image:' | tr '\n' ' ')
 check_eq "kube --image IMAGE --image b=IMAGE: every container, then b's own" "$out" \
