@@ -573,16 +573,17 @@ in_out_ns() { nsenter -t "$OUT_NS" -n -- "$@"; }
 out_client() {  # CFG [-R] OUTFILE
     local cfg=$1 r=${2:-} f=$3 d="$WORK/out-$1"
     mkdir -p "$d"; chown "$BENCH_USER:" "$d"
-    local cmd="iperf3 -c $OUT_ADDR -p 5301 -t $DUR -f g --connect-timeout 3000 $r"
+    local cmd=(iperf3 -c "$OUT_ADDR" -p 5301 -t "$DUR" -f g --connect-timeout 3000)
+    [ -n "$r" ] && cmd+=("$r")
     case $cfg in
-        host) in_out_ns "${AS_USER[@]}" timeout $((DUR + 20)) $cmd ;;
-        uva_slirp_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run -w "$d" -- $cmd ;;
-        uva_bypass_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run --outbound bypass -w "$d" -- $cmd ;;
+        host) in_out_ns "${AS_USER[@]}" timeout $((DUR + 20)) "${cmd[@]}" ;;
+        uva_slirp_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run -w "$d" -- "${cmd[@]}" ;;
+        uva_bypass_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) "$WORK/bin/uva_container" run --outbound bypass -w "$d" -- "${cmd[@]}" ;;
         slirp4netns_out)
             # unshare execs sh, so $! is the namespace's first process; the
             # client waits for tap0's address.
             # nsenter and setpriv exec (no function: a subshell would be $!).
-            nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" unshare -Urn sh -c "i=0; until ip -4 addr show tap0 2>/dev/null | grep -q inet; do i=\$((i + 1)); [ \$i -gt 500 ] && exit 1; sleep 0.02; done; exec timeout $((DUR + 20)) $cmd" > "$f" 2>&1 &
+            nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" unshare -Urn sh -c "i=0; until ip -4 addr show tap0 2>/dev/null | grep -q inet; do i=\$((i + 1)); [ \$i -gt 500 ] && exit 1; sleep 0.02; done; exec timeout $((DUR + 20)) ${cmd[*]}" > "$f" 2>&1 &
             local ns=$!
             sleep 0.2
             nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" timeout $((DUR + 30)) slirp4netns --configure --mtu=65520 "$ns" tap0 > "$d/slirp.log" 2>&1 &
@@ -590,7 +591,7 @@ out_client() {  # CFG [-R] OUTFILE
             wait "$ns"; kill "$sl" 2>/dev/null; wait "$sl" 2>/dev/null
             return ;;
         pasta_out) in_out_ns "${AS_USER[@]}" timeout $((DUR + 30)) pasta -f -q --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 \
-                -t none -u none -T none -U none -- $cmd ;;
+                -t none -u none -T none -U none -- "${cmd[@]}" ;;
     esac > "$f" 2>&1
 }
 

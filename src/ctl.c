@@ -34,6 +34,8 @@ gboolean uva_ctl_send(int sock, UvaCtlHead *head, const void *payload,
     mh.msg_control = u.buf;
     mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    if (!c) /* cannot be: msg_controllen holds one header */
+      return uva_fail(error, "no room for the control message");
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
@@ -222,7 +224,7 @@ gboolean uva_ctl_call(int sock, UvaCtlHead *req, const void *payload, gsize len,
   while (r < 0 && errno == EINTR);
   if (r == 0)
     return uva_fail(error, "the manager did not answer in %d ms", timeout_ms);
-  UvaCtlHead head;
+  UvaCtlHead head = {0};
   int got[3];
   gboolean eof;
   g_autofree char *text = NULL;

@@ -112,11 +112,12 @@ wait "$MGR"; rc=$?; MGR=
 check_eq "stop of a foreground run: it ends with the app's SIGTERM status" "$rc" 143
 
 # ---- run -d: names, -p PORT alone, --rm, a slow shutdown ----
-n1=$(CTL run -d -- sleep 100) & n2=$(CTL run -d -- sleep 100); wait
+CTL run -d -- sleep 100 >/dev/null & CTL run -d -- sleep 100 >/dev/null; wait
 n1=$(CTL ps --format json | $PY -c 'import json,sys; print(" ".join(sorted(c["name"] for c in json.load(sys.stdin))))')
 check "two run -d at once without --name: two containers, unique names" \
   bash -c 'set -- $1; [ $# = 2 ] && [ "$1" != "$2" ] && [[ $1 == run-* && $2 == run-* ]]' _ "$n1"
-CTL stop $n1 >/dev/null
+read -ra names <<<"$n1"
+CTL stop "${names[@]}" >/dev/null
 check "stop NAME NAME: both gone" nothing_left
 out=$(CTL run -d -p 8080 --name anyport -- python3 -m http.server 8080 2>/dev/null)
 port=$(CTL ps --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["ports"][0].split("->")[0].rsplit(":",1)[1])')
@@ -148,7 +149,7 @@ CTL run -d --name victim -- sleep 100 >/dev/null
 mgr=$(CTL ps --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["manager_pid"])')
 helper=""
 for k in $(tr ' ' '\n' <"/proc/$mgr/task/$mgr/children"); do
-  [ "$(readlink /proc/$k/ns/user)" = "$(readlink /proc/$mgr/ns/user)" ] && helper=$k
+  [ "$(readlink "/proc/$k/ns/user")" = "$(readlink "/proc/$mgr/ns/user")" ] && helper=$k
 done
 kill -STOP "$helper" 2>/dev/null # the clean-up helper, so that only the client can clean
 kill -KILL "$mgr"

@@ -222,13 +222,13 @@ else
   [ $IS_ROOT = 1 ] && chown -R "$TUID:$TGID" "$KP"
   out=$(kpod import --change 'ENV PATH=/usr/bin:/bin' "$KP/rootfs.tar" "$KIMG" 2>&1); rc=$?
   check "podman import of a tarball of the host's python3 makes $KIMG, no registry (rc=$rc)" [ $rc = 0 ]
-  [ $rc = 0 ] || sed 's/^/#   /' <<<"$out$(cat "$KP/mkimage.err")"
+  [ $rc = 0 ] || diag <<<"$out$(cat "$KP/mkimage.err")"
   timeout -s KILL 30 "${AS_USER[@]}" XDG_STATE_HOME="$KP/state" "$UVA" kube --image "$KIMG" >"$KP/k.yaml"
   # keep-id: the Pod's runAsUser is the user's own uid, as in uva, so the
   # user's 0700 workdirs are readable inside as they are in uva.
   out=$(kpod kube play --userns keep-id "$KP/k.yaml" 2>&1); rc=$?
   check "podman kube play --userns keep-id of the default spec's YAML, as the test user (rc=$rc)" [ $rc = 0 ]
-  [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+  [ $rc = 0 ] || diag <<<"$out"
   kube_lists() { curl -s -m 2 "http://127.0.0.1:$1/" | grep -q "hello-from-$2.txt"; }
   check "podman: a answers on 127.0.0.1:18080 with its own workdir" wait_for 300 kube_lists 18080 a
   check "podman: b answers on 127.0.0.1:28080 with its own workdir" wait_for 300 kube_lists 28080 b
@@ -299,7 +299,7 @@ if command -v systemd-analyze >/dev/null; then
   out=$(timeout 60 "${AS_USER[@]}" HOME="$SD/home" XDG_RUNTIME_DIR="$SD/xdg" \
     MANPATH="$SDEST/usr/local/share/man" systemd-analyze --user verify "$UNIT" 2>&1); rc=$?
   check "systemd-analyze --user verify: the unit is clean, no warning (rc=$rc)" [ $rc = 0 -a -z "$out" ]
-  [ -z "$out" ] || sed 's/^/#   /' <<<"$out"
+  [ -z "$out" ] || diag <<<"$out"
   # (control) verify does complain about a unit it cannot run.
   sed 's|^ExecStart=[^ ]*|ExecStart=/nonexistent/uva_container|' "$UNIT" >"$SD/broken.service"
   out=$(timeout 60 "${AS_USER[@]}" HOME="$SD/home" XDG_RUNTIME_DIR="$SD/xdg" \
@@ -384,7 +384,7 @@ if command -v "$AA_BIN" >/dev/null; then
   if [ -e "$AA_BASE/abi/4.0" ]; then
     out=$(aap "$AA"); rc=$?
     check "apparmor_parser -Q -K (parse only, $aav): the installed profile parses (rc=$rc)" [ $rc = 0 ]
-    [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+    [ $rc = 0 ] || diag <<<"$out"
   else
     # Debian 12's parser (3.0) has neither abi/4.0 nor the userns rule,
     # both AppArmor 4.0's (Ubuntu 24.04): it checks the rest.
@@ -392,7 +392,7 @@ if command -v "$AA_BIN" >/dev/null; then
     sed -e 's|^abi <abi/4.0>,|abi <abi/3.0>,|' -e '/^  userns,$/d' "$AA" >"$SD/aa-3.0"
     out=$(aap "$SD/aa-3.0"); rc=$?
     check "apparmor_parser -Q -K (parse only, $aav): the profile with abi 3.0 and no userns rule parses (rc=$rc)" [ $rc = 0 ]
-    [ $rc = 0 ] || sed 's/^/#   /' <<<"$out"
+    [ $rc = 0 ] || diag <<<"$out"
   fi
 else
   skipped "apparmor_parser control (package apparmor not installed)"

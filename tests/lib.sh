@@ -73,7 +73,7 @@ gone() {
 }
 
 if [ "${UVA_LIB_TAP_ONLY:-}" = 1 ]; then
-  trap 'echo "1..$n"; echo "# $PART: $pass passed, $fail failed, $skip skipped"; [ "$fail" = 0 ]' EXIT
+  trap 'echo "1..$n"; echo "# $PART: $pass passed, $fail failed, $skip skipped"; [ "$fail" = 0 ] || exit 1' EXIT
   return 0
 fi
 
@@ -183,7 +183,8 @@ finish() {
   rm -rf "$WORK"
   echo "1..$n"
   echo "# $PART: $pass passed, $fail failed, $skip skipped"
-  [ "$fail" = 0 ]
+  # An EXIT trap's own status is not the script's: only exit sets it.
+  [ "$fail" = 0 ] || exit 1
 }
 trap finish EXIT
 trap 'exit 143' TERM INT HUP
