@@ -447,6 +447,9 @@ expect_fail "run of a command that does not exist" "not found in the container's
 # ---- published ports: splice and slirp drivers, UDP, IPv6; volumes ----
 . "$ROOT/tests/ports.sh"
 
+# ---- compat: real software on the host and in a container, compared ----
+. "$ROOT/tests/compat.sh"
+
 # ---- `up`: a spec file, three containers ----
 SPEC=$WORK/three.spec
 for i in 1 2 3; do
