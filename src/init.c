@@ -159,7 +159,7 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
   if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
     goto fail;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0 ||
-      uva_seccomp_app_filter() < 0)
+      uva_seccomp_app_filter(!c->userns_auto) < 0)
     goto fail;
   exec_app(c, env);
 fail:

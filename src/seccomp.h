@@ -3,10 +3,19 @@
 
 #include <sys/types.h>
 
-/* Installs the filter on the calling thread (after no_new_privs).  Returns
- * 0, or -1 with errno set: it runs in the forked app child, which reports
- * errno to init over its status pipe. */
-int uva_seccomp_app_filter(void);
+/* Installs the filter on the calling thread (after no_new_privs).  With
+ * own_ids_only (the user namespace maps nothing but the caller's own uid
+ * and gid), a change of identity or owner to any other id fails with EPERM,
+ * as on the host, not EINVAL.  Returns 0, or -1 with errno set: it runs in
+ * the forked app child, which reports errno to init over its status pipe. */
+int uva_seccomp_app_filter(int own_ids_only);
+
+/* A call that takes uids or gids: which of its first six arguments are
+ * uids (bit i: args[i]) and which are gids. */
+typedef struct {
+  unsigned nr;
+  unsigned char uid_args, gid_args;
+} UvaSeccompIdCall;
 
 /* One architecture's numbers for the app's deny-list. */
 typedef struct {
@@ -15,6 +24,8 @@ typedef struct {
   unsigned clone3;         /* ENOSYS, so that libc falls back to clone */
   unsigned personality;    /* only Docker's values */
   unsigned unshare, clone; /* no CLONE_NEWUSER */
+  const UvaSeccompIdCall *id_calls; /* own_ids_only: other ids get EPERM */
+  unsigned n_id_calls;
 } UvaSeccompNrs;
 
 #ifdef __x86_64__

@@ -32,18 +32,19 @@ else
     test_time test_asyncio.test_subprocess test_asyncio.test_unix_events)
   compat_t0=$SECONDS
   for compat_mode in host container; do
+    compat_ids "$compat_mode"
     compat_cpython "$compat_mode" 2 "${compat_mods[@]}"
     compat_nginx "$compat_mode" 19210 3
     compat_redis "$compat_mode" 19220 2000
     compat_postgres "$compat_mode" 19230 3
   done
   echo "# compat: $((SECONDS - compat_t0)) s for both sides"
-  for compat_s in cpython nginx redis postgres; do
+  for compat_s in ids cpython nginx redis postgres; do
     compat_out=$(python3 "$ROOT/tests/compat/results.py" table "$CWORK/host.$compat_s.tsv" \
       "$CWORK/container.$compat_s.tsv" "$ROOT/tests/compat/known.tsv" --title "$compat_s")
     compat_rc=$?
     compat_n=$(grep -c . "$CWORK/container.$compat_s.tsv")
-    compat_pass=$(grep -c $'\tpass\t' "$CWORK/host.$compat_s.tsv")
+    compat_pass=$(grep -cE $'\t(pass|ok)\t' "$CWORK/host.$compat_s.tsv")
     # A run that compares nothing, or where nothing passes, proves nothing.
     check "compat: $compat_s: $compat_n results in the container, $compat_pass passes on the host" \
       [ "$compat_n" -ge "$([ $compat_s = cpython ] && echo 1000 || echo 15)" -a "$compat_pass" -gt 0 ]

@@ -127,6 +127,16 @@ compat_cpython() {
   echo "# cpython on the $mode: exit $rc, $(wc -l <"$CWORK/$mode.cpython.tsv") rows, log $d/log"
 }
 
+# compat_ids MODE: what setuid(2) and chown(2) to another id answer
+# (tests/compat/ids.py).
+compat_ids() {
+  local d
+  d=$(compat_dir "$1" ids)
+  cp "$COMPAT_DIR/ids.py" "$d/"
+  [ "$(id -u)" = 0 ] && chown -R "$TUID:$TGID" "$d"
+  compat_exec "$1" "$d" python3 ids.py >"$CWORK/$1.ids.tsv"
+}
+
 . "$COMPAT_DIR/nginx.sh"
 . "$COMPAT_DIR/redis.sh"
 . "$COMPAT_DIR/postgres.sh"

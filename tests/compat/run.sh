@@ -66,13 +66,14 @@ wait_for() {
 MODULES=${COMPAT_MODULES:-$(grep -v '^#' "$ROOT/tests/compat/cpython-modules.txt" | tr '\n' ' ')}
 read -ra MODULES <<<"$MODULES"
 JOBS=${COMPAT_JOBS:-2}
-SUITES=${COMPAT_SUITES:-cpython nginx redis postgres}
+SUITES=${COMPAT_SUITES:-ids cpython nginx redis postgres}
 echo "# compat: $WORK, as uid $TUID; suites: $SUITES"
 t_all=$SECONDS
 for s in $SUITES; do
   for mode in host container; do
     t0=$SECONDS
     case $s in
+      ids) compat_ids "$mode" ;;
       cpython) compat_cpython "$mode" "$JOBS" "${MODULES[@]}" ;;
       nginx) compat_nginx "$mode" 19210 10 ;;
       redis) compat_redis "$mode" 19220 20000 ;;
