@@ -51,6 +51,7 @@ compat_dir() {
   local d=$CWORK/$1/$2
   rm -rf "$d"
   mkdir -p "$d"
+  [ "$(id -u)" = 0 ] && chown "$TUID:$TGID" "$CWORK/$1" "$d"
   echo "$d"
 }
 
@@ -115,7 +116,7 @@ compat_cpython() {
   local mode=$1 jobs=$2 d rc
   shift 2
   d=$(compat_dir "$mode" cpython)
-  local args=(-m test -w -j "$jobs" --timeout 900 --junit-xml results.xml "$@")
+  local args=(-m test -w -j "$jobs" --slowest --timeout 900 --junit-xml results.xml "$@")
   if [ "$mode" = host ]; then
     (cd "$d" && exec timeout -s KILL 3600 "${AS_USER[@]}" "${COMPAT_ENV[@]}" python3 "${args[@]}") >"$d/log" 2>&1
   else
