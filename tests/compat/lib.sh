@@ -69,7 +69,7 @@ compat_start() {
     (cd "$dir" && exec "${AS_USER[@]}" "${COMPAT_ENV[@]}" "$@") >"$out" 2>&1 &
     COMPAT_PID=$! COMPAT_PORT=$port
   else
-    "${AS_USER[@]}" "$UVA" run --name "compat-$$-$RANDOM" -w "$dir" \
+    "${AS_USER[@]}" "$UVA" run --rm --name "compat-$$-$RANDOM" -w "$dir" \
       -p "127.0.0.1:$((port + 1)):$port" -- "$@" >"$out" 2>&1 &
     COMPAT_PID=$! COMPAT_PORT=$((port + 1))
   fi
@@ -82,7 +82,7 @@ compat_exec() {
   if [ "$mode" = host ]; then
     (cd "$dir" && exec timeout -s KILL 300 "${AS_USER[@]}" "${COMPAT_ENV[@]}" "$@") 2>&1
   else
-    timeout -s KILL 300 "${AS_USER[@]}" "$UVA" run --network none -w "$dir" -- "$@" 2>&1
+    timeout -s KILL 300 "${AS_USER[@]}" "$UVA" run --rm --network none -w "$dir" -- "$@" 2>&1
   fi
 }
 compat_gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
@@ -120,7 +120,7 @@ compat_cpython() {
   if [ "$mode" = host ]; then
     (cd "$d" && exec timeout -s KILL 3600 "${AS_USER[@]}" "${COMPAT_ENV[@]}" python3 "${args[@]}") >"$d/log" 2>&1
   else
-    timeout -s KILL 3600 "${AS_USER[@]}" "$UVA" run --name "compat-py-$$" -w "$d" -- \
+    timeout -s KILL 3600 "${AS_USER[@]}" "$UVA" run --rm --name "compat-py-$$" -w "$d" -- \
       python3 "${args[@]}" >"$d/log" 2>&1
   fi
   rc=$?
