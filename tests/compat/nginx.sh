@@ -46,7 +46,7 @@ NGX
     return
   fi
   compat_row "$f" "nginx: answers on its port" pass
-  compat_check "$f" "nginx: master and 2 workers" bash -c \
+  compat_check "$f" "nginx: master and 2 workers" wait_for 50 bash -c \
     '[ "$(grep -c "start worker process" "$1")" -ge 2 ]' _ "$d/error.log"
   compat_check "$f" "GET /: 200 and the file's bytes" bash -c \
     'curl -sf "$1/" | cmp -s - "$2"' _ "$u" "$d/www/index.html"
