@@ -103,6 +103,12 @@ lint:
 check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 	tests/all.sh
 
+# Real software (CPython's regression tests, nginx, redis, PostgreSQL) on
+# the host and in a container, and the per-test difference
+# (tests/compat/run.sh; README "Compatibility").
+compat: uva_container
+	tests/compat/run.sh
+
 # Peer comparison of start-up and throughput (bench/run.sh).
 bench: uva_container
 	bench/run.sh
@@ -174,4 +180,4 @@ check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: FORCE deb all check check-asan e2e check-all bench fuzz clean install uninstall check-man lint
+.PHONY: FORCE deb all check check-asan e2e check-all compat bench fuzz clean install uninstall check-man lint

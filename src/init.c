@@ -163,8 +163,8 @@ static gboolean uses_bypass(const UvaContainerSpec *c) {
  * close-on-exec: after exec the app holds none. */
 static int install_filter(const UvaContainerSpec *c, int status_fd, int go_fd) {
   if (!uses_bypass(c))
-    return uva_seccomp_app_filter();
-  int listener = uva_seccomp_app_filter_bypass();
+    return uva_seccomp_app_filter(!c->userns_auto);
+  int listener = uva_seccomp_app_filter_bypass(!c->userns_auto);
   if (listener < 0)
     return -1;
   int word = -(listener + 1);
@@ -191,7 +191,7 @@ int uva_init_confine(const UvaContainerSpec *c, int status_fd, int go_fd) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_capabilities(c) < 0)
     return -1;
   return status_fd >= 0 ? install_filter(c, status_fd, go_fd)
-                        : uva_seccomp_app_filter();
+                        : uva_seccomp_app_filter(!c->userns_auto);
 }
 
 /* The forked app, before exec.  Failures go to status_fd as an errno. */

@@ -82,6 +82,17 @@ static const unsigned denied[] = {
 #endif
 };
 
+/* Calls that set a uid or gid (credentials(7)), and the chown family
+ * (chown(2)): which arguments are ids. */
+static const UvaSeccompIdCall id_calls[] = {
+    {SYS_setuid, 0x1, 0},   {SYS_setgid, 0, 0x1},     {SYS_setreuid, 0x3, 0},
+    {SYS_setregid, 0, 0x3}, {SYS_setresuid, 0x7, 0},  {SYS_setresgid, 0, 0x7},
+#ifdef SYS_chown
+    {SYS_chown, 0x2, 0x4},  {SYS_lchown, 0x2, 0x4},
+#endif
+    {SYS_fchown, 0x2, 0x4}, {SYS_fchownat, 0x4, 0x8},
+};
+
 static const UvaSeccompNrs native_nrs = {
     .denied = denied,
     .n_denied = G_N_ELEMENTS(denied),
@@ -89,6 +100,8 @@ static const UvaSeccompNrs native_nrs = {
     .personality = SYS_personality,
     .unshare = SYS_unshare,
     .clone = SYS_clone,
+    .id_calls = id_calls,
+    .n_id_calls = G_N_ELEMENTS(id_calls),
 };
 
 /* personality(2) values Docker's default profile allows: PER_LINUX (0),
@@ -154,16 +167,54 @@ static unsigned allow_only_values(struct sock_filter *prog, int arg,
   return n;
 }
 
+/* For one id call, the number in the accumulator: if it is call->nr, EPERM
+ * unless every id argument is uid (gid) or (id_t)-1, which means "leave it"
+ * (setreuid(2), chown(2)), else allow; if not, on to what follows.  Only
+ * the low 32 bits are compared: the kernel takes a uid_t, so that is all
+ * that acts.  With a single id mapped, the kernel answers EINVAL for any
+ * other (make_kuid() finds no mapping: __sys_setuid() in kernel/sys.c,
+ * chown_common() in fs/open.c), where the host says EPERM, and programs
+ * that try and carry on expect EPERM: CPython's subprocess(user=...) test,
+ * cp -p.  Only calls that would fail anyway are answered early: the own
+ * id and -1 go to the kernel as before.  Returns the length. */
+static unsigned own_ids_only(struct sock_filter *prog,
+                             const UvaSeccompIdCall *call, unsigned uid,
+                             unsigned gid) {
+  unsigned n = 0, args = 0;
+  for (int i = 0; i < 6; i++)
+    args += ((call->uid_args | call->gid_args) >> i) & 1u;
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, call->nr,
+                                           0, (unsigned char)(4 * args + 1));
+  for (int i = 0; i < 6; i++) {
+    if (!(((call->uid_args | call->gid_args) >> i) & 1u))
+      continue;
+    prog[n++] = (struct sock_filter)BPF_STMT(
+        BPF_LD | BPF_W | BPF_ABS,
+        offsetof(struct seccomp_data, args) + (unsigned)i * sizeof(__u64));
+    prog[n++] = (struct sock_filter)BPF_JUMP(
+        BPF_JMP | BPF_JEQ | BPF_K, (call->uid_args >> i) & 1u ? uid : gid, 2,
+        0);
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0xffffffff, 1, 0);
+    prog[n++] = (struct sock_filter)DENY_EPERM;
+  }
+  prog[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+  return n;
+}
+
 /* The deny-list for one architecture's numbers, the syscall number in the
  * accumulator.  Every path returns.  Returns the length. */
 static unsigned deny_list(struct sock_filter *prog, const UvaSeccompNrs *nrs,
-                          gboolean bypass) {
+                          gboolean bypass, int own_ids, unsigned uid,
+                          unsigned gid) {
   unsigned n = 0;
   for (unsigned i = 0; bypass && i < nrs->n_bypass_denied; i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                              nrs->bypass_denied[i], 0, 1);
     prog[n++] = (struct sock_filter)DENY_EPERM;
   }
+  for (unsigned i = 0; own_ids && i < nrs->n_id_calls; i++)
+    n += own_ids_only(prog + n, &nrs->id_calls[i], uid, gid);
   for (unsigned i = 0; i < nrs->n_denied; i++) {
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                              nrs->denied[i], 0, 1);
@@ -278,9 +329,10 @@ static unsigned bypass_rules(struct sock_filter *prog) {
  *  - i386 programs (and `int 0x80` from any program) arrive as
  *    AUDIT_ARCH_I386 with the ia32 numbers (seccomp32.c).
  * Any other architecture gets EPERM. */
-static int app_filter(gboolean bypass) {
-  struct sock_filter prog[256];
+static int app_filter(gboolean bypass, int own_ids) {
+  struct sock_filter prog[512];
   unsigned n = 0;
+  unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
   prog[n++] = (struct sock_filter)LOAD_ARCH;
 #ifdef __x86_64__
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -298,11 +350,11 @@ static int app_filter(gboolean bypass) {
   prog[n++] =
       (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u);
 #endif
-  n += deny_list(prog + n, &native_nrs, bypass);
+  n += deny_list(prog + n, &native_nrs, bypass, own_ids, uid, gid);
 #ifdef __x86_64__
   prog[to_i386].k = n - (to_i386 + 1);
   prog[n++] = (struct sock_filter)LOAD_NR;
-  n += deny_list(prog + n, &uva_seccomp_i386_nrs, bypass);
+  n += deny_list(prog + n, &uva_seccomp_i386_nrs, bypass, own_ids, uid, gid);
 #endif
   g_assert(n <= G_N_ELEMENTS(prog));
 
@@ -320,9 +372,11 @@ static int app_filter(gboolean bypass) {
                       &fprog);
 }
 
-int uva_seccomp_app_filter(void) { return app_filter(FALSE); }
+int uva_seccomp_app_filter(int own_ids) { return app_filter(FALSE, own_ids); }
 
-int uva_seccomp_app_filter_bypass(void) { return app_filter(TRUE); }
+int uva_seccomp_app_filter_bypass(int own_ids) {
+  return app_filter(TRUE, own_ids);
+}
 
 /* The manager after start-up: it only moves bytes between sockets, pipes
  * and the taps, runs libslirp (which opens outbound sockets for the

@@ -4,17 +4,26 @@
 #include <glib.h>
 #include <sys/types.h>
 
-/* Installs the filter on the calling thread (after no_new_privs).  Returns
- * 0, or -1 with errno set: it runs in the forked app child, which reports
- * errno to init over its status pipe. */
-int uva_seccomp_app_filter(void);
+/* Installs the filter on the calling thread (after no_new_privs).  With
+ * own_ids_only (the user namespace maps nothing but the caller's own uid
+ * and gid), a change of identity or owner to any other id fails with EPERM,
+ * as on the host, not EINVAL.  Returns 0, or -1 with errno set: it runs in
+ * the forked app child, which reports errno to init over its status pipe. */
+int uva_seccomp_app_filter(int own_ids_only);
+
+/* A call that takes uids or gids: which of its first six arguments are
+ * uids (bit i: args[i]) and which are gids. */
+typedef struct {
+  unsigned nr;
+  unsigned char uid_args, gid_args;
+} UvaSeccompIdCall;
 
 /* The same filter for --port-driver bypass and --outbound bypass
  * (init serves it: unotify.c): bind() and connect() go to init as seccomp user
  * notifications, MSG_FASTOPEN and TCP_FASTOPEN_CONNECT are refused
  * (EOPNOTSUPP), and so are x32 calls and i386's socket calls.  Returns
  * the listener fd (close-on-exec), or -1 with errno. */
-int uva_seccomp_app_filter_bypass(void);
+int uva_seccomp_app_filter_bypass(int own_ids_only);
 
 /* One architecture's numbers for the app's deny-list. */
 typedef struct {
@@ -27,6 +36,8 @@ typedef struct {
    * sendmmsg): i386 only, the native ones are served instead */
   const unsigned *bypass_denied;
   unsigned n_bypass_denied;
+  const UvaSeccompIdCall *id_calls; /* own_ids_only: other ids get EPERM */
+  unsigned n_id_calls;
 } UvaSeccompNrs;
 
 #ifdef __x86_64__

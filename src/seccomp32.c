@@ -30,6 +30,17 @@ static const unsigned i386_bypass_denied[] = {
     __NR_sendto,     __NR_sendmsg, __NR_sendmmsg,
 };
 
+/* The 32-bit id calls glibc makes on i386.  The 16-bit originals (setuid,
+ * chown ... with old_uid_t) are left to the kernel's EINVAL: no libc of
+ * this century calls them. */
+static const UvaSeccompIdCall i386_id_calls[] = {
+    {__NR_setuid32, 0x1, 0},    {__NR_setgid32, 0, 0x1},
+    {__NR_setreuid32, 0x3, 0},  {__NR_setregid32, 0, 0x3},
+    {__NR_setresuid32, 0x7, 0}, {__NR_setresgid32, 0, 0x7},
+    {__NR_chown32, 0x2, 0x4},   {__NR_lchown32, 0x2, 0x4},
+    {__NR_fchown32, 0x2, 0x4},  {__NR_fchownat, 0x4, 0x8},
+};
+
 const UvaSeccompNrs uva_seccomp_i386_nrs = {
     .bypass_denied = i386_bypass_denied,
     .n_bypass_denied = sizeof i386_bypass_denied / sizeof i386_bypass_denied[0],
@@ -39,5 +50,7 @@ const UvaSeccompNrs uva_seccomp_i386_nrs = {
     .personality = __NR_personality,
     .unshare = __NR_unshare,
     .clone = __NR_clone,
+    .id_calls = i386_id_calls,
+    .n_id_calls = sizeof i386_id_calls / sizeof i386_id_calls[0],
 };
 #endif
