@@ -542,41 +542,6 @@ gboolean uva_hostdir_remove_state(const char *state_dir, const char *name,
   return TRUE;
 }
 
-void uva_hostdir_remove_on_exit(const char *state_dir, const char *name) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0)
-    return;
-  pid_t pid = fork();
-  if (pid != 0) { /* the manager keeps the write end to its death */
-    close(p[0]);
-    if (pid < 0)
-      close(p[1]);
-    return;
-  }
-  /* The helper: not confined (forked before), holding nothing else, deaf
-   * to the terminal's Ctrl-C (meant for the manager), until EOF. */
-  (void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  close(p[1]);
-  int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  for (size_t i = 0; i < G_N_ELEMENTS(quiet); i++)
-    signal(quiet[i], SIG_IGN);
-  char c;
-  while (read(p[0], &c, 1) < 0 && errno == EINTR)
-    ;
-  /* The container's last processes die with its init, which the kernel
-   * kills when the manager goes (PR_SET_PDEATHSIG): a file they write
-   * meanwhile makes one attempt fail, so a few are made. */
-  g_autoptr(GError) error = NULL;
-  for (int i = 0; i < 20; i++) {
-    g_clear_error(&error);
-    if (uva_hostdir_remove_state(state_dir, name, &error))
-      _exit(0);
-    g_usleep(100 * 1000);
-  }
-  fprintf(stderr, "uva_container: --rm: %s\n", error->message);
-  _exit(1);
-}
-
 /* The state root, before any container's directory below it: a HOME that
  * does not exist or is not ours (HOME=/nonexistent, the typical CI user)
  * fails here, and the fix is XDG_STATE_HOME rather than that path.  The

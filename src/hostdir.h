@@ -70,6 +70,3 @@ gboolean uva_hostdir_check_spec_file(int fd, const char *path, dev_t *dev,
  * following a symlink in it; refused while a manager runs it. */
 gboolean uva_hostdir_remove_state(const char *state_dir, const char *name,
                                   GError **error);
-/* `run --rm`: forks a helper that removes state_dir/NAME once the calling
- * process has exited, however it exits (call before it is confined). */
-void uva_hostdir_remove_on_exit(const char *state_dir, const char *name);

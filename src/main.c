@@ -163,12 +163,13 @@ static int detach_fork(int *fd, const char *print_name, GError **error) {
     return -1;
   }
   close(p[1]);
+  /* Blocked since main's start (uva_hold_stop_signals): read here. */
+  uva_hold_stop_signals();
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
-  sigprocmask(SIG_BLOCK, &set, NULL);
   int sfd = signalfd(-1, &set, SFD_CLOEXEC);
   struct pollfd w[2] = {{p[0], POLLIN, 0}, {sfd, POLLIN, 0}};
   char c = 0;

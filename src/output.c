@@ -197,9 +197,9 @@ UvaSink *uva_sink_new(int fd, void (*broken)(gpointer), gpointer data) {
 
 FILE *uva_sink_file(UvaSink *k) { return k->file; }
 
-void uva_sink_detach(UvaSink *k, int timeout_ms) {
-  if (k->file)
-    fflush(k->file);
+/* Writes what is queued, waiting at most timeout_ms (blocking: only at
+ * the end, or once when -d lets the caller go), with no watch left. */
+static void sink_flush(UvaSink *k, int timeout_ms) {
   if (k->watch)
     g_source_remove(k->watch);
   k->watch = 0;
@@ -210,6 +210,12 @@ void uva_sink_detach(UvaSink *k, int timeout_ms) {
     if (left <= 0 || poll(&p, 1, left) <= 0)
       break;
   }
+}
+
+void uva_sink_detach(UvaSink *k, int timeout_ms) {
+  if (k->file)
+    fflush(k->file);
+  sink_flush(k, timeout_ms);
   /* From now on everything is dropped, and paused streams read on. */
   k->on_broken = NULL;
   sink_fail(k);
@@ -224,17 +230,8 @@ void uva_sink_free(UvaSink *k, int timeout_ms) {
     fflush(k->file);
     fclose(k->file);
   }
-  if (k->watch)
-    g_source_remove(k->watch);
-  k->watch = 0;
   /* The last lines (the stop messages) are worth a short wait. */
-  gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-  while (sink_write_out(k)) {
-    int left = (int)((end - g_get_monotonic_time()) / 1000);
-    struct pollfd p = {k->fd, POLLOUT, 0};
-    if (left <= 0 || poll(&p, 1, left) <= 0)
-      break;
-  }
+  sink_flush(k, timeout_ms);
   Chunk *c;
   while ((c = g_queue_pop_head(&k->chunks)))
     g_free(c);
