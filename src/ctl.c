@@ -73,6 +73,13 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
   while (n < 0 && errno == EINTR);
   if (n < 0 && errno == EAGAIN)
     return FALSE; /* nothing yet: no error, no eof */
+  /* A peer that exits with our request still unread (a manager stopping
+   * its last container) resets the connection instead of closing it
+   * (unix(7): unix_release_sock): for us the same end. */
+  if (n < 0 && errno == ECONNRESET) {
+    *eof = TRUE;
+    return FALSE;
+  }
   if (n < 0)
     return uva_fail_errno(error, errno, "reading the control socket");
   if (n == 0) {
