@@ -146,7 +146,7 @@ int uva_cli_exec(const char *state_dir, int argc, char **argv, GError **error) {
        "Directory inside the container to run COMMAND in (default: /app)",
        "DIR"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = g_option_context_new(
       "NAME [--] COMMAND [ARG...] - run COMMAND in a running container");
   g_option_context_add_main_entries(ctx, entries, NULL);

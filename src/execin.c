@@ -92,6 +92,9 @@ static int open_pty(const Request *r, int *slave) {
 G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
                                     int slave, int status_fd) {
   int err = 0;
+  /* Declared before the first goto (clang refuses a jump over a cleanup
+   * variable's initialisation). */
+  g_auto(GStrv) env = NULL;
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (setsid() < 0)
     goto fail;
@@ -114,7 +117,7 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
   const char *cwd = r->cwd[0] ? r->cwd : UVA_APP_DIR;
   if (chdir(cwd) < 0)
     goto fail;
-  g_auto(GStrv) env = uva_init_app_env(c);
+  env = uva_init_app_env(c);
   for (char **e = r->env; *e; e++) {
     const char *eq = strchr(*e, '=');
     if (!eq)

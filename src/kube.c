@@ -469,7 +469,7 @@ int uva_kube_command(int argc, char **argv, const char *state,
        "[NAME=]IMAGE"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL,
        NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = g_option_context_new(
       "[FILE] - print the spec FILE (default: the default spec) as "
       "Kubernetes Pods");

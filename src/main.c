@@ -360,7 +360,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "HOST_PATH:/CONTAINER_PATH[:ro]"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &command, NULL,
        NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx = g_option_context_new(
       "[--] COMMAND [ARG...] - run COMMAND in a container");
   g_option_context_add_main_entries(ctx, entries, NULL);
@@ -516,7 +516,7 @@ static int cmd_up(int argc, char **argv, const char *state, GError **error) {
        "Exit with the status of container NAME's app", "NAME"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL,
        NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   g_autoptr(GOptionContext) ctx =
       g_option_context_new("FILE - run every container of a spec file");
   g_option_context_add_main_entries(ctx, entries, NULL);
@@ -569,13 +569,13 @@ static int cmd_client(int argc, char **argv, const char *state,
   g_auto(GStrv) rest = NULL;
   GOptionEntry ps_entries[] = {{"format", 0, 0, G_OPTION_ARG_STRING, &format,
                                 "table (default) or json", "FORMAT"},
-                               {NULL}};
+                               G_OPTION_ENTRY_NULL};
   GOptionEntry logs_entries[] = {
       {"follow", 'f', 0, G_OPTION_ARG_NONE, &follow,
        "Go on showing output until the container ends", NULL},
       {"tail", 0, 0, G_OPTION_ARG_STRING, &tail, "Only the last N lines", "N"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   GOptionEntry stop_entries[] = {
       {"time", 't', 0, G_OPTION_ARG_STRING, &timeout,
        "Seconds between the stop signal and SIGKILL (default: each "
@@ -583,7 +583,7 @@ static int cmd_client(int argc, char **argv, const char *state,
        "SECONDS"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL,
        NULL},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   const char *what = g_str_equal(cmd, "ps")     ? ""
                      : g_str_equal(cmd, "logs") ? "NAME"
                      : g_str_equal(cmd, "stop") ? "NAME..."

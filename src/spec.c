@@ -143,8 +143,15 @@ gboolean uva_publish_parse(const char *text, UvaPublish *out, GError **error) {
   }
   *colon = '\0';
   guint16 host_port, container_port;
-  if (!parse_port(ports, "host port", &host_port, error) ||
-      !parse_port(colon + 1, "container port", &container_port, error)) {
+  /* Host port 0: chosen at bind time, as -p PORT alone (and how a spec
+   * prints that back, so that it reads again). */
+  if (g_str_equal(ports, "0"))
+    host_port = 0;
+  else if (!parse_port(ports, "host port", &host_port, error)) {
+    g_prefix_error(error, "publish \"%s\": ", text);
+    return FALSE;
+  }
+  if (!parse_port(colon + 1, "container port", &container_port, error)) {
     g_prefix_error(error, "publish \"%s\": ", text);
     return FALSE;
   }

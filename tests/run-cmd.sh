@@ -96,7 +96,7 @@ kill -INT "$MGR"; wait "$MGR"; rc=$?; MGR=
 # handler exits 0 (it died of SIGTERM, 143, before).
 check_eq "run: Ctrl-C reaches the app as SIGINT, its status comes back" "$rc" 0
 check "run: no process left" wait_for 20 no_user_procs
-expect_fail "run -p 0:80 is refused, naming the argument" "0:80" as_user "$UVA" run -p 0:80 -- true
+expect_fail "run -p 0:0 is refused, naming the argument" "0:0" as_user "$UVA" run -p 0:0 -- true
 expect_fail "run --workdir that does not exist" "is not an existing directory" as_user "$UVA" run -w /nonexistent-uva -- true
 expect_fail "run without a command" "no COMMAND" as_user "$UVA" run
 expect_fail "run --network bogus" "not slirp or none" as_user "$UVA" run --network bogus -- true

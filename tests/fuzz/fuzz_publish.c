@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   UvaPublish p;
   if (uva_publish_parse(text, &p, NULL)) {
     char *shown = uva_publish_host_string(&p);
-    g_assert(uva_publish_host_port(&p) > 0);
+    g_assert(shown != NULL);
     g_free(shown);
   }
   g_free(text);
