@@ -4,6 +4,7 @@
 #include "ctl.h"
 
 #include "hostdir.h"
+#include "msg.h"
 #include "spec.h"
 #include "util.h"
 
@@ -86,21 +87,7 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
     *eof = TRUE;
     return FALSE;
   }
-  guint got = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len < CMSG_LEN(0))
-      continue;
-    gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (gsize i = 0; i < count; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (got < 3)
-        fds[got++] = fd;
-      else
-        uva_close_fdp(&fd);
-    }
-  }
+  uva_msg_take_fds(&mh, fds, 3);
   memcpy(head, buf, MIN((gsize)n, sizeof *head));
   if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)n < sizeof *head ||
       (gsize)n != sizeof *head + head->len) {

@@ -599,14 +599,15 @@ static int cmd_client(int argc, char **argv, const char *state,
     g_prefix_error(error, "%s: ", cmd);
     return 2;
   }
+  /* -t is a stop timeout, as --stop-timeout (spec.c). */
   int t = -1;
-  guint wait_s;
+  guint stop_s;
   if (timeout) {
-    if (!parse_wait(timeout, &wait_s, error)) {
+    if (!uva_stop_timeout_parse(timeout, &stop_s, error)) {
       g_prefix_error(error, "%s: -t: ", cmd);
       return 2;
     }
-    t = (int)wait_s;
+    t = (int)stop_s;
   }
   if (g_str_equal(cmd, "ps")) {
     if (argc > 1 || (format && !g_str_equal(format, "json") &&

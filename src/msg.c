@@ -11,6 +11,25 @@
 
 G_DEFINE_QUARK(uva - msg - recv - error - quark, uva_msg_recv_error)
 
+guint uva_msg_take_fds(struct msghdr *mh, int *fds, guint max) {
+  guint got = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len < CMSG_LEN(0))
+      continue;
+    gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (gsize i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (got < max)
+        fds[got++] = fd;
+      else
+        uva_close_fdp(&fd);
+    }
+  }
+  return got;
+}
+
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error) {
   struct iovec iov = {(void *)msg, sizeof *msg};
   union {
@@ -92,20 +111,7 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
   }
   /* Every fd the kernel installed is ours now: the first is the answer,
    * any other is closed, or it would leak one fd per message. */
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len < CMSG_LEN(0))
-      continue;
-    gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (gsize i = 0; i < count; i++) {
-      int got;
-      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (*fd < 0)
-        *fd = got;
-      else
-        uva_close_fdp(&got);
-    }
-  }
+  uva_msg_take_fds(&mh, fd, 1);
   if ((mh.msg_flags & MSG_TRUNC) || n != sizeof *msg) {
     uva_close_fdp(fd);
     *fd = -1;

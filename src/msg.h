@@ -43,6 +43,11 @@ typedef struct {
   char text[500];
 } UvaMsg;
 
+struct msghdr;
+/* The fds a received message carries (SCM_RIGHTS): the first max go to
+ * fds[], every other is closed; returns how many went to fds[]. */
+guint uva_msg_take_fds(struct msghdr *mh, int *fds, guint max);
+
 /* Sends msg, with fd attached unless fd < 0.  Blocking. */
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error);
 /* Sends an UVA_MSG_ERROR; used by the forked side, which cannot print. */

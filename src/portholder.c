@@ -82,8 +82,8 @@ void uva_portholder_use_state_dir(const char *state_dir) {
 static void ask_managers(guint16 port, gboolean udp, UvaPortHolder *out) {
   g_autoptr(GPtrArray) names =
       ctl_state_dir ? uva_ctl_list(ctl_state_dir, NULL) : NULL;
-  g_autofree char *want =
-      g_strdup_printf(":%u->%s", port, ""); /* HOST:PORT->CPORT/proto */
+  /* A ps port field: "HOST:PORT->CPORT/proto". */
+  g_autofree char *want = g_strdup_printf(":%u->", port);
   for (guint i = 0; names && i < names->len && !out->pid; i++) {
     uva_autofd fd = uva_ctl_connect(ctl_state_dir, names->pdata[i], NULL);
     UvaCtlHead req = {.type = UVA_CTL_PS};
