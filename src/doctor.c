@@ -6,6 +6,7 @@
 
 #include "bypass.h"
 #include "confine.h"
+#include "execfmt.h"
 #include "portholder.h"
 #include "preflight.h"
 #include "sandbox.h"
@@ -156,6 +157,24 @@ static void probe_kernel(void) {
              : error->message);
 }
 
+/* 32-bit x86 programs in a container: never needed by uva_container and
+ * never a FAIL, but a container that executes one gets ENOEXEC where the
+ * kernel has no IA32 emulation, so the line says which this kernel is. */
+static void probe_32bit(void) {
+#ifdef __x86_64__
+  static const char *const can[] = {"cannot tell", "yes", "no"};
+  UvaExecCan i386 = uva_execfmt_can_run_i386();
+  UvaExecCan x32 = uva_execfmt_can_run_x32();
+  g_autofree char *d = g_strdup_printf(
+      "i386: %s%s; x32: %s%s", can[i386],
+      i386 == UVA_EXEC_CAN_NO
+          ? " (no IA32 emulation: CONFIG_IA32_EMULATION, ia32_emulation=)"
+          : "",
+      can[x32], x32 == UVA_EXEC_CAN_NO ? " (CONFIG_X86_X32_ABI off)" : "");
+  report(TRUE, "32-bit programs", d);
+#endif
+}
+
 /* The AppArmor label this process runs under ("uva_container
  * (unconfined)"), or NULL where AppArmor does not say (not enabled).  The
  * per-LSM file (Linux 5.8), not attr/current, which another LSM owns. */
@@ -293,6 +312,7 @@ static void probe_confinement(void) {
 int uva_doctor_run(const char *recorder_path, const char *not_found) {
   failures = 0;
   probe_kernel();
+  probe_32bit();
   probe_userns();
   probe_apparmor();
   g_autoptr(GError) error = NULL;

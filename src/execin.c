@@ -11,6 +11,7 @@
 #include "execin.h"
 
 #include "ctl.h"
+#include "execfmt.h"
 #include "init.h"
 #include "util.h"
 
@@ -127,9 +128,11 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
   }
   if (uva_init_confine(c, -1, -1) < 0)
     goto fail;
-  uva_init_exec(r->argv, env);
+  err = uva_init_exec(r->argv, env);
+  goto report;
 fail:
   err = errno;
+report:
   (void)!write(status_fd, &err, sizeof err);
   _exit(127);
 }
@@ -201,8 +204,8 @@ G_GNUC_NORETURN static void helper(const UvaContainerSpec *c, int sock) {
   close(status_pipe[0]);
   if (n == sizeof err) {
     (void)waitpid(pid, NULL, 0);
-    g_autofree char *m =
-        g_strdup_printf("cannot execute %s: %s", r.argv[0], g_strerror(err));
+    g_autofree char *m = g_strdup_printf("cannot execute %s: %s", r.argv[0],
+                                         uva_execfmt_strerror(err));
     /* 126 and 127, as a shell (and docker exec) tell them apart. */
     say(sock, UVA_CTL_EXEC_EXIT, err == ENOENT ? 127 : 126, m);
     _exit(0);

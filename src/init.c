@@ -5,6 +5,7 @@
  * default dispositions before exec, no capabilities, and no_new_privs. */
 #include "init.h"
 
+#include "execfmt.h"
 #include "execin.h"
 #include "msg.h"
 #include "seccomp.h"
@@ -108,11 +109,11 @@ static int drop_capabilities(const UvaContainerSpec *c) {
   return (int)syscall(SYS_capset, &hdr, data);
 }
 
-void uva_init_exec(char **argv, char **env) {
+int uva_init_exec(char **argv, char **env) {
   const char *cmd = argv[0];
   if (strchr(cmd, '/')) {
     execve(cmd, argv, env);
-    return;
+    return uva_execfmt_exec_error(cmd, errno);
   }
   int err = ENOENT;
   g_auto(GStrv) dirs = g_strsplit(UVA_APP_PATH, ":", -1);
@@ -120,9 +121,9 @@ void uva_init_exec(char **argv, char **env) {
     g_autofree char *path = g_build_filename(*d, cmd, NULL);
     execve(path, argv, env);
     if (errno != ENOENT)
-      err = errno;
+      err = uva_execfmt_exec_error(path, errno);
   }
-  errno = err;
+  return err;
 }
 
 /* The app's stdio: the pty's slave (`run -t`) as its controlling
@@ -203,9 +204,11 @@ G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
   if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0 ||
       uva_init_confine(c, status_fd, go_fd) < 0)
     goto fail;
-  uva_init_exec(c->argv, env);
+  err = uva_init_exec(c->argv, env);
+  goto report;
 fail:
   err = errno;
+report:
   (void)!write(status_fd, &err, sizeof err);
   _exit(127);
 }
@@ -530,8 +533,8 @@ void uva_init_run(const UvaContainerSpec *c, int sync_fd, int out_fd,
                              "#! line, does not exist in the container)"
                            : "";
     g_autofree char *m = g_strdup_printf("cannot execute %s: %s%s", c->argv[0],
-                                         g_strerror(exec_err), hint);
-    uva_msg_send_error(sync_fd, exec_err, m);
+                                         uva_execfmt_strerror(exec_err), hint);
+    uva_msg_send_error(sync_fd, uva_execfmt_errno(exec_err), m);
     _exit(127);
   }
   /* Without restarts the app's output pipes are the app's alone, so the

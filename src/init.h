@@ -25,5 +25,6 @@ char **uva_init_app_env(const UvaContainerSpec *c);
  * on failure. */
 int uva_init_confine(const UvaContainerSpec *c, int status_fd, int go_fd);
 /* execve(2) of argv, argv[0] looked up in UVA_APP_PATH when it has no
- * '/'; returns with errno on failure. */
-void uva_init_exec(char **argv, char **env);
+ * '/'; returns only on failure, with the errno, or a code of execfmt.h
+ * for a program this kernel cannot run (uva_execfmt_strerror). */
+int uva_init_exec(char **argv, char **env);

@@ -329,10 +329,9 @@ static unsigned bypass_rules(struct sock_filter *prog) {
  *  - i386 programs (and `int 0x80` from any program) arrive as
  *    AUDIT_ARCH_I386 with the ia32 numbers (seccomp32.c).
  * Any other architecture gets EPERM. */
-static int app_filter(gboolean bypass, int own_ids) {
-  struct sock_filter prog[512];
+unsigned uva_seccomp_app_program(struct sock_filter *prog, gboolean bypass,
+                                 int own_ids, unsigned uid, unsigned gid) {
   unsigned n = 0;
-  unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
   prog[n++] = (struct sock_filter)LOAD_ARCH;
 #ifdef __x86_64__
   prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
@@ -356,7 +355,14 @@ static int app_filter(gboolean bypass, int own_ids) {
   prog[n++] = (struct sock_filter)LOAD_NR;
   n += deny_list(prog + n, &uva_seccomp_i386_nrs, bypass, own_ids, uid, gid);
 #endif
-  g_assert(n <= G_N_ELEMENTS(prog));
+  g_assert(n <= UVA_SECCOMP_APP_PROG_MAX);
+  return n;
+}
+
+static int app_filter(gboolean bypass, int own_ids) {
+  struct sock_filter prog[UVA_SECCOMP_APP_PROG_MAX];
+  unsigned n = uva_seccomp_app_program(prog, bypass, own_ids,
+                                       (unsigned)getuid(), (unsigned)getgid());
 
   struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
   if (!bypass)

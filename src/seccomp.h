@@ -25,6 +25,16 @@ typedef struct {
  * the listener fd (close-on-exec), or -1 with errno. */
 int uva_seccomp_app_filter_bypass(int own_ids_only);
 
+/* The app's filter program (what uva_seccomp_app_filter installs, for a
+ * caller of uid and gid) written into prog, which holds
+ * UVA_SECCOMP_APP_PROG_MAX instructions; returns its length.  The unit
+ * tests run it on seccomp_data of their own, so that the i386 and x32
+ * rules are tested whether or not the kernel runs such programs. */
+#define UVA_SECCOMP_APP_PROG_MAX 512
+struct sock_filter;
+unsigned uva_seccomp_app_program(struct sock_filter *prog, gboolean bypass,
+                                 int own_ids, unsigned uid, unsigned gid);
+
 /* One architecture's numbers for the app's deny-list. */
 typedef struct {
   const unsigned *denied; /* refused outright (EPERM) */

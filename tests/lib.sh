@@ -267,6 +267,80 @@ up_out() { timeout -s KILL 30 "${AS_USER[@]}" "$UVA" up "$@" 2>&1; }
 # a run beside this one keeps its tun.
 TUN_0600=(unshare -m --propagation private sh -c
   'mount -t tmpfs -o mode=0755 uva-tun /dev/net && mknod -m 0600 /dev/net/tun c 10 200 && exec "$@"' _)
+# ---- What the host can do -------------------------------------------------
+# A check that needs a kernel or host feature first asks the host, outside
+# uva_container, and is a skip naming what is missing where the host
+# cannot: a test never fails because the runner lacks a feature the
+# product does not need (a kernel without IA32 emulation failed the i386
+# case).  Where the host can, the container must do the same.  Each
+# host_* returns 0 if the host has it, else 1 with HOST_LACKS set to a
+# phrase for the skip line.
+HOST_LACKS=
+# host_runs FILE [ARGS]: FILE, a program of an ABI of its own (i386, x32),
+# runs on the host as the test user (it prints; any exit status).  Not
+# when execve answers "Exec format error": the kernel has no handler for
+# it.
+host_runs() {
+  local out
+  # os.execv is a bare execve(2); a shell or execvp(3) would retry the
+  # file as a shell script on ENOEXEC and print something else.
+  out=$(as_user "$PY" -c 'import os, sys
+os.execv(sys.argv[1], sys.argv[1:])' "$@" 2>&1 </dev/null)
+  if grep -q "Exec format error" <<<"$out"; then
+    HOST_LACKS="this kernel cannot run $(basename "$1") (execve: Exec format error)"
+    return 1
+  fi
+  return 0
+}
+# host_landlock_abi: the Landlock ABI of this kernel, 0 without Landlock
+# (landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)).
+host_landlock_abi() {
+  "$PY" -c 'import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(444, None, 0, 1) if os.uname().machine in ("x86_64", "aarch64") else -1
+print(r if r > 0 else 0)'
+}
+host_has_landlock() { # minimum ABI, what it brings
+  local abi
+  abi=$(host_landlock_abi)
+  [ "${abi:-0}" -ge "$1" ] && return 0
+  HOST_LACKS="Landlock ABI $1 ($2); this kernel has ${abi:-0}"
+  return 1
+}
+# host_has_bypass_kernel: what the bypass drivers need of the kernel,
+# probed as calls, not by version: SO_NETNS_COOKIE (5.14) on a socket, and
+# seccomp's NEW_LISTENER | WAIT_KILLABLE_RECV flags (5.19): with a NULL
+# program a kernel that knows the flags answers EFAULT, one that does not
+# EINVAL (kernel/seccomp.c, seccomp_set_mode_filter checks flags first).
+host_has_bypass_kernel() {
+  local out
+  out=$("$PY" -c 'import ctypes, socket
+s = socket.socket()
+try:
+    s.getsockopt(socket.SOL_SOCKET, 71, 8)
+    print("cookie")
+except OSError:
+    print("no-cookie")
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(317, 1, (1 << 3) | (1 << 5), None)
+print("flags" if r == -1 and ctypes.get_errno() == 14 else "no-flags")' 2>&1)
+  grep -qx cookie <<<"$out" || { HOST_LACKS="SO_NETNS_COOKIE (Linux 5.14)"; return 1; }
+  grep -qx flags <<<"$out" || { HOST_LACKS="SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19)"; return 1; }
+  return 0
+}
+# host_has_subids: newuidmap/newgidmap and a range for the test user in
+# /etc/subuid and /etc/subgid (what --userns auto and rootless podman use).
+host_has_subids() {
+  local name f
+  name=$(getent passwd "$TUID" | cut -d: -f1)
+  for f in newuidmap newgidmap; do
+    command -v "$f" >/dev/null || { HOST_LACKS="$f (package uidmap)"; return 1; }
+  done
+  for f in subuid subgid; do
+    grep -q "^$name:" "/etc/$f" 2>/dev/null || { HOST_LACKS="a range for $name in /etc/$f"; return 1; }
+  done
+  return 0
+}
 # $WORK/site: a directory with page.txt ("site file") for http.server.
 make_site() {
   mkdir -p "$WORK/site" && echo "site file" >"$WORK/site/page.txt"

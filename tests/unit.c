@@ -4,6 +4,7 @@
 #include "bypass.h"
 #include "confine.h"
 #include "doctor.h"
+#include "execfmt.h"
 #include "flowcap.h"
 #include "fragguard.h"
 #include "hostdir.h"
@@ -23,11 +24,16 @@
 #include "volume.h"
 
 #include <arpa/inet.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1218,6 +1224,155 @@ static void test_manager_filter(void) {
   g_assert_cmpint(WEXITSTATUS(st), ==, 0);
 }
 
+/* A classic BPF interpreter for what seccomp filters use (net/core/filter.c
+ * accepts more; uva's filters use loads of seccomp_data words, ALU AND,
+ * jumps and returns): it runs the app's filter on a seccomp_data of our
+ * own, so the i386 and x32 rules are tested on any kernel, also one that
+ * cannot run such programs (issue: CI on a kernel without IA32 emulation). */
+static guint32 bpf_run(const struct sock_filter *prog, unsigned len,
+                       const struct seccomp_data *d) {
+  guint32 a = 0;
+  const unsigned char *data = (const unsigned char *)d;
+  for (unsigned pc = 0; pc < len; pc++) {
+    const struct sock_filter *f = &prog[pc];
+    switch (f->code) {
+    case BPF_LD | BPF_W | BPF_ABS:
+      g_assert_cmpuint(f->k + 4, <=, sizeof *d);
+      memcpy(&a, data + f->k, 4);
+      break;
+    case BPF_ALU | BPF_AND | BPF_K:
+      a &= f->k;
+      break;
+    case BPF_JMP | BPF_JA:
+      pc += f->k;
+      break;
+    case BPF_JMP | BPF_JEQ | BPF_K:
+      pc += a == f->k ? f->jt : f->jf;
+      break;
+    case BPF_JMP | BPF_JGE | BPF_K:
+      pc += a >= f->k ? f->jt : f->jf;
+      break;
+    case BPF_JMP | BPF_JGT | BPF_K:
+      pc += a > f->k ? f->jt : f->jf;
+      break;
+    case BPF_JMP | BPF_JSET | BPF_K:
+      pc += (a & f->k) ? f->jt : f->jf;
+      break;
+    case BPF_RET | BPF_K:
+      return f->k;
+    default:
+      g_error("bpf_run: instruction %#x at %u not understood", f->code, pc);
+    }
+  }
+  g_error("bpf_run: the program fell off its end");
+}
+
+static guint32 app_verdict(gboolean bypass, guint32 arch, guint32 nr,
+                           guint64 arg0) {
+  struct sock_filter prog[UVA_SECCOMP_APP_PROG_MAX];
+  unsigned n = uva_seccomp_app_program(prog, bypass, TRUE, 1000, 1000);
+  struct seccomp_data d = {.nr = (int)nr, .arch = arch, .args = {arg0}};
+  return bpf_run(prog, n, &d);
+}
+
+#define V_ALLOW SECCOMP_RET_ALLOW
+#define V_EPERM (SECCOMP_RET_ERRNO | EPERM)
+#define V_ENOSYS (SECCOMP_RET_ERRNO | ENOSYS)
+
+/* The app's deny-list under its three x86 ABIs.  Numbers from the
+ * kernel's arch/x86/entry/syscalls/syscall_32.tbl and syscall_64.tbl,
+ * written out here rather than taken from the headers seccomp32.c uses,
+ * so that a wrong table there fails here. */
+static void test_app_filter_abis(void) {
+#ifdef __x86_64__
+  static const struct {
+    const char *what;
+    guint32 arch, nr;
+    guint64 arg0;
+    guint32 want;
+  } cases[] = {
+      {"i386 write", AUDIT_ARCH_I386, 4, 1, V_ALLOW},
+      {"i386 exit", AUDIT_ARCH_I386, 1, 0, V_ALLOW},
+      {"i386 exit_group", AUDIT_ARCH_I386, 252, 0, V_ALLOW},
+      {"i386 keyctl", AUDIT_ARCH_I386, 288, 0, V_EPERM},
+      {"i386 add_key", AUDIT_ARCH_I386, 286, 0, V_EPERM},
+      {"i386 request_key", AUDIT_ARCH_I386, 287, 0, V_EPERM},
+      {"i386 bpf", AUDIT_ARCH_I386, 357, 0, V_EPERM},
+      {"i386 perf_event_open", AUDIT_ARCH_I386, 336, 0, V_EPERM},
+      {"i386 userfaultfd", AUDIT_ARCH_I386, 374, 0, V_EPERM},
+      {"i386 init_module", AUDIT_ARCH_I386, 128, 0, V_EPERM},
+      {"i386 finit_module", AUDIT_ARCH_I386, 350, 0, V_EPERM},
+      {"i386 delete_module", AUDIT_ARCH_I386, 129, 0, V_EPERM},
+      {"i386 kexec_load", AUDIT_ARCH_I386, 283, 0, V_EPERM},
+      {"i386 reboot", AUDIT_ARCH_I386, 88, 0, V_EPERM},
+      {"i386 io_uring_setup", AUDIT_ARCH_I386, 425, 0, V_EPERM},
+      {"i386 clone3", AUDIT_ARCH_I386, 435, 0, V_ENOSYS},
+      {"i386 personality(PER_LINUX32)", AUDIT_ARCH_I386, 136, 0x8, V_ALLOW},
+      {"i386 personality(READ_IMPLIES_EXEC)", AUDIT_ARCH_I386, 136, 0x400000,
+       V_EPERM},
+      {"i386 unshare(CLONE_NEWUSER)", AUDIT_ARCH_I386, 310, 0x10000000,
+       V_EPERM},
+      {"i386 unshare(CLONE_NEWNS)", AUDIT_ARCH_I386, 310, 0x20000, V_ALLOW},
+      {"i386 setuid32(own)", AUDIT_ARCH_I386, 213, 1000, V_ALLOW},
+      {"i386 setuid32(other)", AUDIT_ARCH_I386, 213, 0, V_EPERM},
+      {"x86_64 write", AUDIT_ARCH_X86_64, 1, 1, V_ALLOW},
+      {"x86_64 keyctl", AUDIT_ARCH_X86_64, 250, 0, V_EPERM},
+      {"x32 getpid", AUDIT_ARCH_X86_64, 0x40000000 | 39, 0, V_ALLOW},
+      {"x32 keyctl", AUDIT_ARCH_X86_64, 0x40000000 | 250, 0, V_EPERM},
+      {"x32 kexec_load", AUDIT_ARCH_X86_64, 0x40000000 | 528, 0, V_EPERM},
+      {"another arch (ARM)", AUDIT_ARCH_ARM, 4, 1, V_EPERM},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    guint32 got = app_verdict(FALSE, cases[i].arch, cases[i].nr, cases[i].arg0);
+    if (got != cases[i].want)
+      g_error("%s: verdict %#x, want %#x", cases[i].what, got, cases[i].want);
+  }
+  /* Under bypass i386's socket calls are refused, x32 wholly. */
+  g_assert_cmphex(app_verdict(TRUE, AUDIT_ARCH_I386, 102, 0), ==, V_EPERM);
+  g_assert_cmphex(app_verdict(TRUE, AUDIT_ARCH_I386, 361, 0), ==, V_EPERM);
+  g_assert_cmphex(app_verdict(TRUE, AUDIT_ARCH_I386, 4, 1), ==, V_ALLOW);
+  g_assert_cmphex(app_verdict(TRUE, AUDIT_ARCH_X86_64, 0x40000000 | 39, 0), ==,
+                  V_EPERM);
+  g_assert_cmphex(app_verdict(TRUE, AUDIT_ARCH_X86_64, 49, 0), ==,
+                  SECCOMP_RET_USER_NOTIF);
+#else
+  g_test_skip("x86_64 only");
+#endif
+}
+
+/* The ELF headers execfmt reads to say why an exec failed. */
+static void test_execfmt_classify(void) {
+  static const struct {
+    unsigned char cls;
+    guint16 machine;
+    UvaExecFmt want;
+  } cases[] = {
+      {ELFCLASS32, EM_386, UVA_EXECFMT_I386},
+      {ELFCLASS32, EM_X86_64, UVA_EXECFMT_X32},
+      {ELFCLASS64, EM_X86_64, UVA_EXECFMT_OTHER},
+      {ELFCLASS32, EM_ARM, UVA_EXECFMT_OTHER},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    Elf64_Ehdr h = {0};
+    memcpy(h.e_ident, ELFMAG, SELFMAG);
+    h.e_ident[EI_CLASS] = cases[i].cls;
+    h.e_machine = cases[i].machine;
+    int fd = memfd_create("unit-elf", MFD_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, &h, sizeof h), ==, sizeof h);
+    g_assert_cmpint(uva_execfmt_classify(fd), ==, cases[i].want);
+    close(fd);
+  }
+  int fd = memfd_create("unit-script", MFD_CLOEXEC);
+  g_assert_cmpint(write(fd, "#!/bin/sh\n", 10), ==, 10);
+  g_assert_cmpint(uva_execfmt_classify(fd), ==, UVA_EXECFMT_OTHER);
+  close(fd);
+  g_assert_cmpint(uva_execfmt_errno(UVA_EXEC_ERR_NO_I386), ==, ENOEXEC);
+  g_assert_cmpint(uva_execfmt_errno(ENOENT), ==, ENOENT);
+  g_assert_nonnull(strstr(uva_execfmt_strerror(UVA_EXEC_ERR_NO_I386),
+                          "this kernel cannot run 32-bit programs"));
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/output/escape", test_output_escape);
@@ -1225,6 +1380,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/publish/good", test_publish_good);
   g_test_add_func("/confine/describe", test_confine_describe);
   g_test_add_func("/confine/manager-filter", test_manager_filter);
+  g_test_add_func("/seccomp/app-filter-abis", test_app_filter_abis);
+  g_test_add_func("/execfmt/classify", test_execfmt_classify);
   g_test_add_func("/publish/bad", test_publish_bad);
   g_test_add_func("/spec/names", test_names);
   g_test_add_func("/spec/validate", test_spec_validate);
