@@ -2,6 +2,7 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "afterlife.h"
 #include "cli.h"
 #include "datadir.h"
 #include "doctor.h"
@@ -205,7 +206,11 @@ static int supervise(UvaSpec *spec, UvaSupervisorOptions *opt, gboolean detach,
     if (parent >= 0)
       return parent;
   }
-  return uva_supervisor_run(spec, opt, error);
+  int status = uva_supervisor_run(spec, opt, error);
+  /* Not before the clean-up helper is done and reaped: nothing of ours
+   * outlives this process, and the state may be removed once it returns. */
+  uva_afterlife_finish();
+  return status;
 }
 
 /* Every container of spec must be able to start before any does. */
