@@ -8,8 +8,9 @@
 # drops out of the comparison unnoticed.
 # A part of the suite (tests/lib.sh): runs alone or from tests/run.sh, and
 # needs no user or container (UVA_LIB_TAP_ONLY).
+UVA_LIB_TAP_ONLY=1
 # shellcheck source=tests/lib.sh
-UVA_LIB_TAP_ONLY=1 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 flat() { tr '\n' ' ' | tr -s ' \t' ' '; }
 README_T=$(flat <"$ROOT/README.md")
