@@ -17,9 +17,11 @@
  * canonical path again in its own namespace, before mounting anything,
  * with no symlink allowed on the way, and mounts it only if it is the very
  * object the manager opened (device and inode).  Mount points are made
- * below a /newroot directory fd, one component at a time, never through a
- * symlink: a symlink the app planted in its workdir between runs cannot
- * send a mount point, or a created directory, out of the container.
+ * below a /newroot directory fd, one component at a time (mountpoint.c),
+ * following only symlinks no container can have planted (root's, in the
+ * read-only system directories): a symlink the app planted in its workdir
+ * between runs cannot send a mount point, or a created directory, out of
+ * the container or elsewhere in it.
  *
  * Every mount below happens in a mount namespace owned by our user namespace,
  * so the host never sees them, and they all vanish with the last process. */
