@@ -162,7 +162,7 @@ out=$(run_out --network none -v "$VOLD/d:/run/uva/d" -v "$VOLD/x.conf:$THOME/.co
 check_eq "-v below /run and the home directory: mount points made on their tmpfs" "$out" "in dir
 my conf"
 
-# 8. Volumes over the files uva generates, as docker users write them: the
+# 9. Volumes over the files uva generates, as docker users write them: the
 # user's file (or directory over /etc) wins over the generated /etc/hosts,
 # /etc/hostname and /etc/resolv.conf.
 ETCV=$WORK/etcvol
@@ -183,7 +183,7 @@ check_eq "-v DIR:/etc:ro: the directory's hosts, not the generated one" "$out" "
 out=$(run_out --network none --hostname gen -- cat /etc/hostname)
 check_eq "without a volume there: the generated /etc/hostname" "$out" "gen"
 
-# 9. Mount targets through root's symlinks in the read-only host view, as
+# 10. Mount targets through root's symlinks in the read-only host view, as
 # bubblewrap and crun resolve them beneath the new root: /etc/localtime
 # (absolute, -> /usr/share/zoneinfo/...) and /etc/os-release (relative,
 # -> ../usr/lib/os-release).  A symlink a container can write is refused.
