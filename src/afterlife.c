@@ -2,7 +2,15 @@
  * only the read end of a pipe whose write end dies with the manager: at EOF
  * the manager is gone, and the helper removes what it left.  A helper, not
  * an atexit handler: the confined manager may not unlink files (confine.c),
- * and a manager killed with SIGKILL runs no handler. */
+ * and a manager killed with SIGKILL runs no handler.
+ *
+ * A manager that ends by itself closes the pipe and waits for the helper
+ * (uva_afterlife_finish) before it returns: the helper is reaped by its
+ * own parent, so no process of the user outlives `uva_container`, and a
+ * script that removes the state right after it returns does not race the
+ * clean-up.  Left to the kernel, the helper would be reparented to pid 1
+ * (or a subreaper), which may reap it late or never (a CI runner whose
+ * pid 1 is a shell, a container without an init). */
 #include "afterlife.h"
 
 #include "hostdir.h"
@@ -10,10 +18,12 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 /* A socket is removed only if it is still the one the manager created: a
  * new manager of the same name may have replaced it meanwhile. */
@@ -26,6 +36,17 @@ static void remove_sockets(int dir_fd, char **files, ino_t *inos, guint n) {
   }
 }
 
+/* The helper, as the manager sees it: its pid, a pidfd on it (opened
+ * before the confinement; pidfd_open(2), Linux 5.3) and the write end of
+ * the pipe, whose close is the helper's signal to begin. */
+static pid_t helper_pid = -1;
+static int helper_pidfd = -1;
+static int helper_pipe = -1;
+
+/* At most this long for the helper once told: it tries each --rm removal
+ * 20 times 100 ms apart (below), so more means something is stuck. */
+#define FINISH_WAIT_MS 30000
+
 void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
                          char **rm_names, gboolean keep_stderr) {
   if (!ctl && !(rm_names && rm_names[0]))
@@ -36,8 +57,13 @@ void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
   pid_t pid = fork();
   if (pid != 0) { /* the manager keeps the write end to its death */
     close(p[0]);
-    if (pid < 0)
+    if (pid < 0) {
       close(p[1]);
+      return;
+    }
+    helper_pid = pid;
+    helper_pipe = p[1];
+    helper_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     return;
   }
   /* The helper: deaf to the terminal's Ctrl-C (meant for the manager),
@@ -100,4 +126,29 @@ void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
     }
   }
   _exit(status);
+}
+
+void uva_afterlife_finish(void) {
+  if (helper_pid < 0)
+    return;
+  uva_close_fdp(&helper_pipe);
+  helper_pipe = -1;
+  /* Bounded: a helper that hangs (a state directory on a dead NFS server)
+   * must not hold the manager forever; it is then left to pid 1. */
+  int r = 1;
+  if (helper_pidfd >= 0) {
+    struct pollfd p = {helper_pidfd, POLLIN, 0};
+    do
+      r = poll(&p, 1, FINISH_WAIT_MS);
+    while (r < 0 && errno == EINTR);
+  }
+  /* The manager's SIGCHLD handler reaps any child (waitpid(-1)): ECHILD
+   * here means it did so already. */
+  if (r > 0)
+    while (waitpid(helper_pid, NULL, helper_pidfd >= 0 ? WNOHANG : 0) < 0 &&
+           errno == EINTR)
+      ;
+  uva_close_fdp(&helper_pidfd);
+  helper_pidfd = -1;
+  helper_pid = -1;
 }

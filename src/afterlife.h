@@ -13,3 +13,9 @@
  * failure of that is said (else nowhere: a detached manager). */
 void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
                          char **rm_names, gboolean keep_stderr);
+
+/* The manager is done: closes its end of the pipe and waits (at most
+ * 30 s) for the helper to remove what it left and exit, reaping it.  Call
+ * it last, after every container is reaped and the control sockets are
+ * closed; a no-op without a helper. */
+void uva_afterlife_finish(void);

@@ -151,18 +151,25 @@ static gboolean stop_one(const char *state_dir, const char *name, int timeout_s,
   uva_autofd fd = uva_ctl_connect(state_dir, name, error);
   if (fd < 0)
     return FALSE;
+  uva_autofd manager = uva_ctl_peer_pidfd(fd);
   UvaCtlHead req = {.type = UVA_CTL_STOP, .value = timeout_s};
   g_strlcpy(req.name, name, sizeof req.name);
   GError *local = NULL;
-  if (!uva_ctl_call(fd, &req, NULL, 0, NULL, 0, -1, NULL, &local)) {
+  g_autofree char *text = NULL;
+  if (!uva_ctl_call(fd, &req, NULL, 0, NULL, 0, -1, &text, &local)) {
     /* The manager exited while we waited: its last container is gone. */
     if (strstr(local->message, "closed the control socket")) {
       g_error_free(local);
+      uva_ctl_wait_exit(manager, DOWN_EXIT_WAIT_MS);
       return TRUE;
     }
     g_propagate_prefixed_error(error, local, "stop %s: ", name);
     return FALSE;
   }
+  /* Its last container: back only once the manager and its clean-up are
+   * done, so that nothing of it outlives `stop`. */
+  if (text && g_str_equal(text, UVA_CTL_EXITING))
+    uva_ctl_wait_exit(manager, DOWN_EXIT_WAIT_MS);
   return TRUE;
 }
 
@@ -217,6 +224,7 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
     if (fd < 0)
       continue;
     any = TRUE;
+    uva_autofd manager = uva_ctl_peer_pidfd(fd);
     UvaCtlHead req = {.type = UVA_CTL_STOP, .value = timeout_s};
     GError *local = NULL;
     if (!uva_ctl_call(fd, &req, NULL, 0, NULL, 0, -1, NULL, &local) &&
@@ -226,6 +234,7 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
     }
     g_clear_error(&local);
     wait_eof(fd, DOWN_EXIT_WAIT_MS);
+    uva_ctl_wait_exit(manager, DOWN_EXIT_WAIT_MS);
   }
   wait_sockets_gone(state_dir, names);
   if (!any)

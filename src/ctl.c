@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 gboolean uva_ctl_send(int sock, UvaCtlHead *head, const void *payload,
@@ -241,4 +242,25 @@ gboolean uva_ctl_call(int sock, UvaCtlHead *req, const void *payload, gsize len,
   if (answer)
     *answer = g_steal_pointer(&text);
   return TRUE;
+}
+
+int uva_ctl_peer_pidfd(int sock) {
+  /* The listener's creator (unix(7), SO_PEERCRED): the manager, alive as
+   * long as the socket is, so the pid cannot have been reused yet. */
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+    return -1;
+  return (int)syscall(SYS_pidfd_open, cr.pid, 0);
+}
+
+void uva_ctl_wait_exit(int pidfd, int timeout_ms) {
+  if (pidfd < 0)
+    return;
+  /* A pidfd polls readable once its process has exited (pidfd_open(2)). */
+  struct pollfd p = {pidfd, POLLIN, 0};
+  int r;
+  do
+    r = poll(&p, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
 }

@@ -14,7 +14,9 @@ typedef enum {
   /* client -> manager */
   UVA_CTL_PS = 1, /* answer: UVA_CTL_OK, one line per container (below) */
   UVA_CTL_STOP,   /* name ("" all), value = timeout s or -1: the spec's;
-                     answer UVA_CTL_OK when the container has ended */
+                     answer UVA_CTL_OK when the container has ended, with
+                     UVA_CTL_EXITING when no container of the manager is
+                     left running: it exits next */
   UVA_CTL_EXEC,   /* name, fd = a socket the exec side talks over (below);
                      answer UVA_CTL_OK once it went to the container */
   /* manager -> client */
@@ -85,6 +87,17 @@ int uva_ctl_connect(const char *state_dir, const char *name, GError **error);
 int uva_ctl_connect_dir(int dir, const char *name, GError **error);
 /* The names that have a socket in the run directory. */
 GPtrArray *uva_ctl_list(const char *state_dir, GError **error);
+
+/* The payload of a STOP's answer from a manager about to exit. */
+#define UVA_CTL_EXITING "exiting"
+
+/* A pidfd on the manager at the other end of sock (SO_PEERCRED, then
+ * pidfd_open(2)), or -1. */
+int uva_ctl_peer_pidfd(int sock);
+/* Waits at most timeout_ms for the process of pidfd (-1: no wait) to have
+ * exited: a manager exits only after its clean-up helper (afterlife.c),
+ * so after this its sockets and a `run --rm` state are gone. */
+void uva_ctl_wait_exit(int pidfd, int timeout_ms);
 
 /* One request and its answer, waiting at most timeout_ms for it (-1:
  * forever).  An UVA_CTL_ERR answer is returned as *error with its text. */

@@ -53,6 +53,12 @@ static void client_free(gpointer p) {
   g_free(c);
 }
 
+/* A STOP's OK, saying whether the manager exits next (nothing left
+ * running): the client then waits for its exit (cli.c). */
+static const char *stop_answer(UvaCtlServer *s) {
+  return s->ops.running(s->data, "") ? NULL : UVA_CTL_EXITING;
+}
+
 static void answer(Client *c, UvaCtlType type, const char *text) {
   UvaCtlHead h = {.type = type};
   (void)uva_ctl_send(c->fd, &h, text, text ? strlen(text) : 0, NULL, 0, NULL);
@@ -79,7 +85,7 @@ static void handle(Client *c, const UvaCtlHead *h, int fd) {
     if (!s->ops.stop(s->data, h->name, h->value, &error)) {
       answer(c, UVA_CTL_ERR, error->message);
     } else if (!s->ops.running(s->data, h->name)) {
-      answer(c, UVA_CTL_OK, NULL);
+      answer(c, UVA_CTL_OK, stop_answer(s));
     } else {
       g_free(c->waiting);
       c->waiting = g_strdup(h->name);
@@ -236,7 +242,7 @@ void uva_ctlserver_ended(UvaCtlServer *s, const char *name) {
                          : !s->ops.running(s->data, c->waiting);
     if (done) {
       g_clear_pointer(&c->waiting, g_free);
-      answer(c, UVA_CTL_OK, NULL);
+      answer(c, UVA_CTL_OK, stop_answer(s));
     }
   }
 }

@@ -2,11 +2,13 @@
  * flow: options -> spec (what to run) -> preflight (can it run here) ->
  * supervisor (namespaces, network, processes, teardown).  Errors travel up
  * as GError and are printed here, once, as one line. */
+#include "afterlife.h"
 #include "cli.h"
 #include "datadir.h"
 #include "doctor.h"
 #include "hostdir.h"
 #include "kube.h"
+#include "logfile.h"
 #include "portholder.h"
 #include "preflight.h"
 #include "spec.h"
@@ -205,7 +207,11 @@ static int supervise(UvaSpec *spec, UvaSupervisorOptions *opt, gboolean detach,
     if (parent >= 0)
       return parent;
   }
-  return uva_supervisor_run(spec, opt, error);
+  int status = uva_supervisor_run(spec, opt, error);
+  /* Not before the clean-up helper is done and reaped: nothing of ours
+   * outlives this process, and the state may be removed once it returns. */
+  uva_afterlife_finish();
+  return status;
 }
 
 /* Every container of spec must be able to start before any does. */
@@ -269,16 +275,35 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
                   *sockets_limit = NULL, *userns = NULL, *wait = NULL,
                   *outbound = NULL;
   gboolean interactive = FALSE, tty = FALSE, rm_after = FALSE, detach = FALSE;
+  /* The defaults --help states are the constants the code uses:
+   * tests/docs.sh reads them here and holds the docs to them. */
+  g_autofree char *wait_help = g_strdup_printf(
+      "With -d: seconds to wait for readiness before giving up and stopping "
+      "it (default: %d; 0: forever)",
+      UVA_DEFAULT_WAIT_TIMEOUT);
+  g_autofree char *stop_help =
+      g_strdup_printf("Seconds between the signal that stops COMMAND and "
+                      "SIGKILL (default: %d)",
+                      UVA_DEFAULT_STOP_TIMEOUT);
+  g_autofree char *pids_help = g_strdup_printf(
+      "At most N processes and threads in the container, its init "
+      "included (default: %u); unlimited, 0 or -1: no cap",
+      UVA_DEFAULT_PIDS_LIMIT);
+  g_autofree char *sockets_help = g_strdup_printf(
+      "At most N host sockets in libslirp for the container's outbound "
+      "connections and UDP ports (default: %u); new ones past it are "
+      "refused",
+      UVA_DEFAULT_SOCKETS_LIMIT);
+  g_autofree char *shm_help = g_strdup_printf(
+      "Size of /dev/shm: bytes, or a number with k, m or g (default: %um)",
+      UVA_DEFAULT_SHM_SIZE >> 20);
   GOptionEntry entries[] = {
       {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
        "Return once the container is ready (its published TCP ports listen "
        "inside, and --ready-http answers), printing its name; it goes on in "
        "the background (uva_container ps, logs, exec, stop)",
        NULL},
-      {"wait-timeout", 0, 0, G_OPTION_ARG_STRING, &wait,
-       "With -d: seconds to wait for readiness before giving up and stopping "
-       "it (default: 60; 0: forever)",
-       "SECONDS"},
+      {"wait-timeout", 0, 0, G_OPTION_ARG_STRING, &wait, wait_help, "SECONDS"},
       {"ready-http", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
        (gpointer)on_ready_opt,
        "Ready once an HTTP HEAD of PATH (default /) on the first published "
@@ -289,9 +314,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Ready once container port PORT (default: every published TCP port, "
        "which is also the default readiness) listens inside",
        "PORT"},
-      {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout,
-       "Seconds between the signal that stops COMMAND and SIGKILL "
-       "(default: 10)",
+      {"stop-timeout", 0, 0, G_OPTION_ARG_STRING, &stop_timeout, stop_help,
        "SECONDS"},
       {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive,
        "Keep stdin open and give it to COMMAND (default: /dev/null)", NULL},
@@ -336,18 +359,10 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
        "Restart COMMAND when it fails: no (default), on-failure or "
        "on-failure:N (at most N times), after 1, 2, 4 ... 30 s",
        "POLICY"},
-      {"pids-limit", 0, 0, G_OPTION_ARG_STRING, &pids_limit,
-       "At most N processes and threads in the container, its init "
-       "included (default: 2048); unlimited, 0 or -1: no cap",
+      {"pids-limit", 0, 0, G_OPTION_ARG_STRING, &pids_limit, pids_help, "N"},
+      {"sockets-limit", 0, 0, G_OPTION_ARG_STRING, &sockets_limit, sockets_help,
        "N"},
-      {"sockets-limit", 0, 0, G_OPTION_ARG_STRING, &sockets_limit,
-       "At most N host sockets in libslirp for the container's outbound "
-       "connections and UDP ports (default: 512); new ones past it are "
-       "refused",
-       "N"},
-      {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size,
-       "Size of /dev/shm: bytes, or a number with k, m or g (default: 64m)",
-       "SIZE"},
+      {"shm-size", 0, 0, G_OPTION_ARG_STRING, &shm_size, shm_help, "SIZE"},
       {"userns", 0, 0, G_OPTION_ARG_STRING, &userns,
        "single (default: only your own id, as itself) or auto (root inside "
        "is you, and the subordinate ids of /etc/subuid and /etc/subgid are "
@@ -364,6 +379,16 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
   g_autoptr(GOptionContext) ctx = g_option_context_new(
       "[--] COMMAND [ARG...] - run COMMAND in a container");
   g_option_context_add_main_entries(ctx, entries, NULL);
+  /* The built-in sizes, from the constants: tests/docs.sh reads them here
+   * and compares what README and the man page say. */
+  g_autofree char *sizes = g_strdup_printf(
+      "Inside, tmpfs of the container's own: the home directory (0700, %u "
+      "MiB), /run (0755, %u MiB), /var/tmp (1777, %u MiB); /dev/shm: "
+      "--shm-size.\nKept output (up, -d): STATE/NAME/log.0 and log.1, %u MiB "
+      "each.",
+      UVA_HOME_SIZE >> 20, UVA_RUN_SIZE >> 20, UVA_VAR_TMP_SIZE >> 20,
+      UVA_LOG_HALF >> 20);
+  g_option_context_set_description(ctx, sizes);
   /* Options stop at COMMAND: `run python3 -m http.server` keeps its -m. */
   g_option_context_set_strict_posix(ctx, TRUE);
   if (!g_option_context_parse(ctx, &argc, &argv, error)) {
@@ -482,7 +507,8 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
     g_prefix_error(error, "run: --");
     return 2;
   }
-  UvaSupervisorOptions opt = {.app_status = TRUE, .wait_timeout = 60};
+  UvaSupervisorOptions opt = {.app_status = TRUE,
+                              .wait_timeout = UVA_DEFAULT_WAIT_TIMEOUT};
   if (wait && !parse_wait(wait, &opt.wait_timeout, error)) {
     g_prefix_error(error, "run: ");
     return 2;
@@ -531,7 +557,8 @@ static int cmd_up(int argc, char **argv, const char *state, GError **error) {
     return 2;
   }
   UvaSupervisorOptions opt = {.exit_code_from = from,
-                              .wait_timeout = detach ? 60 : 0};
+                              .wait_timeout =
+                                  detach ? UVA_DEFAULT_WAIT_TIMEOUT : 0};
   if (wait && !parse_wait(wait, &opt.wait_timeout, error)) {
     g_prefix_error(error, "up: ");
     return 2;

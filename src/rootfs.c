@@ -17,14 +17,17 @@
  * canonical path again in its own namespace, before mounting anything,
  * with no symlink allowed on the way, and mounts it only if it is the very
  * object the manager opened (device and inode).  Mount points are made
- * below a /newroot directory fd, one component at a time, never through a
- * symlink: a symlink the app planted in its workdir between runs cannot
- * send a mount point, or a created directory, out of the container.
+ * below a /newroot directory fd, one component at a time (mountpoint.c),
+ * following only symlinks no container can have planted (root's, in the
+ * read-only system directories): a symlink the app planted in its workdir
+ * between runs cannot send a mount point, or a created directory, out of
+ * the container or elsewhere in it.
  *
  * Every mount below happens in a mount namespace owned by our user namespace,
  * so the host never sees them, and they all vanish with the last process. */
 #include "rootfs.h"
 
+#include "mountpoint.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -91,86 +94,6 @@ static gboolean bind_host(const char *src, const char *dst, gboolean ro,
   return !ro || make_read_only(to, TRUE, error);
 }
 
-static int open_beneath(int dirfd, const char *name, int flags) {
-  struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
-                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                    RESOLVE_NO_MAGICLINKS};
-  return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-}
-
-static gboolean fail_component(GError **error, int err, const char *target,
-                               const char *upto) {
-  if (err == ELOOP)
-    return uva_fail(error,
-                    "mount point %s: %s is a symlink; mount points "
-                    "are never made through one (name the real path)",
-                    target, upto);
-  /* The system directories are read-only binds of the host's: a missing
-   * mount point below them cannot be made.  A scratch layer (an overlay
-   * of the host's directory with a tmpfs upper) would need overlayfs in
-   * a user namespace with user xattrs and would hide the directory's own
-   * submounts; refusing, with what to do instead, is simpler and sound.
-   * An existing file or directory there can always be bound over. */
-  if (err == EROFS) {
-    g_autofree char *parent = g_path_get_dirname(upto);
-    return uva_fail(error,
-                    "mount point %s: %s does not exist and cannot be "
-                    "made: %s is read-only in the container (%s); bind over "
-                    "a file or directory that exists there, or below a "
-                    "writable directory (/tmp, /app, /run, /var/tmp, the "
-                    "home directory)",
-                    target, upto, parent, g_strerror(EROFS));
-  }
-  return uva_fail_errno(error, err, "mount point %s: %s", target, upto);
-}
-
-/* An O_PATH fd on the mount point for target below root_fd (/newroot),
- * walked one component at a time with no symlink followed.  Missing
- * directories are made; a missing last component is made as a directory
- * or an empty file (O_EXCL) unless existing_only, where -1 and no error
- * mean "not there". */
-static int mount_point(int root_fd, const char *target, gboolean is_dir,
-                       gboolean existing_only, GError **error) {
-  g_auto(GStrv) parts = g_strsplit(target, "/", -1);
-  g_autoptr(GString) upto = g_string_new("");
-  uva_autofd dir = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-  for (char **p = parts; *p; p++) {
-    if (!**p)
-      continue;
-    g_string_append_printf(upto, "/%s", *p);
-    gboolean last = p[1] == NULL;
-    int fd = open_beneath(dir, *p, O_PATH | (last ? 0 : O_DIRECTORY));
-    if (fd < 0 && errno == ENOENT && existing_only)
-      return -1;
-    if (fd < 0 && errno == ENOENT) {
-      if (!last || is_dir) {
-        if (mkdirat(dir, *p, 0755) < 0 && errno != EEXIST) {
-          fail_component(error, errno, target, upto->str);
-          return -1;
-        }
-      } else {
-        int made = openat(dir, *p,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY |
-                              O_CLOEXEC,
-                          0644);
-        if (made < 0) {
-          fail_component(error, errno, target, upto->str);
-          return -1;
-        }
-        close(made);
-      }
-      fd = open_beneath(dir, *p, O_PATH | (last ? 0 : O_DIRECTORY));
-    }
-    if (fd < 0) {
-      fail_component(error, errno, target, upto->str);
-      return -1;
-    }
-    uva_close_fdp(&dir);
-    dir = fd;
-  }
-  return uva_steal_fd(&dir);
-}
-
 /* In the child's own mount namespace, before any mount: the manager's
  * object again, as a detached copy of its mount tree (open_tree(2)). */
 static int clone_bind(const UvaBind *b, GError **error) {
@@ -204,9 +127,9 @@ static int clone_bind(const UvaBind *b, GError **error) {
 }
 
 static gboolean attach_bind(int root_fd, const UvaBind *b, int tree,
-                            GError **error) {
-  uva_autofd at =
-      mount_point(root_fd, b->target, b->is_dir, b->existing_only, error);
+                            const UvaMountpointTrust *trust, GError **error) {
+  uva_autofd at = uva_mountpoint_open(root_fd, b->target, b->is_dir,
+                                      b->existing_only, trust, error);
   if (at < 0)
     return b->existing_only && !(error && *error);
   if (b->existing_only) {
@@ -230,14 +153,18 @@ static gboolean attach_bind(int root_fd, const UvaBind *b, int tree,
   return TRUE;
 }
 
+/* The host's own system directories, shown read-only in every container
+ * (and where mountpoint.c trusts root's symlinks). */
+static const char *const system_dirs[] = {"/usr",    "/bin",   "/sbin",
+                                          "/lib",    "/lib32", "/lib64",
+                                          "/libx32", "/etc",   NULL};
+
 /* /usr and friends: read-only binds; the /bin -> usr/bin style symlinks of a
  * merged-/usr system are recreated as symlinks. */
 static gboolean bind_system_dirs(GError **error) {
-  static const char *const dirs[] = {"usr",   "bin",   "sbin",   "lib",
-                                     "lib32", "lib64", "libx32", "etc"};
-  for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
-    g_autofree char *from = g_build_filename("/oldroot", dirs[i], NULL);
-    g_autofree char *to = g_build_filename("/newroot", dirs[i], NULL);
+  for (const char *const *d = system_dirs; *d; d++) {
+    g_autofree char *from = g_build_filename("/oldroot", *d, NULL);
+    g_autofree char *to = g_build_filename("/newroot", *d, NULL);
     struct stat st;
     if (lstat(from, &st) < 0)
       continue; /* not every system has lib32 */
@@ -250,8 +177,7 @@ static gboolean bind_system_dirs(GError **error) {
       if (symlink(target, to) < 0)
         return uva_fail_errno(error, errno, "symlink %s", to);
     } else if (S_ISDIR(st.st_mode)) {
-      g_autofree char *host = g_strconcat("/", dirs[i], NULL);
-      if (!bind_host(host, host, TRUE, error))
+      if (!bind_host(*d, *d, TRUE, error))
         return FALSE;
     }
   }
@@ -268,21 +194,43 @@ char *uva_rootfs_hosts_text(const char *name, gboolean with_tap) {
                          with_tap ? UVA_GUEST_ADDR : "127.0.1.1", name);
 }
 
+/* A volume of the user's at path or above it (a file over /etc/hosts, a
+ * directory over /etc): the user's wins, as in Docker, which leaves out
+ * its own /etc/hosts, /etc/hostname and /etc/resolv.conf where the user
+ * mounted one (daemon/oci_linux.go, "userMounts"). */
+static gboolean user_mounted(const GArray *binds, const char *path) {
+  for (guint i = 0; i < binds->len; i++) {
+    const UvaBind *b = &g_array_index(binds, UvaBind, i);
+    size_t n = strlen(b->target);
+    if (!b->existing_only && strncmp(path, b->target, n) == 0 &&
+        (path[n] == '\0' || path[n] == '/'))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 /* Files we generate live in the staging tmpfs and are bound over the host's
- * (read-only) /etc entries; an entry the host lacks or keeps as a symlink
- * cannot be covered and is skipped unless required. */
-static gboolean overlay_etc(const char *file, const char *text,
-                            gboolean required, GError **error) {
+ * (read-only) /etc entries, before any volume, so that one the user
+ * mounts there (or over /etc) lies on top; where the user mounted one,
+ * ours is not even written.  An entry the host lacks or keeps as a
+ * symlink cannot be covered and is skipped unless required. */
+static gboolean overlay_etc(const GArray *binds, const char *file,
+                            const char *text, gboolean required,
+                            GError **error) {
   g_autofree char *staged = g_build_filename("/", file, NULL);
+  g_autofree char *inside = g_build_filename("/etc", file, NULL);
   g_autofree char *target = g_build_filename("/newroot/etc", file, NULL);
+  if (user_mounted(binds, inside))
+    return TRUE;
   struct stat st;
   if (lstat(target, &st) < 0 || !S_ISREG(st.st_mode)) {
     if (!required)
       return TRUE;
     return uva_fail(error,
                     "cannot provide /etc/%s: the host's /etc/%s is "
-                    "missing or not a regular file",
-                    file, file);
+                    "missing or not a regular file (mount a file of yours "
+                    "there: -v FILE:/etc/%s:ro)",
+                    file, file, file);
   }
   if (!uva_write_file(staged, text, TRUE, error))
     return FALSE;
@@ -370,7 +318,7 @@ static gboolean pivot(const char *new_root, const char *put_old,
 }
 
 static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
-                           const int *trees, GError **error) {
+                           const int *trees, uid_t host_root, GError **error) {
   if (!do_mount("tmpfs", "/tmp", "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755",
                 error))
     return FALSE;
@@ -400,20 +348,34 @@ static gboolean setup_root(const UvaContainerSpec *c, const GArray *binds,
     return uva_fail_errno(error, errno, "/newroot");
   if (!mount_scratch_dirs(c, error))
     return FALSE;
-  for (guint i = 0; i < binds->len; i++)
-    if (!attach_bind(root_fd, &g_array_index(binds, UvaBind, i), trees[i],
-                     error))
-      return FALSE;
-
   g_autofree char *hosts =
       uva_rootfs_hosts_text(uva_container_hostname(c), !c->no_network);
   g_autofree char *hostname =
       g_strdup_printf("%s\n", uva_container_hostname(c));
-  if (!overlay_etc("hosts", hosts, TRUE, error) ||
-      !overlay_etc("hostname", hostname, FALSE, error) ||
-      !overlay_etc("resolv.conf", "nameserver " UVA_DNS_ADDR "\n", FALSE,
+  if (!overlay_etc(binds, "hosts", hosts, TRUE, error) ||
+      !overlay_etc(binds, "hostname", hostname, FALSE, error) ||
+      !overlay_etc(binds, "resolv.conf", "nameserver " UVA_DNS_ADDR "\n", FALSE,
                    error))
     return FALSE;
+  /* Every place a container can write, or wrote in an earlier run: no
+   * symlink at or below one is followed to a mount point. */
+  g_autoptr(GPtrArray) writable = g_ptr_array_new();
+  for (guint i = 0; i < binds->len; i++)
+    g_ptr_array_add(writable, g_array_index(binds, UvaBind, i).target);
+  if (uva_home_is_private(c->home))
+    g_ptr_array_add(writable, c->home);
+  const char *scratch[] = {"/run",  "/var/tmp", "/dev",
+                           "/proc", "/tmp",     UVA_APP_DIR};
+  for (size_t i = 0; i < G_N_ELEMENTS(scratch); i++)
+    g_ptr_array_add(writable, (char *)scratch[i]);
+  g_ptr_array_add(writable, NULL);
+  UvaMountpointTrust trust = {.writable = (const char *const *)writable->pdata,
+                              .system = system_dirs,
+                              .host_root = host_root};
+  for (guint i = 0; i < binds->len; i++)
+    if (!attach_bind(root_fd, &g_array_index(binds, UvaBind, i), trees[i],
+                     &trust, error))
+      return FALSE;
 
   if (umount2("/oldroot", MNT_DETACH) < 0)
     return uva_fail_errno(error, errno, "detaching the host root");
@@ -447,8 +409,10 @@ gboolean uva_rootfs_setup(const UvaContainerSpec *c, const GArray *binds,
     trees[made] = clone_bind(&g_array_index(binds, UvaBind, made), error);
     ok = trees[made] >= 0;
   }
+  /* Read while /proc is still the host's: how host root's files show. */
+  uid_t host_root = uva_mountpoint_host_root_uid();
   if (ok)
-    ok = setup_root(c, binds, trees, error);
+    ok = setup_root(c, binds, trees, host_root, error);
   for (guint i = 0; i < made; i++)
     if (trees[i] >= 0)
       close(trees[i]);

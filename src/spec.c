@@ -39,7 +39,7 @@ UvaContainerSpec *uva_container_spec_new(const char *name) {
   c->mounts = g_array_new(FALSE, TRUE, sizeof(UvaMount));
   g_array_set_clear_func(c->mounts, mount_clear);
   c->stop_signal = SIGTERM;
-  c->stop_timeout = 10;
+  c->stop_timeout = UVA_DEFAULT_STOP_TIMEOUT;
   c->pids_limit = UVA_DEFAULT_PIDS_LIMIT;
   c->shm_size = UVA_DEFAULT_SHM_SIZE;
   c->sockets_limit = UVA_DEFAULT_SOCKETS_LIMIT;

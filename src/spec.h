@@ -38,6 +38,11 @@
 #define UVA_MAX_SOCKETS_LIMIT 1048576u
 /* The default size of /dev/shm, Docker's. */
 #define UVA_DEFAULT_SHM_SIZE (64u * 1024 * 1024)
+/* Seconds from the stop signal to SIGKILL (docker's 10), and the seconds
+ * -d waits for readiness.  Plain numbers: --help spells them out
+ * (G_STRINGIFY), and tests/docs.sh holds README and the man page to it. */
+#define UVA_DEFAULT_STOP_TIMEOUT 10
+#define UVA_DEFAULT_WAIT_TIMEOUT 60
 /* The PATH of every app: the host's system directories, seen read-only. */
 #define UVA_APP_PATH                                                           \
   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -120,3 +120,49 @@ MGR=$!
 check "ready-http=/health: a probe that gets no answer says what it awaits" \
   wait_for 150 grep -q "^uva_container: w: still waiting for an HTTP answer from http://127.0.0.1:19072/health (port 9009 inside)" "$LDIR/mute.out"
 kill -INT "$MGR"; wait "$MGR"; MGR=
+
+# Nothing of the user outlives uva_container (foreground, --rm, -d and
+# stop): its clean-up helper is reaped by the manager, not left to pid 1.
+# The commands run under a subreaper that never reaps what is reparented
+# to it (PR_SET_CHILD_SUBREAPER, as a CI runner whose pid 1 is a shell):
+# whatever is left is seen there at once, alive or a zombie.  Right after
+# the last command the state directory is removed (rm -rf), as a script
+# would; nothing may recreate it.
+cat >"$LDIR/reaper.py" <<'PY'
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+state, cmds = sys.argv[1], sys.argv[2:]
+for c in " ".join(cmds).split(" ;; "):
+    subprocess.run(c.split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+rm = subprocess.run(["rm", "-rf", state]).returncode
+kids = []
+for t in os.listdir("/proc/self/task"):
+    with open(f"/proc/self/task/{t}/children") as f:
+        kids += f.read().split()
+left = []
+for k in kids:
+    try:
+        with open(f"/proc/{k}/stat") as f:
+            left.append(f.read().rsplit(") ", 1)[1].split()[0])
+    except OSError:
+        pass
+print(f"rm={rm} left={','.join(left) or 'none'}")
+PY
+own "$LDIR"
+reaped_case() { # description, expected "left", command line (";;" between)
+  local d=$1 want=$2 st=$LDIR/st.$RANDOM out
+  shift 2
+  mkdir -p "$st" && own "$st"
+  out=$(timeout -s KILL 60 "${AS_USER[@]}" XDG_STATE_HOME="$st" "$PY" "$LDIR/reaper.py" "$st" "$@" 2>&1)
+  check_eq "$d: state removed at once, processes left over" "$out" "rm=0 left=$want"
+  check "$d: no process of the user at once" no_user_procs
+  check "$d: nothing recreated the state" [ ! -e "$st" ]
+}
+reaped_case "run -- true" none "$UVA" run --network none -- true
+reaped_case "run --rm -- true" none "$UVA" run --rm --name rmd --network none -- true
+# -d: the manager is a daemon, reparented to the subreaper: its zombie,
+# and nothing else, once stop has returned.
+reaped_case "run -d, then stop" Z "$UVA" run -d --name det --network none -- sleep 30 ";;" "$UVA" stop det
+printf '[container dn]\ncommand = sleep 30\nnetwork = none\n' >"$LDIR/down.spec"
+own "$LDIR/down.spec"
+reaped_case "up -d, then down" Z "$UVA" up -d "$LDIR/down.spec" ";;" "$UVA" down "$LDIR/down.spec"

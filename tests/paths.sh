@@ -161,3 +161,74 @@ expect_fail "-v DIR:/usr/share/NEW/SUB: names the first missing component and it
 out=$(run_out --network none -v "$VOLD/d:/run/uva/d" -v "$VOLD/x.conf:$THOME/.config/x.conf" -- sh -c 'cat /run/uva/d/f "$HOME/.config/x.conf"')
 check_eq "-v below /run and the home directory: mount points made on their tmpfs" "$out" "in dir
 my conf"
+
+# 9. Volumes over the files uva generates, as docker users write them: the
+# user's file (or directory over /etc) wins over the generated /etc/hosts,
+# /etc/hostname and /etc/resolv.conf.
+ETCV=$WORK/etcvol
+mkdir -p "$ETCV/etc"
+echo "10.9.9.9 my-hosts" >"$ETCV/hosts"
+echo "my-name" >"$ETCV/hostname"
+echo "nameserver 10.9.9.53" >"$ETCV/resolv.conf"
+echo "10.8.8.8 dir-hosts" >"$ETCV/etc/hosts"
+own "$ETCV"
+for f in hosts hostname resolv.conf; do
+  out=$(run_out --network none -v "$ETCV/$f:/etc/$f:ro" -- cat "/etc/$f")
+  check_eq "-v FILE:/etc/$f:ro: the user's file, not the generated one" "$out" "$(cat "$ETCV/$f")"
+done
+out=$(run_out -v "$ETCV/resolv.conf:/etc/resolv.conf" -- cat /etc/resolv.conf)
+check_eq "-v FILE:/etc/resolv.conf (read-write, with a network): the user's" "$out" "nameserver 10.9.9.53"
+out=$(run_out --network none -v "$ETCV/etc:/etc:ro" -- cat /etc/hosts)
+check_eq "-v DIR:/etc:ro: the directory's hosts, not the generated one" "$out" "10.8.8.8 dir-hosts"
+out=$(run_out --network none --hostname gen -- cat /etc/hostname)
+check_eq "without a volume there: the generated /etc/hostname" "$out" "gen"
+
+# 10. Mount targets through root's symlinks in the read-only host view, as
+# bubblewrap and crun resolve them beneath the new root: /etc/localtime
+# (absolute, -> /usr/share/zoneinfo/...) and /etc/os-release (relative,
+# -> ../usr/lib/os-release).  A symlink a container can write is refused.
+echo "my zone" >"$ETCV/localtime"
+echo "ID=mine" >"$ETCV/os-release"
+own "$ETCV"
+if [ -L /etc/localtime ] && [ -e /etc/localtime ]; then
+  out=$(run_out --network none -v /etc/localtime:/etc/localtime:ro -- md5sum /etc/localtime)
+  check_eq "-v /etc/localtime:/etc/localtime:ro (the compose idiom) works" "${out%% *}" "$(md5sum </etc/localtime | cut -d' ' -f1)"
+  out=$(run_out --network none -v "$ETCV/localtime:/etc/localtime:ro" -- cat /etc/localtime)
+  check_eq "-v FILE:/etc/localtime:ro: the file shows at /etc/localtime" "$out" "my zone"
+else
+  skipped "/etc/localtime is not a symlink here"
+  skipped "/etc/localtime is not a symlink here"
+fi
+if [ -L /etc/os-release ] && [ -e /etc/os-release ]; then
+  out=$(run_out --network none -v "$ETCV/os-release:/etc/os-release:ro" -- cat /etc/os-release)
+  check_eq "-v FILE:/etc/os-release:ro through its relative symlink" "$out" "ID=mine"
+else
+  skipped "/etc/os-release is not a symlink here"
+fi
+# In /tmp (a writable area), a symlink the app could have planted: refused.
+TMPV=$WORK/tmpv
+mkdir -p "$TMPV"
+ln -s /etc "$TMPV/etc-link"
+own "$TMPV"
+expect_fail "a symlink in a writable /tmp on a volume target's path is refused" \
+  "/tmp/etc-link is a symlink that a container can write" \
+  as_user "$UVA" run --network none --tmp "$TMPV" -v "$ETCV/hosts:/tmp/etc-link/hosts:ro" -- true
+if [ "$IS_ROOT" = 1 ]; then
+  # In the host's /usr, a symlink of root's is followed and one of the
+  # user's is not (a /usr/local of the user's own): a tmpfs over
+  # /usr/local/games in a mount namespace of the case's own.
+  # shellcheck disable=SC2016
+  OWNCASE='mount -t tmpfs -o mode=0755 uva-own /usr/local/games && mkdir /usr/local/games/real &&
+    echo orig >/usr/local/games/real/f && ln -s real /usr/local/games/root-link &&
+    ln -s real /usr/local/games/user-link && chown -h "$0" /usr/local/games/user-link && exec "$@"'
+  out=$(timeout -s KILL 30 unshare -m --propagation private sh -c "$OWNCASE" "$TUID" \
+    "${AS_USER[@]}" "$UVA" run --network none -v "$ETCV/hosts:/usr/local/games/root-link/f:ro" -- cat /usr/local/games/real/f 2>&1)
+  check_eq "a root-owned symlink in the host's /usr is followed" "$out" "10.9.9.9 my-hosts"
+  out=$(timeout -s KILL 30 unshare -m --propagation private sh -c "$OWNCASE" "$TUID" \
+    "${AS_USER[@]}" "$UVA" run --network none -v "$ETCV/hosts:/usr/local/games/user-link/f:ro" -- cat /usr/local/games/real/f 2>&1)
+  check "a symlink of the user's in the host's /usr is refused ($out)" \
+    grep -q "/usr/local/games/user-link is a symlink that a container can write, or not host root's" <<<"$out"
+else
+  skipped "root's and the user's symlinks in /usr (needs root to arrange)"
+  skipped "root's and the user's symlinks in /usr (needs root to arrange)"
+fi

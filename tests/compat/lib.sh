@@ -10,7 +10,7 @@
 #   UVA      the uva_container binary
 #   CWORK    a directory the test user owns (everything is made below it)
 #   wait_for TENTHS CMD...: bounded polling
-# The suites (cpython, nginx, redis, postgres; one file each) take a MODE,
+# The suites (cpython, nginx, redis, postgres, compose; one file each) take a MODE,
 # host or container, and write $CWORK/MODE.SUITE.tsv: "ID<TAB>RESULT<TAB>
 # DETAIL" rows that tests/compat/results.py compares.
 #
@@ -147,3 +147,5 @@ compat_ids() {
 . "$COMPAT_DIR/redis.sh"
 # shellcheck source=tests/compat/postgres.sh
 . "$COMPAT_DIR/postgres.sh"
+# shellcheck source=tests/compat/compose.sh
+. "$COMPAT_DIR/compose.sh"

@@ -8,7 +8,9 @@
 #   overrides: a space-separated list), COMPAT_JOBS workers (default 2);
 #   nginx, redis and PostgreSQL 15 servers, driven from the host by their
 #   own clients (curl and wrk, redis-cli and redis-benchmark, psql and
-#   pgbench) through a published port.
+#   pgbench) through a published port; and the volume and environment
+#   idioms of compose files (tests/compat/compose.sh), each against what
+#   docker's documentation says happens.
 #
 # As root: creates the user $UVA_TEST_USER (default uvatest) if missing and
 # runs everything in a network namespace of its own (`unshare --net`), so
@@ -67,7 +69,7 @@ wait_for() {
 MODULES=${COMPAT_MODULES:-$(grep -v '^#' "$ROOT/tests/compat/cpython-modules.txt" | tr '\n' ' ')}
 read -ra MODULES <<<"$MODULES"
 JOBS=${COMPAT_JOBS:-2}
-SUITES=${COMPAT_SUITES:-ids cpython nginx redis postgres}
+SUITES=${COMPAT_SUITES:-ids cpython nginx redis postgres compose}
 echo "# compat: $WORK, as uid $TUID; suites: $SUITES"
 t_all=$SECONDS
 for s in $SUITES; do
@@ -79,6 +81,7 @@ for s in $SUITES; do
       nginx) compat_nginx "$mode" 19210 10 ;;
       redis) compat_redis "$mode" 19220 20000 ;;
       postgres) compat_postgres "$mode" 19230 10 ;;
+      compose) compat_compose "$mode" ;;
       *) echo "compat: unknown suite $s" >&2; exit 2 ;;
     esac
     echo "# $s on the $mode: $((SECONDS - t0)) s"
