@@ -41,9 +41,14 @@ static GPtrArray *collect(const char *state_dir, GError **error) {
   for (guint i = 0; i < names->len; i++) {
     if (g_hash_table_contains(seen, names->pdata[i]))
       continue;
-    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], NULL);
+    g_autoptr(GError) local = NULL;
+    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], &local);
+    /* Gone meanwhile, or a dead manager's (now removed): nothing to say;
+     * a socket that is not its manager's (ctltrust.c): one line. */
+    if (fd < 0 && local->code != UVA_ERROR_INVALID)
+      g_printerr("uva_container: ps: %s\n", local->message);
     if (fd < 0)
-      continue; /* gone meanwhile, or a dead manager's (now removed) */
+      continue;
     UvaCtlHead req = {.type = UVA_CTL_PS};
     g_autofree char *text = NULL;
     if (!uva_ctl_call(fd, &req, NULL, 0, NULL, 0, PS_WAIT_MS, &text, NULL))

@@ -162,6 +162,48 @@ check "... and its socket was removed" test ! -e "$RUNDIR/victim.sock"
 kill -KILL "$helper" 2>/dev/null
 check "nothing left after the control tests" wait_for 50 nothing_left
 
+# ---- a planted control socket (issue 22): a client trusts only its own manager ----
+# The planter (tests/plant_peer.py) listens at run/victim.sock as a process
+# of the same user would, or an app whose workdir covers the control
+# directory (refused now: tests/paths.sh); it counts every fd it is handed.
+STATE=$WORK/state/uva_container
+PLANT=$CDIR/plant.report
+as_user mkdir -p -m 0700 "$RUNDIR"
+"${AS_USER[@]}" $PY "$ROOT/tests/plant_peer.py" "$RUNDIR/victim.sock" "$PLANT" 2>/dev/null &
+PL=$!
+wait_for 50 grep -qs LISTENING "$PLANT"
+out=$(echo secret-stdin | CTL exec -i victim -- true 2>&1); rc=$?
+check "exec to a planted socket: refused in one line (rc=$rc: $out)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim" <<<"$2" && [ "$(grep -c . <<<"$2")" = 1 ]' _ "$rc" "$out"
+check "exec to a planted socket: nothing sent, no fd handed, nothing written to our stdout" \
+  bash -c '! grep -q GOT "$1" && ! grep -q PWNED <<<"$2"' _ "$PLANT" "$out"
+out=$(CTL stop victim 2>&1); rc=$?
+check "stop of a planted socket: refused in one line, nothing sent (rc=$rc)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim" <<<"$2" && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
+out=$(CTL ps 2>&1); rc=$?
+check "ps: a planted socket is not listed, said in one line, nothing sent" \
+  bash -c '! grep -q "^victim " <<<"$1" && [ "$(grep -c "refusing the control socket of victim" <<<"$1")" = 1 ] && ! grep -q GOT "$2"' _ "$out" "$PLANT"
+# The planter also forges the record a manager writes (a same-user process
+# can; an app cannot reach the directory): its pid, this very socket.
+ino=$(stat -c %i "$RUNDIR/victim.sock")
+dev=$($PY -c 'import os,sys; print(os.stat(sys.argv[1]).st_dev)' "$RUNDIR/victim.sock")
+printf 'uva_container-ctl %s %s %s\n' "$PL" "$dev" "$ino" >"$RUNDIR/.victim.$ino.id"
+chmod 0600 "$RUNDIR/.victim.$ino.id"; own "$RUNDIR/.victim.$ino.id"
+out=$(CTL exec victim -- true 2>&1); rc=$?
+check "exec to a planted socket with a forged record: refused, its pid does not run uva_container (rc=$rc: $out)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim.*not uva_container" <<<"$2" && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
+kill "$PL" 2>/dev/null; wait "$PL" 2>/dev/null
+rm -f "$RUNDIR/victim.sock" "$RUNDIR/.victim.$ino.id"
+# A real manager's record: written before its socket appears, removed after.
+CTL run -d --name trusted -- sleep 100 >/dev/null
+tino=$(stat -c %i "$RUNDIR/trusted.sock" 2>/dev/null)
+check "a manager records its socket's inode and its pid, readable only by you" \
+  bash -c '[ "$(stat -c %a "$1")" = 600 ] && read -r tag pid _ ino <"$1" && [ "$tag" = uva_container-ctl ] && [ "$ino" = "$2" ] && [ "$(readlink "/proc/$pid/exe")" = "$3" ]' \
+  _ "$RUNDIR/.trusted.$tino.id" "$tino" "$UVA"
+check_eq "exec in the real manager's container still works" "$(CTL exec trusted -- echo inside 2>&1)" inside
+CTL stop trusted >/dev/null
+check "its record is gone with its socket" wait_for 50 bash -c '[ ! -e "$1/trusted.sock" ] && [ ! -e "$1/.trusted.$2.id" ]' _ "$RUNDIR" "$tino"
+
 # ---- NOTIFY_SOCKET with up -d ----
 NS2=$CDIR/notify2.sock
 "${AS_USER[@]}" $PY -c 'import socket,sys
