@@ -84,11 +84,16 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
   }
   if (n < 0)
     return uva_fail_errno(error, errno, "reading the control socket");
+  /* Every fd the kernel installed is ours now, also with an empty
+   * datagram, which SOCK_SEQPACKET delivers as n == 0 with its fds
+   * (found by tests/fuzz/fuzz_ctl.c: 4 fds leaked per such datagram). */
+  uva_msg_take_fds(&mh, fds, 3);
   if (n == 0) {
+    for (int i = 0; i < 3; i++)
+      uva_close_fdp(&fds[i]), fds[i] = -1;
     *eof = TRUE;
     return FALSE;
   }
-  uva_msg_take_fds(&mh, fds, 3);
   memcpy(head, buf, MIN((gsize)n, sizeof *head));
   if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)n < sizeof *head ||
       (gsize)n != sizeof *head + head->len) {

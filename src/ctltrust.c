@@ -54,16 +54,15 @@ gboolean uva_ctltrust_record(int dir_fd, const char *name,
   if (fstatat(dir_fd, sock_file, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return uva_fail_errno(error, errno, "control socket for %s", name);
   g_autofree char *file = record_file(name, st.st_ino);
-  g_autofree char *text =
-      g_strdup_printf(RECORD_TAG " %d %" PRIuMAX " %" PRIuMAX "\n",
-                      (int)getpid(), (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+  g_autofree char *text = g_strdup_printf(
+      RECORD_TAG " %d %" PRIuMAX " %" PRIuMAX "\n", (int)getpid(),
+      (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
   /* A record left by a dead manager whose socket had this inode number
    * before: ours replaces it (only we write this directory). */
   (void)unlinkat(dir_fd, file, 0);
-  uva_autofd fd =
-      openat(dir_fd, file,
-             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-             0600);
+  uva_autofd fd = openat(
+      dir_fd, file,
+      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
   if (fd < 0)
     return uva_fail_errno(error, errno, "record of the control socket for %s",
                           name);
@@ -79,12 +78,11 @@ gboolean uva_ctltrust_record(int dir_fd, const char *name,
 
 /* Reads the record of NAME's socket of inode ino: FALSE with *why (static
  * text) when it is missing or not a file of ours that only we can write. */
-static gboolean read_record(int dir_fd, const char *name, ino_t ino,
-                            pid_t *pid, uintmax_t *dev, uintmax_t *rino,
-                            const char **why) {
+static gboolean read_record(int dir_fd, const char *name, ino_t ino, pid_t *pid,
+                            uintmax_t *dev, uintmax_t *rino, const char **why) {
   g_autofree char *file = record_file(name, ino);
-  uva_autofd fd = openat(dir_fd, file,
-                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  uva_autofd fd =
+      openat(dir_fd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) < 0) {
     *why = "no manager recorded it (a process other than its manager made "
@@ -172,8 +170,7 @@ gboolean uva_ctltrust_check(int dir_fd, const char *name, int sock,
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-    g_autofree char *w =
-        g_strdup_printf("SO_PEERCRED: %s", g_strerror(errno));
+    g_autofree char *w = g_strdup_printf("SO_PEERCRED: %s", g_strerror(errno));
     return refuse(error, dir_fd, name, w);
   }
   if (cred.uid != geteuid()) {

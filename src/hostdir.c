@@ -205,8 +205,8 @@ char *uva_hostdir_control_dir(const char *state_dir, char **own_from,
  * control directory.  A container's www and tmp below STATE/NAME are
  * fine: that is where they are by default.  Canonical paths, compared as
  * the symlink rule compares them. */
-static gboolean check_area(const char *area, const char *what,
-                           const char *root, const char *ctl, GError **error) {
+static gboolean check_area(const char *area, const char *what, const char *root,
+                           const char *ctl, GError **error) {
   const char *fix = "use a directory outside it";
   if (ctl && within(ctl, area))
     return uva_fail(error,

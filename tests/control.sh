@@ -166,7 +166,6 @@ check "nothing left after the control tests" wait_for 50 nothing_left
 # The planter (tests/plant_peer.py) listens at run/victim.sock as a process
 # of the same user would, or an app whose workdir covers the control
 # directory (refused now: tests/paths.sh); it counts every fd it is handed.
-STATE=$WORK/state/uva_container
 PLANT=$CDIR/plant.report
 as_user mkdir -p -m 0700 "$RUNDIR"
 "${AS_USER[@]}" $PY "$ROOT/tests/plant_peer.py" "$RUNDIR/victim.sock" "$PLANT" 2>/dev/null &
@@ -201,6 +200,32 @@ check "a manager records its socket's inode and its pid, readable only by you" \
   bash -c '[ "$(stat -c %a "$1")" = 600 ] && read -r tag pid _ ino <"$1" && [ "$tag" = uva_container-ctl ] && [ "$ino" = "$2" ] && [ "$(readlink "/proc/$pid/exe")" = "$3" ]' \
   _ "$RUNDIR/.trusted.$tino.id" "$tino" "$UVA"
 check_eq "exec in the real manager's container still works" "$(CTL exec trusted -- echo inside 2>&1)" inside
+# From inside, neither its own control socket nor another container's can
+# be reached: not by path (mount namespace), not among the unix sockets of
+# its network namespace (/proc/net/unix, abstract names included).
+CTL run -d --name other -- sleep 100 >/dev/null
+PROBE='import socket, sys
+for p in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:  # "@NAME": the abstract name NAME
+        s.connect("\0" + p[1:] if p.startswith("@") else p); print("REACHED", p)
+    except OSError as e:
+        print("errno", e.errno, p)
+for line in open("/proc/net/unix").read().splitlines()[1:]:
+    f = line.split()
+    if len(f) < 8:
+        continue
+    addr = "\0" + f[7][1:] if f[7].startswith("@") else f[7]
+    for kind in (socket.SOCK_SEQPACKET, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_UNIX, kind)
+        try:
+            s.connect(addr); print("REACHED", f[7])
+        except OSError:
+            pass'
+out=$(CTL exec trusted -- python3 -c "$PROBE" "$RUNDIR/trusted.sock" "$RUNDIR/other.sock" "@$RUNDIR/trusted.sock" 2>&1)
+check "an app reaches neither its own nor another container's control socket (by path: ENOENT; none in its network namespace)" \
+  bash -c '! grep -q REACHED <<<"$1" && [ "$(grep -c "^errno 2 " <<<"$1")" = 2 ] && [ "$(grep -c "^errno 111 " <<<"$1")" = 1 ]' _ "$out"
+CTL stop other >/dev/null
 CTL stop trusted >/dev/null
 check "its record is gone with its socket" wait_for 50 bash -c '[ ! -e "$1/trusted.sock" ] && [ ! -e "$1/.trusted.$2.id" ]' _ "$RUNDIR" "$tino"
 
