@@ -214,11 +214,18 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
   for (guint i = 0; i < spec->containers->len; i++)
     g_ptr_array_add(names,
                     ((UvaContainerSpec *)spec->containers->pdata[i])->name);
-  gboolean any = FALSE;
+  gboolean any = FALSE, refused = FALSE;
   /* One request per manager: the first container that answers stops its
    * manager's every container; then the next that still answers. */
   for (guint i = 0; i < names->len; i++) {
-    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], NULL);
+    g_autoptr(GError) why = NULL;
+    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], &why);
+    /* Not running: nothing to do; a socket that is not its manager's
+     * (ctltrust.c): said, and the status says so. */
+    if (fd < 0 && why->code != UVA_ERROR_INVALID) {
+      fprintf(stderr, "uva_container: down: %s\n", why->message);
+      refused = TRUE;
+    }
     if (fd < 0)
       continue;
     any = TRUE;
@@ -232,11 +239,12 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
     g_clear_error(&local);
     wait_eof(fd, DOWN_EXIT_WAIT_MS);
   }
-  wait_sockets_gone(state_dir, names);
-  if (!any)
+  if (any)
+    wait_sockets_gone(state_dir, names);
+  if (!any && !refused)
     fprintf(stderr, "uva_container: down: no container of %s is running\n",
             file);
-  return 0;
+  return refused ? 1 : 0;
 }
 
 typedef struct {

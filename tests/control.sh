@@ -182,6 +182,11 @@ check "stop of a planted socket: refused in one line, nothing sent (rc=$rc)" \
 out=$(CTL ps 2>&1); rc=$?
 check "ps: a planted socket is not listed, said in one line, nothing sent" \
   bash -c '! grep -q "^victim " <<<"$1" && [ "$(grep -c "refusing the control socket of victim" <<<"$1")" = 1 ] && ! grep -q GOT "$2"' _ "$out" "$PLANT"
+printf '[container victim]\ncommand = true\n' >"$CDIR/victim.spec"
+own "$CDIR"
+out=$(CTL down "$CDIR/victim.spec" 2>&1); rc=$?
+check "down of a spec naming a planted socket: refused in one line, nothing sent (rc=$rc: $out)" \
+  bash -c '[ "$1" = 1 ] && grep -q "refusing the control socket of victim" <<<"$2" && [ "$(grep -c . <<<"$2")" = 1 ] && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
 # The planter also forges the record a manager writes (a same-user process
 # can; an app cannot reach the directory): its pid, this very socket.
 ino=$(stat -c %i "$RUNDIR/victim.sock")
