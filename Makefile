@@ -118,7 +118,7 @@ bench: uva_container
 # committed seeds and regression inputs (tests/fuzz/).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
-FUZZ_TARGETS := publish specfile words frames
+FUZZ_TARGETS := publish specfile words frames ctl
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build-fuzz/%.o)
 build-fuzz/%.o: src/%.c $(wildcard src/*.h)

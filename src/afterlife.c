@@ -13,6 +13,7 @@
  * pid 1 is a shell, a container without an init). */
 #include "afterlife.h"
 
+#include "ctltrust.h"
 #include "hostdir.h"
 #include "util.h"
 
@@ -26,9 +27,15 @@
 #include <sys/wait.h>
 
 /* A socket is removed only if it is still the one the manager created: a
- * new manager of the same name may have replaced it meanwhile. */
-static void remove_sockets(int dir_fd, char **files, ino_t *inos, guint n) {
+ * new manager of the same name may have replaced it meanwhile.  Its
+ * record (ctltrust.c) goes first, so that no client meets the record of
+ * a socket that is gone and a new one of the same inode. */
+static void remove_sockets(int dir_fd, char **files, ino_t *inos, guint n,
+                           pid_t manager) {
   for (guint i = 0; i < n; i++) {
+    g_autofree char *name =
+        g_strndup(files[i], strlen(files[i]) - strlen(".sock"));
+    uva_ctltrust_forget(dir_fd, name, inos[i], manager);
     struct stat st;
     if (fstatat(dir_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISSOCK(st.st_mode) && st.st_ino == inos[i])
@@ -54,6 +61,7 @@ void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0)
     return;
+  pid_t manager = getpid();
   pid_t pid = fork();
   if (pid != 0) { /* the manager keeps the write end to its death */
     close(p[0]);
@@ -106,7 +114,7 @@ void uva_afterlife_start(const UvaCtlServer *ctl, const char *state_dir,
   while (read(p[0], &c, 1) < 0 && errno == EINTR)
     ;
   if (dir_fd >= 0)
-    remove_sockets(dir_fd, files, inos, n);
+    remove_sockets(dir_fd, files, inos, n, manager);
   /* The container's last processes die with its init, which the kernel
    * kills when the manager goes (PR_SET_PDEATHSIG): a file they write
    * meanwhile makes one attempt fail, so a few are made. */

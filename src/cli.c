@@ -41,9 +41,14 @@ static GPtrArray *collect(const char *state_dir, GError **error) {
   for (guint i = 0; i < names->len; i++) {
     if (g_hash_table_contains(seen, names->pdata[i]))
       continue;
-    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], NULL);
+    g_autoptr(GError) local = NULL;
+    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], &local);
+    /* Gone meanwhile, or a dead manager's (now removed): nothing to say;
+     * a socket that is not its manager's (ctltrust.c): one line. */
+    if (fd < 0 && local->code != UVA_ERROR_INVALID)
+      g_printerr("uva_container: ps: %s\n", local->message);
     if (fd < 0)
-      continue; /* gone meanwhile, or a dead manager's (now removed) */
+      continue;
     UvaCtlHead req = {.type = UVA_CTL_PS};
     g_autofree char *text = NULL;
     if (!uva_ctl_call(fd, &req, NULL, 0, NULL, 0, PS_WAIT_MS, &text, NULL))
@@ -216,11 +221,18 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
   for (guint i = 0; i < spec->containers->len; i++)
     g_ptr_array_add(names,
                     ((UvaContainerSpec *)spec->containers->pdata[i])->name);
-  gboolean any = FALSE;
+  gboolean any = FALSE, refused = FALSE;
   /* One request per manager: the first container that answers stops its
    * manager's every container; then the next that still answers. */
   for (guint i = 0; i < names->len; i++) {
-    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], NULL);
+    g_autoptr(GError) why = NULL;
+    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], &why);
+    /* Not running: nothing to do; a socket that is not its manager's
+     * (ctltrust.c): said, and the status says so. */
+    if (fd < 0 && why->code != UVA_ERROR_INVALID) {
+      fprintf(stderr, "uva_container: down: %s\n", why->message);
+      refused = TRUE;
+    }
     if (fd < 0)
       continue;
     any = TRUE;
@@ -236,11 +248,12 @@ int uva_cli_down(const char *state_dir, const char *file, int timeout_s,
     wait_eof(fd, DOWN_EXIT_WAIT_MS);
     uva_ctl_wait_exit(manager, DOWN_EXIT_WAIT_MS);
   }
-  wait_sockets_gone(state_dir, names);
-  if (!any)
+  if (any)
+    wait_sockets_gone(state_dir, names);
+  if (!any && !refused)
     fprintf(stderr, "uva_container: down: no container of %s is running\n",
             file);
-  return 0;
+  return refused ? 1 : 0;
 }
 
 typedef struct {

@@ -3,6 +3,7 @@
  * (cli.c, cliexec.c).  See ctl.h. */
 #include "ctl.h"
 
+#include "ctltrust.h"
 #include "hostdir.h"
 #include "msg.h"
 #include "spec.h"
@@ -84,11 +85,16 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
   }
   if (n < 0)
     return uva_fail_errno(error, errno, "reading the control socket");
+  /* Every fd the kernel installed is ours now, also with an empty
+   * datagram, which SOCK_SEQPACKET delivers as n == 0 with its fds
+   * (found by tests/fuzz/fuzz_ctl.c: 4 fds leaked per such datagram). */
+  uva_msg_take_fds(&mh, fds, 3);
   if (n == 0) {
+    for (int i = 0; i < 3; i++)
+      uva_close_fdp(&fds[i]), fds[i] = -1;
     *eof = TRUE;
     return FALSE;
   }
-  uva_msg_take_fds(&mh, fds, 3);
   memcpy(head, buf, MIN((gsize)n, sizeof *head));
   if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)n < sizeof *head ||
       (gsize)n != sizeof *head + head->len) {
@@ -103,23 +109,10 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
 }
 
 int uva_ctl_rundir(const char *state_dir, char **path, GError **error) {
-  const char *xdg = g_getenv("XDG_RUNTIME_DIR");
-  g_autofree char *dir = NULL, *own_from = NULL;
-  if (xdg && g_path_is_absolute(xdg) && g_file_test(xdg, G_FILE_TEST_IS_DIR)) {
-    g_autofree char *base = uva_hostdir_resolve(xdg, NULL, error);
-    if (!base)
-      return -1;
-    dir = g_build_filename(base, "uva_container", NULL);
-    own_from = g_strdup(dir);
-  } else {
-    /* No runtime directory (a CI runner's `env -i`, su without a login
-     * session): the state directory, which is ours already. */
-    g_autofree char *base = uva_hostdir_resolve(state_dir, NULL, error);
-    if (!base)
-      return -1;
-    dir = g_build_filename(base, "run", NULL);
-    own_from = g_steal_pointer(&base);
-  }
+  g_autofree char *own_from = NULL;
+  g_autofree char *dir = uva_hostdir_control_dir(state_dir, &own_from, error);
+  if (!dir)
+    return -1;
   int fd = uva_hostdir_open_dir(dir, own_from, error);
   if (fd < 0) {
     g_prefix_error(error, "control directory: ");
@@ -157,17 +150,25 @@ int uva_ctl_connect(const char *state_dir, const char *name, GError **error) {
 
 int uva_ctl_connect_dir(int dir, const char *name, GError **error) {
   int err = 0;
-  int fd = connect_at(dir, name, &err);
-  if (fd >= 0)
-    return fd;
+  uva_autofd fd = connect_at(dir, name, &err);
+  if (fd >= 0) {
+    /* Before anything is sent: a socket planted where NAME's would be
+     * must not get our fds (ctltrust.c). */
+    if (!uva_ctltrust_check(dir, name, fd, error))
+      return -1;
+    return uva_steal_fd(&fd);
+  }
   if (err == ECONNREFUSED) {
     /* Nobody listens: its manager died without its clean-up (SIGKILL of
-     * the manager and its helper).  Only a socket of ours is removed. */
+     * the manager and its helper).  Only a socket of ours is removed,
+     * with its record. */
     g_autofree char *file = g_strdup_printf("%s.sock", name);
     struct stat st;
     if (fstatat(dir, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISSOCK(st.st_mode) && st.st_uid == geteuid())
+        S_ISSOCK(st.st_mode) && st.st_uid == geteuid()) {
+      uva_ctltrust_forget_any(dir, name, st.st_ino);
       (void)unlinkat(dir, file, 0);
+    }
   }
   if (err == ENOENT || err == ECONNREFUSED) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,

@@ -2,8 +2,10 @@
  * `logs -f` reach a running manager.  Each container has a unix socket
  * NAME.sock in the run directory ($XDG_RUNTIME_DIR/uva_container, else
  * STATE/run), a directory of ours at mode 0700; the manager checks every
- * peer with SO_PEERCRED as well.  SOCK_SEQPACKET: one request or answer
- * per datagram, a header and a payload, up to three fds riding along. */
+ * peer with SO_PEERCRED as well, and a command checks that its peer is the
+ * manager that made the socket before it sends anything (ctltrust.c).
+ * SOCK_SEQPACKET: one request or answer per datagram, a header and a payload,
+ * up to three fds riding along. */
 #pragma once
 
 #include <glib.h>
@@ -81,7 +83,9 @@ char *uva_ctl_sock_path(int dir_fd, const char *name);
 
 /* Connects to the manager of container name.  Returns the socket, or -1:
  * *error says "no container NAME is running" (code UVA_ERROR_INVALID) when
- * nothing listens, and a socket left by a dead manager is removed. */
+ * nothing listens, and a socket left by a dead manager is removed; or
+ * "refusing the control socket of NAME" (UVA_ERROR_FAILED) when its peer
+ * is not the manager that made it (ctltrust.c), with nothing sent. */
 int uva_ctl_connect(const char *state_dir, const char *name, GError **error);
 /* The same in the run directory open on dir. */
 int uva_ctl_connect_dir(int dir, const char *name, GError **error);

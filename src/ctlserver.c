@@ -9,6 +9,7 @@
  * does not read its answer loses it. */
 #include "ctlserver.h"
 
+#include "ctltrust.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -178,7 +179,19 @@ static gboolean add_listener(UvaCtlServer *s, const char *name,
   int fd = bind_listen(s->dir_fd, tmp);
   if (fd < 0)
     return uva_fail_errno(error, errno, "control socket for %s", name);
-  Listener l = {.fd = fd, .name = g_strdup(file)};
+  /* The record a client checks (ctltrust.c), before the socket has the
+   * name a client looks for. */
+  g_autofree char *record = NULL;
+  struct stat st;
+  if (fstatat(s->dir_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+      !uva_ctltrust_record(s->dir_fd, name, tmp, &record, error)) {
+    if (error && !*error)
+      uva_fail_errno(error, errno, "control socket for %s", name);
+    (void)unlinkat(s->dir_fd, tmp, 0);
+    close(fd);
+    return FALSE;
+  }
+  Listener l = {.fd = fd, .name = g_strdup(file), .ino = st.st_ino};
   for (int attempt = 0;; attempt++) {
     if (renameat2(s->dir_fd, tmp, s->dir_fd, file, RENAME_NOREPLACE) == 0)
       break;
@@ -189,6 +202,7 @@ static gboolean add_listener(UvaCtlServer *s, const char *name,
                     : -1;
     if (other >= 0 || attempt > 0 || e != EEXIST) {
       uva_close_fdp(&other);
+      (void)unlinkat(s->dir_fd, record, 0);
       (void)unlinkat(s->dir_fd, tmp, 0);
       close(fd);
       g_free(l.name);
@@ -201,9 +215,6 @@ static gboolean add_listener(UvaCtlServer *s, const char *name,
     }
     /* A dead manager's socket: uva_ctl_connect_dir() removed it. */
   }
-  struct stat st;
-  if (fstatat(s->dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) == 0)
-    l.ino = st.st_ino;
   l.watch = g_unix_fd_add(fd, G_IO_IN, on_listener, s);
   g_array_append_val(s->listeners, l);
   return TRUE;

@@ -172,6 +172,79 @@ char *uva_hostdir_resolve(const char *path, const char *const *areas,
   return cur->len ? g_strdup(cur->str) : g_strdup("/");
 }
 
+char *uva_hostdir_control_dir(const char *state_dir, char **own_from,
+                              GError **error) {
+  const char *xdg = g_getenv("XDG_RUNTIME_DIR");
+  g_autofree char *dir = NULL, *from = NULL;
+  if (xdg && g_path_is_absolute(xdg) && g_file_test(xdg, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *base = uva_hostdir_resolve(xdg, NULL, error);
+    if (!base)
+      return NULL;
+    dir = g_build_filename(base, "uva_container", NULL);
+    from = g_strdup(dir);
+  } else {
+    /* No runtime directory (a CI runner's `env -i`, su without a login
+     * session): the state directory, which is ours already. */
+    g_autofree char *base = uva_hostdir_resolve(state_dir, NULL, error);
+    if (!base)
+      return NULL;
+    dir = g_build_filename(base, "run", NULL);
+    from = g_steal_pointer(&base);
+  }
+  if (own_from)
+    *own_from = g_steal_pointer(&from);
+  return g_steal_pointer(&dir);
+}
+
+/* What no writable area (what = "workdir", "tmp", "volume source") may
+ * hold or lie in (issue 22): the control directory ctl, where an app could
+ * bind another container's NAME.sock before its manager does and receive
+ * the stdin, stdout and stderr of a later `exec NAME`; the state root and
+ * each container's state directory below it (STATE/NAME), which hold the
+ * logs `logs` shows (log.0, log.1) and, without XDG_RUNTIME_DIR, the
+ * control directory.  A container's www and tmp below STATE/NAME are
+ * fine: that is where they are by default.  Canonical paths, compared as
+ * the symlink rule compares them. */
+static gboolean check_area(const char *area, const char *what, const char *root,
+                           const char *ctl, GError **error) {
+  const char *fix = "use a directory outside it";
+  if (ctl && within(ctl, area))
+    return uva_fail(error,
+                    "%s %s holds the control directory %s: an app could "
+                    "plant a control socket there and receive the fds of a "
+                    "later exec; %s",
+                    what, area, ctl, fix);
+  if (ctl && within(area, ctl))
+    return uva_fail(error,
+                    "%s %s lies inside the control directory %s: an app "
+                    "could plant a control socket there and receive the fds "
+                    "of a later exec; %s",
+                    what, area, ctl, fix);
+  if (!root)
+    return TRUE;
+  if (within(root, area))
+    return uva_fail(error,
+                    "%s %s holds the state directory %s: an app could plant "
+                    "control sockets and rewrite logs there; %s",
+                    what, area, root, fix);
+  if (!within(area, root) || g_str_equal(root, "/"))
+    return TRUE;
+  const char *rel = area + strlen(root) + 1; /* NAME[/...] */
+  const char *slash = strchr(rel, '/');
+  if (!slash)
+    return uva_fail(error,
+                    "%s %s is a container's state directory, which holds "
+                    "its logs: an app could rewrite what `logs` shows; use "
+                    "its www or tmp below, or a directory outside %s",
+                    what, area, root);
+  if (g_str_equal(slash + 1, "log.0") || g_str_equal(slash + 1, "log.1"))
+    return uva_fail(error,
+                    "%s %s is a container's log file: an app could rewrite "
+                    "what `logs` shows; use a file outside %s",
+                    what, area, root);
+  return TRUE;
+}
+
 /* The rule for a directory the manager keeps a container's files in. */
 static gboolean check_own(const char *path, const struct stat *st,
                           GError **error) {
@@ -574,15 +647,22 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
     g_ptr_array_add(areas, r);
     root = r;
   }
+  /* Where the control sockets will be: no area may reach it.  A failure
+   * here is the control server's to report, with its context. */
+  g_autofree char *ctl =
+      root ? uva_hostdir_control_dir(spec->state_dir, NULL, NULL) : NULL;
   gboolean uses_root = FALSE;
   for (guint i = 0; i < spec->containers->len; i++) {
     const UvaContainerSpec *c = spec->containers->pdata[i];
     const char *paths[] = {c->workdir, c->tmpdir};
+    const char *whats[] = {"workdir", "tmp"};
+    gboolean ok = TRUE;
     for (size_t k = 0; k < G_N_ELEMENTS(paths); k++) {
       char *p = uva_hostdir_resolve(paths[k], NULL, NULL);
       if (p)
         g_ptr_array_add(areas, p);
       uses_root |= p && root && within(p, root);
+      ok = ok && (!p || check_area(p, whats[k], root, ctl, error));
     }
     for (guint k = 0; k < c->mounts->len; k++) {
       const UvaMount *m = &g_array_index(c->mounts, UvaMount, k);
@@ -590,6 +670,11 @@ GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error) {
           m->read_only ? NULL : uva_hostdir_resolve(m->source, NULL, NULL);
       if (p)
         g_ptr_array_add(areas, p);
+      ok = ok && (!p || check_area(p, "volume source", root, ctl, error));
+    }
+    if (!ok) {
+      g_prefix_error(error, "container %s: ", c->name);
+      return NULL;
     }
   }
   g_ptr_array_add(areas, NULL);

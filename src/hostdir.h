@@ -40,6 +40,12 @@ typedef struct {
 GPtrArray *uva_hostdir_prepare(const UvaSpec *spec, GError **error);
 void uva_hostdir_free(UvaHostdirs *h);
 
+/* Where the control sockets live (ctl.h), canonical: the runtime
+ * directory's uva_container ($XDG_RUNTIME_DIR), else STATE/run.  *own_from
+ * (may be NULL) gets the first directory that must be ours on the way. */
+char *uva_hostdir_control_dir(const char *state_dir, char **own_from,
+                              GError **error);
+
 /* Walks the canonical directory path down from /, creating what is missing
  * (0700), never through a symlink, and returns an O_PATH fd on it.  Every
  * directory at or below own_from (canonical; NULL: only path itself) must

@@ -162,6 +162,78 @@ check "... and its socket was removed" test ! -e "$RUNDIR/victim.sock"
 kill -KILL "$helper" 2>/dev/null
 check "nothing left after the control tests" wait_for 50 nothing_left
 
+# ---- a planted control socket (issue 22): a client trusts only its own manager ----
+# The planter (tests/plant_peer.py) listens at run/victim.sock as a process
+# of the same user would, or an app whose workdir covers the control
+# directory (refused now: tests/paths.sh); it counts every fd it is handed.
+PLANT=$CDIR/plant.report
+as_user mkdir -p -m 0700 "$RUNDIR"
+"${AS_USER[@]}" $PY "$ROOT/tests/plant_peer.py" "$RUNDIR/victim.sock" "$PLANT" 2>/dev/null &
+PL=$!
+wait_for 50 grep -qs LISTENING "$PLANT"
+out=$(echo secret-stdin | CTL exec -i victim -- true 2>&1); rc=$?
+check "exec to a planted socket: refused in one line (rc=$rc: $out)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim" <<<"$2" && [ "$(grep -c . <<<"$2")" = 1 ]' _ "$rc" "$out"
+check "exec to a planted socket: nothing sent, no fd handed, nothing written to our stdout" \
+  bash -c '! grep -q GOT "$1" && ! grep -q PWNED <<<"$2"' _ "$PLANT" "$out"
+out=$(CTL stop victim 2>&1); rc=$?
+check "stop of a planted socket: refused in one line, nothing sent (rc=$rc)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim" <<<"$2" && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
+out=$(CTL ps 2>&1); rc=$?
+check "ps: a planted socket is not listed, said in one line, nothing sent" \
+  bash -c '! grep -q "^victim " <<<"$1" && [ "$(grep -c "refusing the control socket of victim" <<<"$1")" = 1 ] && ! grep -q GOT "$2"' _ "$out" "$PLANT"
+printf '[container victim]\ncommand = true\n' >"$CDIR/victim.spec"
+own "$CDIR"
+out=$(CTL down "$CDIR/victim.spec" 2>&1); rc=$?
+check "down of a spec naming a planted socket: refused in one line, nothing sent (rc=$rc: $out)" \
+  bash -c '[ "$1" = 1 ] && grep -q "refusing the control socket of victim" <<<"$2" && [ "$(grep -c . <<<"$2")" = 1 ] && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
+# The planter also forges the record a manager writes (a same-user process
+# can; an app cannot reach the directory): its pid, this very socket.
+ino=$(stat -c %i "$RUNDIR/victim.sock")
+dev=$($PY -c 'import os,sys; print(os.stat(sys.argv[1]).st_dev)' "$RUNDIR/victim.sock")
+printf 'uva_container-ctl %s %s %s\n' "$PL" "$dev" "$ino" >"$RUNDIR/.victim.$ino.id"
+chmod 0600 "$RUNDIR/.victim.$ino.id"; own "$RUNDIR/.victim.$ino.id"
+out=$(CTL exec victim -- true 2>&1); rc=$?
+check "exec to a planted socket with a forged record: refused, its pid does not run uva_container (rc=$rc: $out)" \
+  bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim.*not uva_container" <<<"$2" && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
+kill "$PL" 2>/dev/null; wait "$PL" 2>/dev/null
+rm -f "$RUNDIR/victim.sock" "$RUNDIR/.victim.$ino.id"
+# A real manager's record: written before its socket appears, removed after.
+CTL run -d --name trusted -- sleep 100 >/dev/null
+tino=$(stat -c %i "$RUNDIR/trusted.sock" 2>/dev/null)
+check "a manager records its socket's inode and its pid, readable only by you" \
+  bash -c '[ "$(stat -c %a "$1")" = 600 ] && read -r tag pid _ ino <"$1" && [ "$tag" = uva_container-ctl ] && [ "$ino" = "$2" ] && [ "$(readlink "/proc/$pid/exe")" = "$3" ]' \
+  _ "$RUNDIR/.trusted.$tino.id" "$tino" "$UVA"
+check_eq "exec in the real manager's container still works" "$(CTL exec trusted -- echo inside 2>&1)" inside
+# From inside, neither its own control socket nor another container's can
+# be reached: not by path (mount namespace), not among the unix sockets of
+# its network namespace (/proc/net/unix, abstract names included).
+CTL run -d --name other -- sleep 100 >/dev/null
+PROBE='import socket, sys
+for p in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:  # "@NAME": the abstract name NAME
+        s.connect("\0" + p[1:] if p.startswith("@") else p); print("REACHED", p)
+    except OSError as e:
+        print("errno", e.errno, p)
+for line in open("/proc/net/unix").read().splitlines()[1:]:
+    f = line.split()
+    if len(f) < 8:
+        continue
+    addr = "\0" + f[7][1:] if f[7].startswith("@") else f[7]
+    for kind in (socket.SOCK_SEQPACKET, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_UNIX, kind)
+        try:
+            s.connect(addr); print("REACHED", f[7])
+        except OSError:
+            pass'
+out=$(CTL exec trusted -- python3 -c "$PROBE" "$RUNDIR/trusted.sock" "$RUNDIR/other.sock" "@$RUNDIR/trusted.sock" 2>&1)
+check "an app reaches neither its own nor another container's control socket (by path: ENOENT; none in its network namespace)" \
+  bash -c '! grep -q REACHED <<<"$1" && [ "$(grep -c "^errno 2 " <<<"$1")" = 2 ] && [ "$(grep -c "^errno 111 " <<<"$1")" = 1 ]' _ "$out"
+CTL stop other >/dev/null
+CTL stop trusted >/dev/null
+check "its record is gone with its socket" wait_for 50 bash -c '[ ! -e "$1/trusted.sock" ] && [ ! -e "$1/.trusted.$2.id" ]' _ "$RUNDIR" "$tino"
+
 # ---- NOTIFY_SOCKET with up -d ----
 NS2=$CDIR/notify2.sock
 "${AS_USER[@]}" $PY -c 'import socket,sys

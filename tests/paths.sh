@@ -162,6 +162,39 @@ out=$(run_out --network none -v "$VOLD/d:/run/uva/d" -v "$VOLD/x.conf:$THOME/.co
 check_eq "-v below /run and the home directory: mount points made on their tmpfs" "$out" "in dir
 my conf"
 
+# 8. No writable area may hold, or lie in, the state root, the control
+# directory or the log files (issue 22): an app with -w over the state
+# directory bound run/NAME.sock before NAME's manager did, and a later
+# `exec NAME` handed it the caller's stdin, stdout and stderr
+# (tests/control.sh plants one).  Without XDG_RUNTIME_DIR the control
+# directory is STATE/run.
+STATE=$WORK/state/uva_container
+NOXDG=(env -u XDG_RUNTIME_DIR "$UVA")
+expect_fail "run -w over the state directory is refused (the app would see /app/run)" \
+  "container plant: workdir $STATE holds the control directory $STATE/run" \
+  as_user "${NOXDG[@]}" run --name plant -w "$STATE" -- python3 -c 'import socket; socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET).bind("/app/run/victim.sock")'
+check "... and nothing was planted" [ ! -e "$STATE/run/victim.sock" ]
+expect_fail "-w over a directory above the state directory is refused" \
+  "workdir $WORK/state holds the control directory" \
+  as_user "${NOXDG[@]}" run -w "$WORK/state" -- true
+expect_fail "--tmp inside the control directory is refused" \
+  "tmp $STATE/run/x lies inside the control directory $STATE/run" \
+  as_user "${NOXDG[@]}" run --tmp "$STATE/run/x" -- true
+run_out --name a --network none -- true >/dev/null # a real STATE/a with its logs
+expect_fail "a read-write volume of a container's state directory (its logs) is refused" \
+  "volume source $STATE/a is a container's state directory, which holds its logs" \
+  as_user "${NOXDG[@]}" run -v "$STATE/a:/data" -- true
+expect_fail "a read-write volume of a log file is refused" \
+  "volume source $STATE/a/log.0 is a container's log file" \
+  as_user "${NOXDG[@]}" run -v "$STATE/a/log.0:/data" -- true
+XRT=$WORK/xdg-runtime
+mkdir -p "$XRT" && chmod 0700 "$XRT" && own "$XRT"
+expect_fail "with XDG_RUNTIME_DIR: -w over the runtime directory (holding the control directory) is refused" \
+  "workdir $XRT holds the control directory $XRT/uva_container" \
+  as_user env XDG_RUNTIME_DIR="$XRT" "$UVA" run -w "$XRT" -- true
+out=$(run_out --network none -v "$STATE/a/www:/data" -- sh -c 'echo ok >/data/f && cat /data/f')
+check_eq "a container's www below the state directory is still a fine volume" "$out" ok
+
 # 9. Volumes over the files uva generates, as docker users write them: the
 # user's file (or directory over /etc) wins over the generated /etc/hosts,
 # /etc/hostname and /etc/resolv.conf.

@@ -3,6 +3,8 @@
  * a container's command lives on the host. */
 #include "bypass.h"
 #include "confine.h"
+#include "ctl.h"
+#include "ctltrust.h"
 #include "doctor.h"
 #include "execfmt.h"
 #include "flowcap.h"
@@ -37,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 static void test_publish_good(void) {
@@ -832,6 +835,98 @@ static void test_msg_peer_gone_unread(void) {
   close(sv[0]);
 }
 
+/* A listening SEQPACKET socket bound as dir/file (the manager's way). */
+static int listen_at(int dir, const char *file) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  g_snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d/%s", dir,
+             file);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(bind(fd, (struct sockaddr *)&sun, sizeof sun), ==, 0);
+  g_assert_cmpint(listen(fd, 4), ==, 0);
+  return fd;
+}
+
+/* The client's check of its manager (ctltrust.c, issue 22): the real
+ * manager's socket passes; a planted one, one whose record names another
+ * inode and one whose listener is not the recorded pid are refused.  The
+ * check's cost is printed as a timing line (budget: 100 us a request). */
+static void test_ctltrust(void) {
+  g_autofree char *tmp = g_dir_make_tmp("uva-unit-ctl-XXXXXX", NULL);
+  g_assert_nonnull(tmp);
+  int dir = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  g_assert_cmpint(dir, >=, 0);
+  /* The manager's way: bind, record, then the name. */
+  int lsn = listen_at(dir, ".good.tmp");
+  g_autofree char *record = NULL;
+  g_assert_true(uva_ctltrust_record(dir, "good", ".good.tmp", &record, NULL));
+  g_assert_cmpint(renameat(dir, ".good.tmp", dir, "good.sock"), ==, 0);
+  g_autoptr(GError) error = NULL;
+  int c = uva_ctl_connect_dir(dir, "good", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(c, >=, 0);
+  const int rounds = 2000;
+  gint64 t0 = g_get_monotonic_time();
+  for (int i = 0; i < rounds; i++)
+    g_assert_true(uva_ctltrust_check(dir, "good", c, NULL));
+  double us = (double)(g_get_monotonic_time() - t0) / rounds;
+  g_test_message("timing: control peer check %.1f us per request "
+                 "(budget 100 us; %d rounds)",
+                 us, rounds);
+  close(c);
+
+  /* Planted: no record. */
+  int planted = listen_at(dir, "planted.sock");
+  g_clear_error(&error);
+  g_assert_cmpint(uva_ctl_connect_dir(dir, "planted", &error), ==, -1);
+  g_assert_nonnull(strstr(error->message, "no manager recorded it"));
+  g_assert_nonnull(strstr(error->message, "nothing was sent"));
+  /* A record copied from another socket names another inode. */
+  struct stat st;
+  g_assert_cmpint(fstatat(dir, "planted.sock", &st, AT_SYMLINK_NOFOLLOW), ==,
+                  0);
+  g_autofree char *forged =
+      g_strdup_printf(".planted.%ju.id", (uintmax_t)st.st_ino);
+  g_autofree char *good_text = NULL;
+  {
+    int r = openat(dir, record, O_RDONLY | O_CLOEXEC);
+    char buf[128] = {0};
+    g_assert_cmpint(read(r, buf, sizeof buf - 1), >, 0);
+    close(r);
+    good_text = g_strdup(buf);
+  }
+  int w = openat(dir, forged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_true(uva_write_all(w, good_text, strlen(good_text), NULL));
+  close(w);
+  g_clear_error(&error);
+  g_assert_cmpint(uva_ctl_connect_dir(dir, "planted", &error), ==, -1);
+  g_assert_nonnull(strstr(error->message, "names another socket"));
+  /* The right inode, but the listener is not the recorded pid. */
+  g_autofree char *wrong_pid =
+      g_strdup_printf("uva_container-ctl %d %ju %ju\n", (int)getppid(),
+                      (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+  g_assert_cmpint(unlinkat(dir, forged, 0), ==, 0);
+  w = openat(dir, forged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  g_assert_true(uva_write_all(w, wrong_pid, strlen(wrong_pid), NULL));
+  close(w);
+  g_clear_error(&error);
+  g_assert_cmpint(uva_ctl_connect_dir(dir, "planted", &error), ==, -1);
+  g_assert_nonnull(strstr(error->message, "not the manager that recorded it"));
+  /* A record others may write is no record. */
+  g_assert_cmpint(fchmodat(dir, record, 0622, 0), ==, 0);
+  g_clear_error(&error);
+  g_assert_cmpint(uva_ctl_connect_dir(dir, "good", &error), ==, -1);
+  g_assert_nonnull(strstr(error->message, "only you can write"));
+
+  close(planted);
+  close(lsn);
+  const char *files[] = {"good.sock", "planted.sock", forged, record};
+  for (size_t i = 0; i < G_N_ELEMENTS(files); i++)
+    (void)unlinkat(dir, files[i], 0);
+  close(dir);
+  g_assert_cmpint(rmdir(tmp), ==, 0);
+}
+
 static void test_host_path(void) {
   UvaContainerSpec *c = container("a", NULL);
   UvaMount m = {g_strdup("/src/prog"), g_strdup("/opt/uva/prog"), TRUE};
@@ -1406,6 +1501,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/bypass/kernel", test_bypass_kernel);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/msg/peer-gone-unread", test_msg_peer_gone_unread);
+  g_test_add_func("/ctl/trust", test_ctltrust);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/net/flowcap", test_flowcap);
   g_test_add_func("/spec/sockets-limit", test_sockets_limit);
