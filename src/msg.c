@@ -101,17 +101,23 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
    * status tells how.  Reporting it as an error made the manager print
    * "recvmsg on the sync socket: Connection reset by peer" and fail a
    * start that was only being stopped. */
-  if (n < 0 && errno == ECONNRESET)
-    n = 0;
-  if (n < 0)
-    return uva_fail_errno(error, errno, "recvmsg on the sync socket");
-  if (n == 0) {
+  if (n < 0 && errno == ECONNRESET) {
     *eof = TRUE;
     return FALSE;
   }
+  if (n < 0)
+    return uva_fail_errno(error, errno, "recvmsg on the sync socket");
   /* Every fd the kernel installed is ours now: the first is the answer,
-   * any other is closed, or it would leak one fd per message. */
+   * any other is closed, or it would leak one fd per message.  Also with
+   * an empty datagram, which SOCK_SEQPACKET delivers as n == 0 with its
+   * fds (the control socket's fuzz target found the same in ctl.c). */
   uva_msg_take_fds(&mh, fd, 1);
+  if (n == 0) {
+    uva_close_fdp(fd);
+    *fd = -1;
+    *eof = TRUE;
+    return FALSE;
+  }
   if ((mh.msg_flags & MSG_TRUNC) || n != sizeof *msg) {
     uva_close_fdp(fd);
     *fd = -1;

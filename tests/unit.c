@@ -835,6 +835,54 @@ static void test_msg_peer_gone_unread(void) {
   close(sv[0]);
 }
 
+/* An empty datagram that carries fds (SOCK_SEQPACKET delivers it as a
+ * read of 0 bytes): taken for EOF, its fds must still be closed, not
+ * left installed in the manager.  Before, 4 fds stayed open. */
+static int open_fd_count(void) {
+  g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+  int n = 0;
+  while (d && g_dir_read_name(d))
+    n++;
+  return n;
+}
+
+static void test_msg_empty_with_fds(void) {
+  int sv[2];
+  g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==,
+                  0);
+  int before = open_fd_count();
+  int fds[4] = {dup(0), dup(0), dup(0), dup(0)};
+  union {
+    char buf[CMSG_SPACE(sizeof fds)];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct iovec iov = {u.buf, 0};
+  struct msghdr mh = {.msg_iov = &iov,
+                      .msg_iovlen = 1,
+                      .msg_control = u.buf,
+                      .msg_controllen = sizeof u.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  g_assert_cmpint(sendmsg(sv[0], &mh, 0), ==, 0);
+  for (int i = 0; i < 4; i++)
+    close(fds[i]);
+  UvaMsg in;
+  int fd;
+  gboolean eof = FALSE;
+  g_autoptr(GError) error = NULL;
+  g_assert_false(uva_msg_recv(sv[1], &in, &fd, &eof, &error));
+  g_assert_no_error(error);
+  g_assert_true(eof);
+  g_assert_cmpint(fd, ==, -1);
+  g_assert_cmpint(open_fd_count(), ==, before);
+  close(sv[0]);
+  close(sv[1]);
+}
+
 /* A listening SEQPACKET socket bound as dir/file (the manager's way). */
 static int listen_at(int dir, const char *file) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -1501,6 +1549,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/bypass/kernel", test_bypass_kernel);
   g_test_add_func("/msg/roundtrip", test_msg_roundtrip);
   g_test_add_func("/msg/peer-gone-unread", test_msg_peer_gone_unread);
+  g_test_add_func("/msg/empty-with-fds", test_msg_empty_with_fds);
   g_test_add_func("/ctl/trust", test_ctltrust);
   g_test_add_func("/net/fragguard", test_fragguard);
   g_test_add_func("/net/flowcap", test_flowcap);
