@@ -5,7 +5,16 @@
  * passes it to the container's init; the helper init forks there reads the
  * request and answers on the same socket (execin.c).  So the command
  * writes straight to our stdout, byte for byte, and the manager's loop
- * carries none of it.  Our signals are passed on; its status comes back. */
+ * carries none of it.  Our signals are passed on; its status comes back.
+ *
+ * What the container writes is hostile.  With -t, its bytes reach our
+ * stdout and nothing else, and our terminal's mode is ours to restore;
+ * a process it leaves writing on the pty after the command ended (one
+ * that ignores the hangup) holds us at most DRAIN_MS.  Without -t the
+ * command holds our own descriptors, a terminal among them maybe: what
+ * it can change there without being its controlling process (mode, size,
+ * exclusive mode: tty_ioctl(4)) is put back when it ends.  TIOCSTI it
+ * cannot use: it runs in a session of its own (execin.c). */
 #include "cli.h"
 
 #include "ctl.h"
@@ -22,6 +31,9 @@
 #include <termios.h>
 
 #define MANAGER_WAIT_MS 5000
+/* After the command's status: what it wrote last is still in the pty. */
+#define DRAIN_MS 1000
+#define DRAIN_QUIET_MS 200
 
 static GString *request_payload(char **command, char **env, const char *cwd) {
   GString *p = g_string_new(NULL);
@@ -120,10 +132,14 @@ static int serve(int sock, gboolean tty, gboolean interactive,
     for (int i = 0; i < 3; i++)
       uva_close_fdp(&fds[i]);
   }
-  /* What the command wrote last is still in the pty. */
-  while (master >= 0) {
+  /* What the command wrote last is still in the pty: read until EIO (no
+   * writer left), a quiet DRAIN_QUIET_MS, or DRAIN_MS at most, since a
+   * process of the container that ignores the hangup may write on for
+   * ever. */
+  gint64 drain_end = g_get_monotonic_time() + DRAIN_MS * 1000;
+  while (master >= 0 && g_get_monotonic_time() < drain_end) {
     struct pollfd p = {master, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0 || !pump(master, 1))
+    if (poll(&p, 1, DRAIN_QUIET_MS) <= 0 || !pump(master, 1))
       break;
   }
   if (raw)
@@ -213,5 +229,13 @@ int uva_cli_exec(const char *state_dir, int argc, char **argv, GError **error) {
   theirs = -1;
   uva_close_fdp(&ctl);
   ctl = -1;
-  return serve(mine, tty, interactive, cmd[0]);
+  /* Without -t the command gets our descriptors; a terminal among them
+   * gets its state back when it is done (see the top). */
+  UvaTermState held[3];
+  for (int i = 0; i < 3; i++)
+    uva_term_save(i, &held[i]);
+  int status = serve(mine, tty, interactive, cmd[0]);
+  for (int i = 0; i < 3; i++)
+    uva_term_put_back(i, &held[i]);
+  return status;
 }
