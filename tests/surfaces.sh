@@ -43,15 +43,15 @@ if section exec; then
 
   # 100 exec clients at once, and one whose output nobody reads (its
   # command blocks on a full pipe): every client gets its own answer, and
-  # b, served by the same manager's loop, answers HTTP within a second
-  # all the while.
+  # b, served by the same manager's loop, answers HTTP all the while.
   mkfifo "$SDIR/never-read"
   own "$SDIR"
   "${AS_USER[@]}" "$UVA" exec a -- sh -c 'yes flood' >"$SDIR/never-read" &
   stuck=$!
   exec 7<>"$SDIR/never-read" # opened, never read: the pipe fills and stays full
   # 40 connections to a's control socket that never send a thing (more
-  # than the manager serves at once): they must not keep the 100 out.
+  # than the manager serves at once): they must not keep the 100 out; nor
+  # may a client that sends requests and never reads the answers.
   "${AS_USER[@]}" $PY -c 'import socket, sys, time
 held = []
 for _ in range(40):
@@ -66,6 +66,24 @@ print("holding", flush=True)
 time.sleep(30)' "$WORK/state/uva_container/run/a.sock" >"$SDIR/idle.out" 2>&1 &
 idlers=$!
 wait_for 50 grep -q holding "$SDIR/idle.out"
+  # And one that asks ps over and over and never reads an answer.
+  "${AS_USER[@]}" $PY -c 'import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.setblocking(False)
+req = struct.pack("IIiI64s", 1, 0, 0, 0, b"")  # UVA_CTL_PS (ctl.h)
+sent, end = 0, time.monotonic() + 6
+while time.monotonic() < end:
+    try:
+        s.send(req)
+        sent += 1
+    except BlockingIOError:
+        time.sleep(0.001)
+    except OSError:
+        break
+print("sent", sent, flush=True)
+time.sleep(30)' "$WORK/state/uva_container/run/a.sock" >"$SDIR/noread.out" 2>&1 &
+noread=$!
   slowest_http 28080 6 >"$SDIR/slowest" &
   sl=$!
   pids=()
@@ -79,11 +97,13 @@ wait_for 50 grep -q holding "$SDIR/idle.out"
     [ "$(cat "$SDIR/par.$i")" = "exec-$i" ] || { bad=$((bad + 1)); [ $bad -lt 4 ] && diag <"$SDIR/par.$i"; }
   done
   check_eq "exec: 100 parallel exec clients beside 40 idle connections: each gets its output and status 0 (failures)" "$bad" 0
-  kill -KILL "$idlers"; wait "$idlers" 2>/dev/null
+  kill -KILL "$idlers" "$noread"; wait "$idlers" "$noread" 2>/dev/null
   wait "$sl"
   worst=$(cat "$SDIR/slowest")
-  check "exec: b answers HTTP within 1000 ms all the while (slowest: $worst ms)" \
-    bash -c '[ "$1" != none ] && [ "$1" -lt 1000 ]' _ "$worst"
+  # 3 s: 200 processes start on a CI runner's two cores (under ASan too);
+  # a loop held by one client would miss every answer (curl -m 5: none).
+  check "exec: b answers HTTP within 3000 ms all the while (slowest: $worst ms)" \
+    bash -c '[ "$1" != none ] && [ "$1" -lt 3000 ]' _ "$worst"
   check "exec: the client whose output is never read is still there, blocked, not dropped" \
     bash -c '! gone "$1"' _ "$stuck"
   kill -TERM "$stuck"
@@ -297,8 +317,8 @@ PY_EOF
   storm=$(grep -o "storm .*" "$SDIR/storm.out")
   check "bypass: a storm of binds and connects is served, none fails unexpectedly ($storm)" \
     bash -c '[[ $1 == *"unexpected: none" ]]' _ "$storm"
-  check "bypass: ... the other container answers HTTP within 1000 ms all the while (slowest: $worst ms)" \
-    bash -c '[ "$1" != none ] && [ "$1" -lt 1000 ]' _ "$worst"
+  check "bypass: ... the other container answers HTTP within 3000 ms all the while (slowest: $worst ms)" \
+    bash -c '[ "$1" != none ] && [ "$1" -lt 3000 ]' _ "$worst"
   check "bypass: ... the app's own published port still answers" curl -sf -m 5 -o /dev/null http://127.0.0.1:19120/
   fd_init1=$(nfds "$ini") fd_mgr1=$(nfds "$MGR")
   check_eq "bypass: ... no fd left in init or the manager (fds before/after: init $fd_init0/$fd_init1, manager $fd_mgr0/$fd_mgr1)" \
