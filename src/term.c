@@ -4,7 +4,6 @@
  * the app, as in a local shell (termios(3), "Raw mode"). */
 #include "term.h"
 
-#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -32,29 +31,4 @@ void uva_term_copy_size(int from_fd, int to_fd) {
   struct winsize ws;
   if (ioctl(from_fd, TIOCGWINSZ, &ws) == 0)
     (void)ioctl(to_fd, TIOCSWINSZ, &ws);
-}
-
-void uva_term_save(int fd, UvaTermState *st) {
-  memset(st, 0, sizeof *st);
-  st->is_tty = isatty(fd) && tcgetattr(fd, &st->mode) == 0 &&
-               ioctl(fd, TIOCGWINSZ, &st->size) == 0;
-  /* TIOCGEXCL came in Linux 3.8; before it, nothing to compare. */
-  if (st->is_tty && ioctl(fd, TIOCGEXCL, &st->excl) < 0)
-    st->excl = -1;
-}
-
-void uva_term_put_back(int fd, const UvaTermState *st) {
-  if (!st->is_tty)
-    return;
-  struct termios mode;
-  struct winsize size;
-  int excl = 0;
-  if (tcgetattr(fd, &mode) == 0 && memcmp(&mode, &st->mode, sizeof mode))
-    (void)tcsetattr(fd, TCSADRAIN, &st->mode);
-  /* Only a changed size is set: TIOCSWINSZ sends SIGWINCH even so. */
-  if (ioctl(fd, TIOCGWINSZ, &size) == 0 &&
-      memcmp(&size, &st->size, sizeof size))
-    (void)ioctl(fd, TIOCSWINSZ, &st->size);
-  if (st->excl == 0 && ioctl(fd, TIOCGEXCL, &excl) == 0 && excl)
-    (void)ioctl(fd, TIOCNXCL);
 }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <glib.h>
-#include <sys/ioctl.h>
 #include <termios.h>
 
 /* Puts the terminal on fd in raw mode (cfmakeraw(3)), saving its mode in
@@ -16,17 +15,3 @@ void uva_term_restore(int fd, const struct termios *saved);
 void uva_term_copy_size(int from_fd, int to_fd);
 /* The window size of the terminal on fd, 0 x 0 if it is none. */
 void uva_term_size(int fd, unsigned short *rows, unsigned short *cols);
-
-/* A terminal's whole state as a process holding it can change it: mode,
- * window size, exclusive mode (TIOCEXCL, tty_ioctl(4)). */
-typedef struct {
-  gboolean is_tty;
-  struct termios mode;
-  struct winsize size;
-  int excl;
-} UvaTermState;
-
-/* Saves the state of the terminal on fd (is_tty FALSE if it is none). */
-void uva_term_save(int fd, UvaTermState *st);
-/* Puts back what uva_term_save saved, where it changed. */
-void uva_term_put_back(int fd, const UvaTermState *st);

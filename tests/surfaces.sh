@@ -179,12 +179,36 @@ sys.stdout.buffer.write(esc + bytes(range(256)) + esc)' >"$SDIR/www-esc"
   check "exec -t: a writer left on the pty does not hold the client ($t ms)" \
     bash -c '[ "$1" -lt 10000 ] && grep -q "MODE-RESTORED$" <<<"$2" && grep -qx STATUS=4 <<<"$2"' _ "$t" "$out"
   grep -qx STATUS=4 <<<"$out" || tail -c 80 <<<"$out" | cat -v | diag
-  # Without -t the command gets the caller's own descriptors: a terminal
-  # it changes (raw mode, its size, exclusive mode) is given back as it was.
-  out=$(as_user $PY "$ROOT/tests/pty_drive.py" -- "$UVA" exec et -- \
-    $PY -c 'import fcntl, struct, termios, tty; tty.setraw(1); fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 5, 5, 0, 0)); fcntl.ioctl(1, termios.TIOCEXCL); print("changed")' 2>&1)
-  check "exec: a command that changes the caller's terminal: mode, size, exclusivity restored" \
-    bash -c 'grep -q changed <<<"$1" && grep -qx MODE-RESTORED <<<"$1"' _ "$out"
+  # Without -t the command gets pipes, never the caller's own stdin,
+  # stdout and stderr: no terminal of the caller's to put in raw mode,
+  # resize or make exclusive (TIOCEXCL), ...
+  out=$(as_user $PY "$ROOT/tests/pty_drive.py" -- "$UVA" exec -i et -- \
+    $PY -c 'import os; print("a terminal" if any(os.isatty(i) for i in range(3)) else "no terminal")' 2>&1)
+  check "exec: without -t the command holds no terminal of the caller's, whose mode stays" \
+    bash -c 'grep -qx "no terminal" <<<"$1" && grep -qx MODE-RESTORED <<<"$1"' _ "$out"
+  # ... to write on after exec has returned, ...
+  CTL exec et -- sh -c '(trap "" PIPE; while :; do echo leak; sleep 0.05; done) & sleep 0.3; exit 0' >"$SDIR/after.out" 2>&1
+  rc=$?
+  n0=$(wc -c <"$SDIR/after.out")
+  grows() { [ "$(wc -c <"$1")" -gt "$2" ]; }
+  grew=no
+  wait_for 15 grows "$SDIR/after.out" "$n0" && grew=yes
+  check "exec: a process the command leaves behind writes nothing of ours after exec returned (status $rc, $n0 bytes before, grew: $grew)" \
+    bash -c '[ "$1" = 0 ] && [ "$2" -gt 0 ] && [ "$3" = no ]' _ "$rc" "$n0" "$grew"
+  # ... or to read the keys typed into the caller's shell after it.
+  mkfifo "$SDIR/keys"
+  own "$SDIR"
+  exec 8<>"$SDIR/keys"
+  # (An asynchronous list's stdin is /dev/null unless redirected: sh(1).)
+  CTL exec -i et -- sh -c 'exec 3<&0; cat <&3 >/tmp/stolen & sleep 0.3; exit 0' <"$SDIR/keys" >/dev/null 2>&1
+  echo secret-typed-later >&8
+  stolen=no
+  wait_for 20 grep -qs secret "$WORK/state/uva_container/et/tmp/stolen" && stolen=yes
+  line=
+  read -r -t 1 line <&8
+  exec 8<&-
+  check "exec -i: a process the command leaves behind does not get the input typed after exec returned (stolen: $stolen)" \
+    bash -c '[ "$1" = no ] && [ "$2" = secret-typed-later ]' _ "$stolen" "$line"
   CTL stop et >/dev/null
   CTL down "$SDIR/default.spec" >/dev/null 2>&1
   check "exec: nothing left" wait_for 100 nothing_left 18080 28080
