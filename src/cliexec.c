@@ -1,11 +1,22 @@
 /* cliexec.c - `uva_container exec`, the caller's side.  It makes a socket
  * pair, writes the request into its end (command, environment, working
- * directory, and its own stdin, stdout and stderr as SCM_RIGHTS fds) and
- * hands the other end to the container's manager, which checks our uid and
- * passes it to the container's init; the helper init forks there reads the
- * request and answers on the same socket (execin.c).  So the command
- * writes straight to our stdout, byte for byte, and the manager's loop
- * carries none of it.  Our signals are passed on; its status comes back. */
+ * directory, and the command's stdin, stdout and stderr as SCM_RIGHTS
+ * fds: pipes of ours) and hands the other end to the container's manager,
+ * which checks our uid and passes it to the container's init; the helper
+ * init forks there reads the request and answers on the same socket
+ * (execin.c).  Our signals are passed on; its status comes back.
+ *
+ * What the container does with what we give it is hostile.  It gets
+ * pipes of ours, or a pty of its own with -t, never our own stdin,
+ * stdout and stderr: a process of the container holding those could go
+ * on writing to our terminal after exec returned, read the keys typed
+ * into our shell afterwards (a tty that is not its controlling terminal
+ * has no job control to stop it), or change the terminal's mode, size
+ * or exclusive mode (tty_ioctl(4)).  We copy, and stop copying when the
+ * command has ended: what is still written then, on the pty by a process
+ * that ignores the hangup or on a pipe some process kept, holds us at
+ * most DRAIN_MS and reaches nothing of ours after.  Byte for byte, and
+ * the manager's loop still carries none of it. */
 #include "cli.h"
 
 #include "ctl.h"
@@ -13,6 +24,7 @@
 #include "term.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +34,9 @@
 #include <termios.h>
 
 #define MANAGER_WAIT_MS 5000
+/* After the command's status: what it wrote last is still in the pty. */
+#define DRAIN_MS 1000
+#define DRAIN_QUIET_MS 200
 
 static GString *request_payload(char **command, char **env, const char *cwd) {
   GString *p = g_string_new(NULL);
@@ -51,25 +66,136 @@ static gboolean pump(int in, int out) {
   return uva_write_all(out, buf, (size_t)n, NULL);
 }
 
-static int serve(int sock, gboolean tty, gboolean interactive,
-                 const char *cmd) {
+/* Our stdin into the command's pipe (exec -i without -t), never
+ * blocking the loop: a command that does not read holds the bytes here,
+ * and its status and our signals still go through. */
+typedef struct {
+  int to; /* the pipe, non-blocking; -1 once closed */
+  char buf[16384];
+  size_t len, off;
+} Feed;
+
+static void feed(Feed *f) {
+  if (f->off == f->len) {
+    ssize_t n = read(0, f->buf, sizeof f->buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      return;
+    if (n <= 0) { /* our EOF is the command's */
+      uva_close_fdp(&f->to);
+      f->to = -1;
+      return;
+    }
+    f->len = (size_t)n;
+    f->off = 0;
+  }
+  ssize_t w = write(f->to, f->buf + f->off, f->len - f->off);
+  if (w < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (w < 0) { /* EPIPE: nothing reads it any more */
+    uva_close_fdp(&f->to);
+    f->to = -1;
+    return;
+  }
+  f->off += (size_t)w;
+}
+
+/* The command's output: the pty's master (-t), else the read ends of its
+ * stdout and stderr pipes, each to our 1 or 2 through a buffer of its
+ * own.  Our side is written without blocking (a description of our own,
+ * uva_reopen_nonblock), so that a reader of ours that stops reading holds
+ * the command back by the pipe while our loop still passes on signals
+ * and the status. */
+enum { SRC_PTY, SRC_OUT, SRC_ERR, N_SRC };
+
+typedef struct {
+  int from; /* -1 once at EOF (or EIO: no writer left on the pty) */
+  int to;   /* not ours to close */
+  char buf[65536];
+  size_t len, off;
+} Copy;
+
+static gboolean copy_busy(const Copy *c) {
+  return c->from >= 0 || c->off < c->len;
+}
+
+static struct pollfd copy_poll(const Copy *c) {
+  if (c->off < c->len)
+    return (struct pollfd){c->to, POLLOUT, 0};
+  return (struct pollfd){c->from, POLLIN, 0};
+}
+
+static void copy_end(Copy *c) {
+  uva_close_fdp(&c->from);
+  c->from = -1;
+}
+
+static void copy_step(Copy *c) {
+  if (c->off == c->len && c->from >= 0) {
+    ssize_t n = read(c->from, c->buf, sizeof c->buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      return;
+    if (n <= 0) {
+      copy_end(c);
+      return;
+    }
+    c->len = (size_t)n;
+    c->off = 0;
+  }
+  while (c->off < c->len) {
+    ssize_t n = write(c->to, c->buf + c->off, c->len - c->off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return;
+    if (n < 0) {
+      /* Our stdout is closed (EPIPE): the command's next write fails as
+       * it would have on ours. */
+      c->off = c->len = 0;
+      copy_end(c);
+      return;
+    }
+    c->off += (size_t)n;
+  }
+}
+
+static int serve(int sock, gboolean tty, gboolean interactive, const char *cmd,
+                 int out_r, int err_r, int in_w) {
   sigset_t set;
   sigemptyset(&set);
   int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
   for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++)
     sigaddset(&set, sigs[i]);
   sigprocmask(SIG_BLOCK, &set, NULL);
+  /* A closed stdout of ours (exec ... | head -1) is EPIPE, passed on by
+   * closing the command's pipe, not our death by SIGPIPE. */
+  signal(SIGPIPE, SIG_IGN);
   uva_autofd sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  uva_autofd master = -1;
+  /* Ours: a non-blocking description of each of our 1 and 2. */
+  uva_autofd out_nb = uva_reopen_nonblock(1, O_WRONLY);
+  uva_autofd err_nb = uva_reopen_nonblock(2, O_WRONLY);
+  static Copy src[N_SRC];
+  src[SRC_PTY] = (Copy){.from = -1, .to = out_nb >= 0 ? out_nb : 1};
+  src[SRC_OUT] = (Copy){.from = out_r, .to = out_nb >= 0 ? out_nb : 1};
+  src[SRC_ERR] = (Copy){.from = err_r, .to = err_nb >= 0 ? err_nb : 2};
+  Feed in = {.to = in_w};
+  if (in.to >= 0)
+    (void)uva_set_nonblock(in.to, TRUE, NULL);
   struct termios saved;
   gboolean raw = FALSE, in_open = interactive && tty;
   int status = -1;
   while (status < 0) {
-    struct pollfd p[4] = {{sock, POLLIN, 0},
+    int master = src[SRC_PTY].from;
+    struct pollfd p[7] = {{sock, POLLIN, 0},
                           {sfd, POLLIN, 0},
-                          {master, POLLIN, 0},
-                          {in_open && master >= 0 ? 0 : -1, POLLIN, 0}};
-    if (poll(p, 4, -1) < 0 && errno != EINTR)
+                          copy_poll(&src[SRC_PTY]),
+                          {in_open && master >= 0 ? 0 : -1, POLLIN, 0},
+                          copy_poll(&src[SRC_OUT]),
+                          copy_poll(&src[SRC_ERR]),
+                          {in.to < 0          ? -1
+                           : in.off == in.len ? 0
+                                              : in.to,
+                           in.off == in.len ? POLLIN : POLLOUT, 0}};
+    if (poll(p, 7, -1) < 0 && errno != EINTR)
       break;
     if (p[1].revents & POLLIN) {
       struct signalfd_siginfo si;
@@ -84,10 +210,16 @@ static int serve(int sock, gboolean tty, gboolean interactive,
         (void)uva_ctl_send(sock, &h, NULL, 0, NULL, 0, NULL);
       }
     }
-    if (p[2].revents && !pump(master, 1))
-      uva_close_fdp(&master), master = -1; /* EIO: the command is gone */
+    if (p[2].revents)
+      copy_step(&src[SRC_PTY]);
     if (p[3].revents && !pump(0, master))
       in_open = FALSE;
+    if (p[4].revents)
+      copy_step(&src[SRC_OUT]);
+    if (p[5].revents)
+      copy_step(&src[SRC_ERR]);
+    if (p[6].revents)
+      feed(&in);
     if (!p[0].revents)
       continue;
     UvaCtlHead h;
@@ -106,7 +238,7 @@ static int serve(int sock, gboolean tty, gboolean interactive,
       break;
     }
     if (h.type == UVA_CTL_EXEC_PTY && fds[0] >= 0 && master < 0) {
-      master = uva_steal_fd(&fds[0]);
+      src[SRC_PTY].from = uva_steal_fd(&fds[0]);
       if (interactive && isatty(0))
         raw = uva_term_raw(0, &saved);
     } else if (h.type == UVA_CTL_EXEC_EXIT) {
@@ -120,12 +252,29 @@ static int serve(int sock, gboolean tty, gboolean interactive,
     for (int i = 0; i < 3; i++)
       uva_close_fdp(&fds[i]);
   }
-  /* What the command wrote last is still in the pty. */
-  while (master >= 0) {
-    struct pollfd p = {master, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0 || !pump(master, 1))
+  /* What the command wrote last is still in the pty or the pipes: read
+   * until EOF or EIO (no writer left), a quiet DRAIN_QUIET_MS, or DRAIN_MS
+   * at most, since a process of the container that ignores the hangup, or
+   * keeps a copy of the pipe, may write on for ever.  Closed then: its
+   * later writes reach nothing of ours. */
+  gint64 drain_end = g_get_monotonic_time() + DRAIN_MS * 1000;
+  while (g_get_monotonic_time() < drain_end) {
+    struct pollfd p[N_SRC];
+    gboolean busy = FALSE;
+    for (int i = 0; i < N_SRC; i++) {
+      busy |= copy_busy(&src[i]);
+      p[i] =
+          copy_busy(&src[i]) ? copy_poll(&src[i]) : (struct pollfd){-1, 0, 0};
+    }
+    if (!busy || poll(p, N_SRC, DRAIN_QUIET_MS) <= 0)
       break;
+    for (int i = 0; i < N_SRC; i++)
+      if (p[i].revents)
+        copy_step(&src[i]);
   }
+  for (int i = 0; i < N_SRC; i++)
+    copy_end(&src[i]);
+  uva_close_fdp(&in.to);
   if (raw)
     uva_term_restore(0, &saved);
   return status < 0 ? 1 : status;
@@ -191,11 +340,30 @@ int uva_cli_exec(const char *state_dir, int argc, char **argv, GError **error) {
   }
   if (interactive)
     req.flags |= UVA_CTL_EXEC_STDIN;
-  int stdio[3] = {0, 1, 2};
-  const int *fds = tty ? NULL : interactive ? stdio : stdio + 1;
+  /* Without -t the command gets pipes of ours, never our own stdin,
+   * stdout and stderr (see the top): [0] its stdin (-i), [1] and [2] its
+   * stdout and stderr; ends[i][0] read, ends[i][1] write. */
+  int ends[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  for (int i = interactive ? 0 : 1; !tty && i < 3; i++)
+    if (pipe2(ends[i], O_CLOEXEC) < 0) {
+      uva_fail_errno(error, errno, "exec: pipe");
+      for (int k = 0; k < 3; k++)
+        uva_close_fdp(&ends[k][0]), uva_close_fdp(&ends[k][1]);
+      return 1;
+    }
+  int theirs_io[3] = {ends[0][0], ends[1][1], ends[2][1]};
+  const int *fds = tty ? NULL : interactive ? theirs_io : theirs_io + 1;
   guint n_fds = tty ? 0 : interactive ? 3 : 2;
-  if (!uva_ctl_send(mine, &req, payload->str, payload->len, fds, n_fds,
-                    error)) {
+  gboolean sent =
+      uva_ctl_send(mine, &req, payload->str, payload->len, fds, n_fds, error);
+  /* In flight now: only the command may hold its ends, or our reads
+   * would never see EOF. */
+  for (int i = 0; i < 3; i++)
+    uva_close_fdp(&theirs_io[i]);
+  uva_autofd out_r = ends[1][0];
+  uva_autofd err_r = ends[2][0];
+  uva_autofd in_w = ends[0][1];
+  if (!sent) {
     g_prefix_error(error, "exec: ");
     return 1;
   }
@@ -213,5 +381,6 @@ int uva_cli_exec(const char *state_dir, int argc, char **argv, GError **error) {
   theirs = -1;
   uva_close_fdp(&ctl);
   ctl = -1;
-  return serve(mine, tty, interactive, cmd[0]);
+  return serve(mine, tty, interactive, cmd[0], uva_steal_fd(&out_r),
+               uva_steal_fd(&err_r), uva_steal_fd(&in_w));
 }

@@ -260,7 +260,12 @@ void uva_container_reaped(Container *c, int status) {
                          "ready",
                          c->spec->name, c->spec->argv[0], code));
   } else if (sup->app_status && c->app_started) {
-    /* init already turned the app's death by signal n into 128+n. */
+    /* init already turned the app's death by signal n into 128+n.  Init
+     * itself never dies by a signal of its own doing: one that did was
+     * killed from outside, with its whole pid namespace, and the status
+     * alone would read as the app's SIGKILL. */
+    if (WIFSIGNALED(status) && !failed && !stopped && !sup->stopping)
+      say_end(c, status);
     sup->exit_code = code;
   } else if (!sup->stopping && c->app_started) {
     if (!failed && !stopped)

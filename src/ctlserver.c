@@ -6,7 +6,11 @@
  * (unix(7)): only our own uid is served, even if the directory's mode
  * were loosened.  Nothing here blocks: accepts, reads and answers are
  * non-blocking, at most MAX_CLIENTS are served at once and a client that
- * does not read its answer loses it. */
+ * does not read its answer loses it.  At the cap the listeners are not
+ * accepted from: a client waits in the backlog (unix(7): connect blocks
+ * while it is full) instead of being closed unanswered, and one that
+ * says nothing for IDLE_S seconds (not a STOP waiting for its end) is
+ * dropped, so that idle connections cannot hold the slots for ever. */
 #include "ctlserver.h"
 
 #include "ctltrust.h"
@@ -21,6 +25,7 @@
 
 #define MAX_CLIENTS 32
 #define ACCEPT_BUDGET 8
+#define IDLE_S 2
 
 typedef struct {
   int fd;
@@ -33,6 +38,7 @@ typedef struct {
   UvaCtlServer *srv;
   int fd;
   guint watch;
+  guint idle;    /* drops the client after IDLE_S s without a request */
   char *waiting; /* a STOP's name ("" all) until it has ended */
 } Client;
 
@@ -43,12 +49,29 @@ struct UvaCtlServer {
   UvaCtlOps ops;
   gpointer data;
   uid_t uid; /* ours, read before the confinement (which refuses geteuid) */
+  gboolean paused; /* at MAX_CLIENTS: the listeners are not watched */
 };
+
+static gboolean on_listener(int fd, GIOCondition cond, gpointer data);
+
+static void watch_listeners(UvaCtlServer *s, gboolean on) {
+  if (s->paused == !on)
+    return;
+  s->paused = !on;
+  for (guint i = 0; i < s->listeners->len; i++) {
+    Listener *l = &g_array_index(s->listeners, Listener, i);
+    if (l->watch)
+      g_source_remove(l->watch);
+    l->watch = on ? g_unix_fd_add(l->fd, G_IO_IN, on_listener, s) : 0;
+  }
+}
 
 static void client_free(gpointer p) {
   Client *c = p;
   if (c->watch)
     g_source_remove(c->watch);
+  if (c->idle)
+    g_source_remove(c->idle);
   uva_close_fdp(&c->fd);
   g_free(c->waiting);
   g_free(c);
@@ -66,7 +89,19 @@ static void answer(Client *c, UvaCtlType type, const char *text) {
 }
 
 static void drop(Client *c) {
-  g_ptr_array_remove(c->srv->clients, c); /* frees c */
+  UvaCtlServer *s = c->srv;
+  g_ptr_array_remove(s->clients, c); /* frees c */
+  if (s->clients->len < MAX_CLIENTS)
+    watch_listeners(s, TRUE);
+}
+
+static gboolean on_idle(gpointer data) {
+  Client *c = data;
+  if (c->waiting)
+    return G_SOURCE_CONTINUE; /* a STOP: its answer comes at the end */
+  c->idle = 0;
+  drop(c);
+  return G_SOURCE_REMOVE;
 }
 
 static void handle(Client *c, const UvaCtlHead *h, int fd) {
@@ -124,6 +159,9 @@ static gboolean on_client(int fd, GIOCondition cond, gpointer data) {
   }
   uva_close_fdp(&fds[1]);
   uva_close_fdp(&fds[2]);
+  if (c->idle)
+    g_source_remove(c->idle);
+  c->idle = g_timeout_add_seconds(IDLE_S, on_idle, c);
   handle(c, &h, fds[0]);
   return G_SOURCE_CONTINUE;
 }
@@ -144,14 +182,18 @@ static gboolean on_listener(int fd, GIOCondition cond, gpointer data) {
       (void)uva_ctl_send(conn, &h, why, strlen(why), NULL, 0, NULL);
       continue;
     }
-    if (s->clients->len >= MAX_CLIENTS)
-      continue; /* closed: the client sees EOF and says so */
     Client *c = g_new0(Client, 1);
     c->srv = s;
     c->fd = uva_steal_fd(&conn);
     c->watch =
         g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
+    c->idle = g_timeout_add_seconds(IDLE_S, on_idle, c);
     g_ptr_array_add(s->clients, c);
+    if (s->clients->len >= MAX_CLIENTS) {
+      /* The rest wait in the backlog until a slot is free (drop). */
+      watch_listeners(s, FALSE);
+      return G_SOURCE_REMOVE;
+    }
   }
   return G_SOURCE_CONTINUE;
 }

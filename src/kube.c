@@ -463,7 +463,12 @@ int uva_kube_command(int argc, char **argv, const char *state,
                      GError **error) {
   g_auto(GStrv) image_args = NULL, files = NULL;
   GOptionEntry entries[] = {
-      {"image", 0, 0, G_OPTION_ARG_STRING_ARRAY, &image_args,
+      /* FILENAME: the bytes as given.  A STRING is converted from the
+       * locale's charset, which in the C locale of `env -i` or a CI
+       * runner refuses every non-ASCII byte ("Invalid byte sequence in
+       * conversion input", naming nothing); container_valid() checks
+       * that an image is UTF-8 and says which. */
+      {"image", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &image_args,
        "The image of every container, or of container NAME (repeatable; "
        "default: " UVA_KUBE_DEFAULT_IMAGE ")",
        "[NAME=]IMAGE"},

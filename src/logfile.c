@@ -21,6 +21,13 @@
 
 static const char *const names[2] = {"log.0", "log.1"};
 
+/* logs -f (uva_logfile_show): no pause after a pass that moved this much,
+ * FOLLOW_PAUSE_MS after one that moved less, the manager asked whether
+ * the container runs at most every FOLLOW_ALIVE_MS. */
+#define FOLLOW_BURST (1 << 20)
+#define FOLLOW_PAUSE_MS 10
+#define FOLLOW_ALIVE_MS 200
+
 struct UvaLogfile {
   int fd[2];
   int cur;
@@ -136,6 +143,7 @@ typedef struct {
   off_t off;
   struct timespec mtime;
   off_t size;
+  guint64 copied; /* bytes copied out so far */
 } Reader;
 
 static void reader_stat(Reader *r) {
@@ -153,7 +161,19 @@ static void reader_stat(Reader *r) {
 static gboolean older(const Reader *a, const Reader *b) {
   if (a->mtime.tv_sec != b->mtime.tv_sec)
     return a->mtime.tv_sec < b->mtime.tv_sec;
-  return a->mtime.tv_nsec <= b->mtime.tv_nsec;
+  if (a->mtime.tv_nsec != b->mtime.tv_nsec)
+    return a->mtime.tv_nsec < b->mtime.tv_nsec;
+  /* The same tick (mtime has the kernel's coarse clock): the file being
+   * written is the one just emptied at a turn, so the smaller, unless it
+   * is empty (nothing was written at all yet). */
+  if (b->size == 0 || a->size == 0)
+    return b->size == 0 ? FALSE : TRUE;
+  return a->size >= b->size;
+}
+
+static gboolean changed(const Reader *r, off_t size, struct timespec mtime) {
+  return r->size != size || r->mtime.tv_sec != mtime.tv_sec ||
+         r->mtime.tv_nsec != mtime.tv_nsec;
 }
 
 static gboolean copy_out(Reader *r, GError **error) {
@@ -168,6 +188,7 @@ static gboolean copy_out(Reader *r, GError **error) {
     if (!uva_write_all(1, buf, (size_t)n, error))
       return FALSE;
     r->off += n;
+    r->copied += (guint64)n;
   }
   return TRUE;
 }
@@ -244,16 +265,45 @@ gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
   } else {
     ok = copy_out(&r[first], error) && copy_out(&r[first ^ 1], error);
   }
-  /* Bounded polling: a pass every 200 ms until the container is gone,
-   * then a last one for what came meanwhile. */
-  gboolean running = follow;
-  while (ok && running) {
-    g_usleep(200 * 1000);
-    running = still_running(data);
+  /* Following: the writer writes one file only, the current one, and
+   * turns to the other by emptying it (make_room).  So the file not being
+   * written changes only at a turn: when it has changed since the last
+   * pass, the current one is finished to its final size (it stays so
+   * until the next turn) and the other is read from its start.  mtime
+   * order alone cannot tell: two writes in one tick of the kernel's
+   * coarse clock have the same mtime, and a file emptied at a turn can
+   * grow past the offset read in it before.  Polled, never blocking:
+   * without a pause while bytes come (a writer at 100 MB/s fills a file
+   * in 40 ms, and one more turn would empty what was not read yet),
+   * FOLLOW_PAUSE_MS when little or nothing came, still_running() (a
+   * round trip to the manager) at most every FOLLOW_ALIVE_MS. */
+  int cur = first ^ 1;
+  gboolean last = FALSE; /* the container is gone: drain, then end */
+  gint64 alive_at = g_get_monotonic_time();
+  while (ok && follow) {
+    guint64 before = r[0].copied + r[1].copied;
+    off_t other_size = r[cur ^ 1].size;
+    struct timespec other_mtime = r[cur ^ 1].mtime;
     reader_stat(&r[0]);
     reader_stat(&r[1]);
-    first = older(&r[0], &r[1]) ? 0 : 1;
-    ok = copy_out(&r[first], error) && copy_out(&r[first ^ 1], error);
+    if (changed(&r[cur ^ 1], other_size, other_mtime)) {
+      reader_stat(&r[cur]); /* its final size, past the stat above */
+      ok = copy_out(&r[cur], error);
+      cur ^= 1;
+      r[cur].off = 0;
+    }
+    ok = ok && copy_out(&r[cur], error);
+    guint64 moved = r[0].copied + r[1].copied - before;
+    if (last && moved == 0)
+      break;
+    if (last || moved >= FOLLOW_BURST)
+      continue;
+    g_usleep(FOLLOW_PAUSE_MS * 1000);
+    if (moved == 0 &&
+        g_get_monotonic_time() - alive_at >= FOLLOW_ALIVE_MS * 1000) {
+      alive_at = g_get_monotonic_time();
+      last = !still_running(data);
+    }
   }
   uva_close_fdp(&r[0].fd);
   uva_close_fdp(&r[1].fd);

@@ -239,6 +239,20 @@ UvaSpec *uva_specfile_parse(const char *path, const char *text,
         fail_at(error, path, text, *g, *k, local);
         return NULL;
       }
+      /* GKeyFile answers NULL both for a missing key and for a value with
+       * an invalid escape ("\'"), and parse_group reads without an error:
+       * such a value would be dropped without a word (a whole env, a
+       * workdir back to its default).  command and volume are read raw,
+       * with escapes of their own. */
+      g_autoptr(GError) esc = NULL;
+      g_auto(GStrv) parsed = NULL;
+      if (!g_str_equal(*k, "command") && !g_str_equal(*k, "volume") &&
+          !(parsed = g_key_file_get_string_list(kf, *g, *k, NULL, &esc))) {
+        g_set_error(&local, UVA_ERROR, UVA_ERROR_INVALID, "%s: %s", *k,
+                    esc->message);
+        fail_at(error, path, text, *g, *k, local);
+        return NULL;
+      }
     }
     const char *bad_key = NULL;
     UvaContainerSpec *c =

@@ -5,7 +5,8 @@ the output shows a marker, print what the terminal showed, then whether
 the terminal's mode is what it was before, and the command's status.
 
 usage: pty_drive.py [--send-after MARKER BYTES] [--resize-after MARKER]
-                    [--timeout S] -- CMD ARG...
+                    [--timeout S] [--out FILE] -- CMD ARG...
+--out FILE also writes the terminal's bytes to FILE, raw (no decoding).
 --resize-after makes the terminal 40 rows by 120 columns once MARKER shows.
 BYTES is a Python bytes literal body, e.g. '\\x03' for Ctrl-C."""
 import codecs, fcntl, os, select, struct, sys, termios, time
@@ -14,12 +15,16 @@ args = sys.argv[1:]
 send = None
 resize = None
 timeout = 20.0
+raw_out = None
 while args and args[0] != "--":
     if args[0] == "--send-after":
         send = (args[1].encode(), codecs.escape_decode(args[2])[0])
         args = args[3:]
     elif args[0] == "--resize-after":
         resize = args[1].encode()
+        args = args[2:]
+    elif args[0] == "--out":
+        raw_out = args[1]
         args = args[2:]
     elif args[0] == "--timeout":
         timeout = float(args[1])
@@ -31,6 +36,7 @@ cmd = args[1:]
 m, s = os.openpty()
 fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
 before = termios.tcgetattr(s)
+size = struct.pack("HHHH", 33, 101, 0, 0)
 pid = os.fork()
 if pid == 0:
     os.setsid()
@@ -54,7 +60,8 @@ while time.monotonic() < deadline:
             os.write(m, send[1])
             send = None
         if resize and resize in out:
-            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            size = struct.pack("HHHH", 40, 120, 0, 0)
+            fcntl.ioctl(m, termios.TIOCSWINSZ, size)
             resize = None
     done, st = os.waitpid(pid, os.WNOHANG)
     if done:
@@ -73,6 +80,14 @@ if status is None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     print("TIMEOUT")
+if raw_out:
+    with open(raw_out, "wb") as f:
+        f.write(out)
 sys.stdout.write(out.decode("utf-8", "replace").replace("\r", ""))
-print("MODE-RESTORED" if termios.tcgetattr(s) == before else "MODE-CHANGED")
+# The mode, the size as this driver last set it, and no exclusive mode
+# (TIOCGEXCL, 0x80045440: TIOCEXCL would refuse every later open).
+excl = struct.unpack("i", fcntl.ioctl(s, 0x80045440, b"\0" * 4))[0]
+same = (termios.tcgetattr(s) == before and not excl and
+        fcntl.ioctl(s, termios.TIOCGWINSZ, b"\0" * 8) == size)
+print("MODE-RESTORED" if same else "MODE-CHANGED")
 print("STATUS=%s" % (os.waitstatus_to_exitcode(status) if status is not None else "none"))

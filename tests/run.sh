@@ -16,7 +16,7 @@
 # UVA_TEST_USER as lib.sh reads them.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-ORDER="unit cli docs default run-cmd build messages hardening paths streams lifecycle control ports up doctor kube bypass compat"
+ORDER="unit cli docs default run-cmd build messages hardening paths streams lifecycle control surfaces ports up doctor kube bypass compat"
 # Scripts over lib.sh that are not parts of make check: the static gates
 # (make lint).
 NOT_PARTS="gates"
