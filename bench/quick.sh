@@ -24,7 +24,9 @@
 # all_ms MS"); `bench/quick.sh --update-baseline` writes the medians of
 # this run there (review the diff: it is what later runs are held to).
 #
-# Knobs: QRUNS [2]  QDUR [1]  QFLOOR [0.05]  and every run.sh knob but
+# Knobs: QRUNS [2]  QDUR [1]  QFLOOR [0.05]  BASELINE [bench/baseline.txt]
+# QRESULTS [unset]: a directory with results.txt and density.txt of an
+# earlier run: the gate alone, no bench.  And every run.sh knob but
 # CONFIGS, RUNS, DUR, TESTS, DENSITY, OUTBOUND, WORK.
 set -u
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,10 +40,17 @@ W=$(mktemp -d /tmp/uva-bench-quick.XXXXXX) || exit 2
 chmod 755 "$W"
 trap 'rm -rf "$W"' EXIT
 t0=$SECONDS
-CONFIGS="host uva_splice uva_bypass pasta" RUNS=$QRUNS DUR=$QDUR TESTS="fwd rev ka close" \
-  DENSITY=64 DENSITY_RUNS=$QRUNS OUTBOUND="" WORK="$W/work" KEEP_WORK=1 \
-  "$REPO/bench/run.sh" > "$W/tables.txt" 2> "$W/log.txt"
-rc=$?
+if [ -n "${QRESULTS:-}" ]; then
+  # The gate alone, over results.txt and density.txt of an earlier run
+  # (tests/speed.sh feeds it made-up ones).
+  mkdir -p "$W/work" && cp "$QRESULTS/results.txt" "$QRESULTS/density.txt" "$W/work/" && : > "$W/log.txt"
+  rc=$?
+else
+  CONFIGS="host uva_splice uva_bypass pasta" RUNS=$QRUNS DUR=$QDUR TESTS="fwd rev ka close" \
+    DENSITY=64 DENSITY_RUNS=$QRUNS OUTBOUND="" WORK="$W/work" KEEP_WORK=1 \
+    "$REPO/bench/run.sh" > "$W/tables.txt" 2> "$W/log.txt"
+  rc=$?
+fi
 if [ $rc != 0 ] || [ ! -s "$W/work/results.txt" ]; then
   echo "bench-quick: bench/run.sh failed (exit $rc); its last lines:"
   tail -15 "$W/log.txt"

@@ -8,10 +8,41 @@
 #    wakeup re-armed ~4 times per MiB;
 #  - a new connection: the client's address comes with accept4(), no
 #    getpeername() per connection.
-# Needs root (strace attaches to the user's manager); skipped otherwise.
+# And the bench gate's rule (bench/quick.sh), on made-up results.
+# The syscall counts need root (strace attaches to the user's manager); skipped otherwise.
 # A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The bench gate's rule (bench/quick.sh) on made-up results of 2 runs:
+# gate RUN1 RUN2 [BASE] -> its exit status, where RUNi gives uva_splice's
+# host->ns Gbit/s in run i (host 10, pasta 6, everything else equal) and
+# BASE its baseline ratio to host (0.6).
+gate() {
+  local d=$WORK/gate r c m v
+  mkdir -p "$d"
+  : >"$d/results.txt"
+  : >"$d/density.txt"
+  for r in 1 2; do
+    for c in host uva_splice uva_bypass pasta; do
+      for m in fwd_gbps rev_gbps ka_rps close_rps; do
+        case $c in host) v=10 ;; uva_bypass) v=10 ;; *) v=6 ;; esac
+        [ "$c $m" = "uva_splice fwd_gbps" ] && { [ "$r" = 1 ] && v=$1 || v=$2; }
+        echo "$r $c $m $v" >>"$d/results.txt"
+      done
+      echo "$r $c ka_p99_ms 1" >>"$d/results.txt"
+    done
+    echo "$r 64 all_ms 150" >>"$d/density.txt"
+  done
+  printf 'uva_splice fwd_gbps %s\ndensity64 all_ms 160\n' "${3:-0.6}" >"$d/base.txt"
+  QRESULTS=$d BASELINE=$d/base.txt "$ROOT/bench/quick.sh" >"$d/out" 2>&1
+}
+gate 4.2 4.2
+check_eq "speed: the bench gate fails when uva falls 30% behind pasta in a quiet run" "$?" 1
+gate 4.8 7.2
+check_eq "speed: ... and passes a noisy run whose median (6.0) keeps up" "$?" 0
+gate 5.8 5.8 0.7
+check_eq "speed: ... and fails when uva keeps up with pasta but falls below the baseline (x0.58 < x0.7 - 5%)" "$?" 1
 
 if [ "$IS_ROOT" != 1 ] || ! command -v strace >/dev/null; then
   skipped "speed: needs root and strace"
