@@ -563,8 +563,8 @@ static void tcp_ready(Listener *l) {
     int fd = accept4(l->fd, (struct sockaddr *)&peer, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      gboolean v4 = len >= sizeof(struct sockaddr_in) &&
-                    peer.ss_family == AF_INET;
+      gboolean v4 =
+          len >= sizeof(struct sockaddr_in) && peer.ss_family == AF_INET;
       conn_new(l, fd, v4 ? (const struct sockaddr_in *)&peer : NULL);
       continue;
     }

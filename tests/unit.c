@@ -1235,8 +1235,8 @@ static int listen_on(int family, const char *addr, guint16 *port,
     len = sizeof *a;
   } else {
     int on = v6only;
-    g_assert_cmpint(
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on), ==, 0);
+    g_assert_cmpint(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on),
+                    ==, 0);
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(*port);
