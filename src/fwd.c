@@ -72,9 +72,9 @@
 /* One pipe-full per connection and direction per wakeup.  At 256 KiB (issue
  * 12) a single iperf3 stream re-armed every 256 KiB: per 2 GiB host->ns
  * the manager made 7724 epoll_ctl, 9495 poll and epoll_wait, 21056 splice
- * (strace -c) against 0, 2489 and 8102 before the budgets; at 1 MiB, 1734
- * epoll_ctl and 4543 polls (issue 24).  A wakeup still moves at most
- * ~1 MiB (~0.2 ms of splicing) before the others get their turn. */
+ * (strace -c) against 0, 2489 and 8102 before the budgets; at 1 MiB, 1852
+ * epoll_ctl, 3694 polls, 9239 splices (issue 24).  A wakeup still moves
+ * at most one pipe-full before the others get their turn. */
 #define PUMP_BUDGET PIPE_SIZE
 #define DISPATCH_BUDGET (4 * 1024 * 1024)
 #define WARN_S 5

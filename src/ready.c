@@ -6,7 +6,7 @@
  *    first question goes at once, the next after CHECK_FIRST_MS, each
  *    interval twice the last up to CHECK_MS: most apps listen within a
  *    few ms of their exec, and a fixed 100 ms poll made every container
- *    wait 50 ms on average for nothing (`up` of 64: ~100 ms of its start-up).
+ *    wait 50 ms on average for nothing.
  *    Each port that listens is passed to listening(), where the manager
  *    starts listening on its host side: until then a client is refused,
  *    as by the app itself, and `curl --retry-connrefused` waits.
