@@ -38,14 +38,14 @@ gate() {
   QRESULTS=$d BASELINE=$d/base.txt "$ROOT/bench/quick.sh" >"$d/out" 2>&1
 }
 gate 4.2 4.2
-check_eq "speed: the bench gate fails when uva falls 30% behind pasta in a quiet run" "$?" 1
+check_eq "the bench gate fails when uva falls 30% behind pasta in a quiet run" "$?" 1
 gate 4.8 7.2
-check_eq "speed: ... and passes a noisy run whose median (6.0) keeps up" "$?" 0
+check_eq "... and passes a noisy run whose median (6.0) keeps up" "$?" 0
 gate 5.8 5.8 0.7
-check_eq "speed: ... and fails when uva keeps up with pasta but falls below the baseline (x0.58 < x0.7 - 5%)" "$?" 1
+check_eq "... and fails when uva keeps up with pasta but falls below the baseline (x0.58 < x0.7 - 5%)" "$?" 1
 
 if [ "$IS_ROOT" != 1 ] || ! command -v strace >/dev/null; then
-  skipped "speed: needs root and strace"
+  skipped "needs root and strace"
   exit 0
 fi
 PEERDIR=$WORK/peer
@@ -61,7 +61,7 @@ MGR=$!
 if ! wait_for 100 grep -q "fwd_peer serving" "$POUT" ||
   ! wait_for 50 "$PY" "$PEER" transfer 127.0.0.1 19500 1 1 ||
   ! wait_for 50 port_open 19503; then
-  not_ok "speed: the peer container serves"
+  not_ok "the peer container serves"
   diag <"$POUT"
   exit 1
 fi
@@ -86,22 +86,22 @@ calls_of() { awk -v c="$1" '$1 == c { n = $2 } END { print n + 0 }' <<<"$2"; }
 
 R=2000
 got=$(count splice "$PY" "$PEER" keepalive 127.0.0.1 19503 1 $R) ||
-  not_ok "speed: keep-alive round trips completed"
+  not_ok "keep-alive round trips completed"
 s=$(calls_of splice "$got")
 per=$(awk -v s="$s" -v r=$R 'BEGIN { printf "%.2f", s / r }')
-check "speed: keep-alive costs at most 4.5 splices per round trip ($s for $R: $per)" \
+check "keep-alive costs at most 4.5 splices per round trip ($s for $R: $per)" \
   awk -v p="$per" 'BEGIN { exit !(p <= 4.5) }'
 
 MIB=256
 got=$(count epoll_ctl "$PY" "$PEER" transfer 127.0.0.1 19500 $((MIB << 20)) 0) ||
-  not_ok "speed: the $MIB MiB upload completed"
+  not_ok "the $MIB MiB upload completed"
 e=$(calls_of epoll_ctl "$got")
-check "speed: a $MIB MiB upload re-arms at most 2 times per MiB ($e epoll_ctl)" \
+check "a $MIB MiB upload re-arms at most 2 times per MiB ($e epoll_ctl)" \
   test "$e" -le $((2 * MIB))
 
 got=$(count getpeername "$PY" "$PEER" many 127.0.0.1 19500 50) ||
-  not_ok "speed: 50 connections one after another completed"
-check_eq "speed: no getpeername per connection (50 connections)" \
+  not_ok "50 connections one after another completed"
+check_eq "no getpeername per connection (50 connections)" \
   "$(calls_of getpeername "$got")" 0
 
 kill -INT "$MGR"
