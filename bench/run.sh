@@ -779,7 +779,10 @@ fi
 if [ -n "${OUTBOUND// /}" ]; then
     ORES="$WORK/outbound.txt"; : > "$ORES"
     if out_ns_up; then
-        in_out_ns "${AS_USER[@]}" iperf3 -s -B "$OUT_ADDR" -p 5301 > "$WORK/out-server.log" 2>&1 &
+        # nsenter and setpriv exec, so $! is iperf3 itself; through the
+        # function in_out_ns it was a subshell, and killing that left the
+        # server running, orphaned, after the bench.
+        nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" iperf3 -s -B "$OUT_ADDR" -p 5301 > "$WORK/out-server.log" 2>&1 &
         OUT_SRV=$!
         sleep 0.3
         for run in $(seq "$RUNS"); do
