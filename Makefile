@@ -113,6 +113,11 @@ compat: uva_container
 bench: uva_container
 	bench/run.sh
 
+# The bench's gate (bench/quick.sh, < 90 s): uva against pasta and
+# bench/baseline.txt, within the run's own spread.
+bench-quick: uva_container
+	bench/quick.sh
+
 # libFuzzer targets (clang): every parser of user input and the tap frame
 # path.  `make fuzz` runs each for FUZZ_SECONDS (CI: 60) on top of the
 # committed seeds and regression inputs (tests/fuzz/).
@@ -180,4 +185,4 @@ check-man:
 	@out=$$(groff -ww -man -z uva_container.1 2>&1) && [ -z "$$out" ] || \
 	{ printf '%s\n' "$$out"; echo "check-man: uva_container.1 has groff warnings" >&2; exit 1; }
 
-.PHONY: FORCE deb all check check-asan e2e check-all compat bench fuzz clean install uninstall check-man lint
+.PHONY: FORCE deb all check check-asan e2e check-all compat bench bench-quick fuzz clean install uninstall check-man lint

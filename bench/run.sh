@@ -58,6 +58,7 @@
 #   IPERF_HPORT [15201] HTTP_HPORT [18090]  host ports on 127.0.0.1
 #   IPERF_GPORT [5201]  HTTP_GPORT [8080]   ports inside the namespace
 #   WRK_T [2] WRK_C [32]
+#   TESTS ["fwd rev ka close fair"]  which tests of part 1 run (bench/quick.sh: no fair)
 #   DENSITY ["1 16 64 256"]  "" = skip part 2    DENSITY_RUNS [RUNS]
 #   DENSITY_BASE_PORT [20000]  DENSITY_TIMEOUT [120] s per N
 #   DENSITY_READY_HTTP [0]  1 = ready-http=true in the spec
@@ -80,6 +81,7 @@ UVA_PORT_DRIVER_FLAG=${UVA_PORT_DRIVER_FLAG:-1}
 IPERF_HPORT=${IPERF_HPORT:-15201}; HTTP_HPORT=${HTTP_HPORT:-18090}
 IPERF_GPORT=${IPERF_GPORT:-5201};  HTTP_GPORT=${HTTP_GPORT:-8080}
 WRK_T=${WRK_T:-2}; WRK_C=${WRK_C:-32}
+TESTS=${TESTS:-"fwd rev ka close fair"}
 DENSITY=${DENSITY-"1 16 64 256"}
 OUTBOUND=${OUTBOUND-"host uva_slirp_out uva_bypass_out slirp4netns_out pasta_out"}
 OUT_ADDR=${OUT_ADDR:-192.0.2.1}
@@ -404,6 +406,8 @@ wrk_run() {  # TAG [wrk args] -> "req/s p99_ms errors"
          END { print (rps == "" ? "nan" : rps), (p99 == "" ? "nan" : p99), err + 0 }' "$CUR/wrk-$tag.txt"
 }
 
+want() { [[ " $TESTS " == *" $1 "* ]]; }
+
 wait_http() {  # URL TRIES: poll every 5 ms, as the user, in one process (no exec cost per try)
     as_user bash -c 'for ((i = 0; i < $2; i++)); do curl -sf -o /dev/null --max-time 1 "$1" && exit 0; sleep 0.005; done; exit 1' _ "$1" "$2"
 }
@@ -439,28 +443,32 @@ measure() {  # RUN CFG
         log "run $run $cfg: forwarder = $(for p in $(forwarder_pids); do printf '%s(%s) ' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)"; done)"
         start_sampler "$CUR/rss_peak"
     fi
-    rec "$run" "$cfg" fwd_gbps "$(iperf_gbps "$IPERF_HPORT")"
-    sleep 0.3
-    rec "$run" "$cfg" rev_gbps "$(iperf_gbps "$IPERF_HPORT" -R)"
-    sleep 0.3
-    read -r rps p99 err < <(wrk_run ka)
-    rec "$run" "$cfg" ka_rps "$rps"; rec "$run" "$cfg" ka_p99_ms "$p99"; rec "$run" "$cfg" ka_err "$err"
-    sleep 0.3
-    read -r rps p99 err < <(wrk_run close -H "Connection: close")
-    rec "$run" "$cfg" close_rps "$rps"; rec "$run" "$cfg" close_err "$err"
-    sleep 0.3
+    if want fwd; then rec "$run" "$cfg" fwd_gbps "$(iperf_gbps "$IPERF_HPORT")"; sleep 0.3; fi
+    if want rev; then rec "$run" "$cfg" rev_gbps "$(iperf_gbps "$IPERF_HPORT" -R)"; sleep 0.3; fi
+    if want ka; then
+        read -r rps p99 err < <(wrk_run ka)
+        rec "$run" "$cfg" ka_rps "$rps"; rec "$run" "$cfg" ka_p99_ms "$p99"; rec "$run" "$cfg" ka_err "$err"
+        sleep 0.3
+    fi
+    if want close; then
+        read -r rps p99 err < <(wrk_run close -H "Connection: close")
+        rec "$run" "$cfg" close_rps "$rps"; rec "$run" "$cfg" close_err "$err"
+        sleep 0.3
+    fi
     # Fairness (issue 12): B = one small request at a time (wrk -c1) on the
     # HTTP port, idle and while A, an iperf3 bulk transfer, runs on the
     # other port through the same forwarder; the ratio of B's p99s.
-    local p99_idle p99_bulk bulk
-    read -r rps p99_idle err < <(WRK_T=1 WRK_C=1 wrk_run b_idle)
-    as_user timeout $((DUR + 20)) iperf3 -c $LO -p "$IPERF_HPORT" -t $((DUR + 2)) > "$CUR/iperf-fair.txt" 2>&1 &
-    bulk=$!
-    sleep 1
-    read -r rps p99_bulk err < <(WRK_T=1 WRK_C=1 wrk_run b_bulk)
-    wait "$bulk"
-    rec "$run" "$cfg" fair_p99_idle_ms "$p99_idle"
-    rec "$run" "$cfg" fair_ratio "$(awk -v a="$p99_bulk" -v b="$p99_idle" 'BEGIN { print (a == "nan" || b == "nan" || b == 0) ? "nan" : a / b }')"
+    if want fair; then
+        local p99_idle p99_bulk bulk
+        read -r rps p99_idle err < <(WRK_T=1 WRK_C=1 wrk_run b_idle)
+        as_user timeout $((DUR + 20)) iperf3 -c $LO -p "$IPERF_HPORT" -t $((DUR + 2)) > "$CUR/iperf-fair.txt" 2>&1 &
+        bulk=$!
+        sleep 1
+        read -r rps p99_bulk err < <(WRK_T=1 WRK_C=1 wrk_run b_bulk)
+        wait "$bulk"
+        rec "$run" "$cfg" fair_p99_idle_ms "$p99_idle"
+        rec "$run" "$cfg" fair_ratio "$(awk -v a="$p99_bulk" -v b="$p99_idle" 'BEGIN { print (a == "nan" || b == "nan" || b == 0) ? "nan" : a / b }')"
+    fi
     if [ "$cfg" != host ]; then
         stop_sampler
         rec "$run" "$cfg" rss_load_kib "$(cat "$CUR/rss_peak" 2>/dev/null || echo nan)"
@@ -771,7 +779,10 @@ fi
 if [ -n "${OUTBOUND// /}" ]; then
     ORES="$WORK/outbound.txt"; : > "$ORES"
     if out_ns_up; then
-        in_out_ns "${AS_USER[@]}" iperf3 -s -B "$OUT_ADDR" -p 5301 > "$WORK/out-server.log" 2>&1 &
+        # nsenter and setpriv exec, so $! is iperf3 itself; through the
+        # function in_out_ns it was a subshell, and killing that left the
+        # server running, orphaned, after the bench.
+        nsenter -t "$OUT_NS" -n -- "${AS_USER[@]}" iperf3 -s -B "$OUT_ADDR" -p 5301 > "$WORK/out-server.log" 2>&1 &
         OUT_SRV=$!
         sleep 0.3
         for run in $(seq "$RUNS"); do

@@ -7,6 +7,7 @@
 
 #include "execfmt.h"
 #include "execin.h"
+#include "listening.h"
 #include "msg.h"
 #include "seccomp.h"
 #include "transparent.h"
@@ -282,36 +283,13 @@ static void serve_connect(int sync_fd, const UvaMsg *m) {
 }
 
 /* Readiness: is something listening on TCP port (m->arg) in this
- * namespace, where the splice driver's dial (127.0.0.1) reaches it?  Read
- * from /proc/net/tcp and tcp6 (proc(5)), which show this network
- * namespace's sockets, so that asking costs the app no connection. */
+ * namespace, where the splice driver's dial (127.0.0.1) reaches it?
+ * Asked without a connection to the app (listening.c). */
 static void serve_listening(int sync_fd, const UvaMsg *m) {
   UvaMsg reply = {.type = UVA_MSG_LISTENING,
                   .value = m->value,
                   .arg = m->arg,
-                  .err = ENOENT};
-  static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-  for (size_t t = 0; t < G_N_ELEMENTS(tables) && reply.err; t++) {
-    g_autofree char *text = uva_read_small_file(tables[t], NULL);
-    g_auto(GStrv) lines = text ? g_strsplit(text, "\n", -1) : NULL;
-    for (char **l = lines; l && *l && reply.err; l++) {
-      char local[64], remote[64];
-      unsigned st;
-      if (sscanf(*l, "%*u: %63s %63s %x", local, remote, &st) != 3 ||
-          st != 0x0A) /* TCP_LISTEN */
-        continue;
-      char *colon = strrchr(local, ':');
-      if (!colon || strtoul(colon + 1, NULL, 16) != (m->arg & 0xffff))
-        continue;
-      *colon = '\0';
-      /* 127.0.0.1, any (IPv4), :: or ::ffff:127.0.0.1 (IPv6, hex words
-       * in host order), which a dial to 127.0.0.1 reaches. */
-      if (g_str_equal(local, "0100007F") || g_str_equal(local, "00000000") ||
-          g_str_equal(local, "00000000000000000000000000000000") ||
-          g_str_equal(local, "0000000000000000FFFF00000100007F"))
-        reply.err = 0;
-    }
-  }
+                  .err = uva_listening_tcp(m->arg & 0xffff) ? 0 : ENOENT};
   (void)uva_msg_send(sync_fd, &reply, -1, NULL);
 }
 

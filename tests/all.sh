@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/all.sh - every suite in turn (make check-all): the static gates
 # (make lint), the unit and integration suite, the same under ASan+UBSan,
-# the browser and terminal end-to-end test, and every fuzz target for
-# FUZZ_SECONDS (default 60).  Prints each suite's output and, last, one
+# the browser and terminal end-to-end test, every fuzz target for
+# FUZZ_SECONDS (default 60), and the bench gate (tests/benchgate.sh).  Prints each suite's output and, last, one
 # total line "N passed, N failed"; exits non-zero if any suite failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -38,6 +38,10 @@ run_suite "unit + integration under ASan/UBSan" make --no-print-directory check-
 run_suite "end to end (Chromium, tmux)" make --no-print-directory e2e
 run_suite "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)" \
   make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+# Last, on a runner otherwise idle: uva against pasta and the stored
+# baseline (make bench-quick); one case, failed only by the same fall in
+# two runs (tests/benchgate.sh).
+run_suite "bench gate (make bench-quick, a second run on a fall)" tests/benchgate.sh
 [ "$total_fail" = 0 ] || status=1
 echo "$total_pass passed, $total_fail failed"
 exit $status
