@@ -23,6 +23,12 @@
 # Baselines: bench/baseline.txt, lines "row column xhost" (and "density64
 # all_ms MS"); `bench/quick.sh --update-baseline` writes the medians of
 # this run there (review the diff: it is what later runs are held to).
+# A line "behind-pasta row column REASON" names a cell known to be behind
+# pasta on a quiet machine (measured by `make bench`, README Speed): its
+# fall behind pasta is printed as "KNOWN-BEHIND ..." and does not fail,
+# so the gate holds everything else now and the cell to its baseline
+# still; the line goes when the gap is closed.  An open gap, said where
+# everyone sees it, not a gate that fails every run until it is fixed.
 #
 # Knobs: QRUNS [2]  QDUR [1]  QFLOOR [0.05]  BASELINE [bench/baseline.txt]
 # QRESULTS [unset]: a directory with results.txt and density.txt of an
@@ -75,6 +81,7 @@ awk -v runs="$QRUNS" -v floor="$QFLOOR" -v update="$UPDATE" -v secs=$((SECONDS -
   }
   function spread(a, n,   m) { if (n < 2) return 0; m = median(a, n); return m > 0 ? (a[n] - a[1]) / m : 0 }
   function f(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.2f", x) }
+  FILENAME == baseline && $1 == "behind-pasta" { known[$2, $3] = 1; next }
   FILENAME == baseline { base[$1, $2] = $3; next }
   FILENAME ~ /density/ { if ($3 == "all_ms") { dn[$2]++; dv[$2, dn[$2]] = $4 } next }
   $3 != "fail" { val[$1, $2, $3] = $4 }
@@ -107,7 +114,9 @@ awk -v runs="$QRUNS" -v floor="$QFLOOR" -v update="$UPDATE" -v secs=$((SECONDS -
       if (update) printf "%s %s %.3f\n", c, m, mu > newbase
       if (np) {
         delete b; nb = ratios(c, m, "pasta", b); xp = median(b, nb)
-        if ((UP[j] > 0 && xp < 1 - sp) || (UP[j] < 0 && xp > 1 + sp)) {
+        if (((UP[j] > 0 && xp < 1 - sp) || (UP[j] < 0 && xp > 1 + sp)) && ((c SUBSEP m) in known))
+          printf "KNOWN-BEHIND %s %s behind pasta: x%.2f of pasta, spread %.2f (bench/baseline.txt)\n", c, m, xp, sp
+        else if ((UP[j] > 0 && xp < 1 - sp) || (UP[j] < 0 && xp > 1 + sp)) {
           printf "GATE-FALL %s %s behind pasta: x%.2f of pasta, spread %.2f\n", c, m, xp, sp; falls++ }
       }
       if (!update && ((c SUBSEP m) in base)) {
@@ -130,9 +139,12 @@ awk -v runs="$QRUNS" -v floor="$QFLOOR" -v update="$UPDATE" -v secs=$((SECONDS -
   }' "${inputs[@]}"
 rc=$?
 if [ $UPDATE = 1 ] && [ -s "$W/baseline.new" ]; then
+  cp "$BASELINE" "$BASELINE.old" 2>/dev/null
   { echo "# bench/baseline.txt - bench/quick.sh holds uva to these (ratio to host direct, or ms);"
     echo "# written by bench/quick.sh --update-baseline on $(date -u +%F) ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null))"
-    cat "$W/baseline.new"; } > "$BASELINE"
-  echo "bench-quick: baseline written to $BASELINE"
+    cat "$W/baseline.new"
+    grep '^behind-pasta ' "$BASELINE.old" 2>/dev/null; } > "$BASELINE"
+  rm -f "$BASELINE.old"
+  echo "bench-quick: baseline written to $BASELINE (its behind-pasta lines kept)"
 fi
 exit $rc

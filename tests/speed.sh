@@ -35,6 +35,7 @@ gate() {
     echo "$r 64 all_ms 150" >>"$d/density.txt"
   done
   printf 'uva_splice fwd_gbps %s\ndensity64 all_ms 160\n' "${3:-0.6}" >"$d/base.txt"
+  [ -n "${4:-}" ] && echo "behind-pasta uva_splice fwd_gbps a-known-gap" >>"$d/base.txt"
   QRESULTS=$d BASELINE=$d/base.txt "$ROOT/bench/quick.sh" >"$d/out" 2>&1
 }
 gate 4.2 4.2
@@ -43,6 +44,12 @@ gate 4.8 7.2
 check_eq "... and passes a noisy run whose median (6.0) keeps up" "$?" 0
 gate 5.8 5.8 0.7
 check_eq "... and fails when uva keeps up with pasta but falls below the baseline (x0.58 < x0.7 - 5%)" "$?" 1
+gate 4.2 4.2 0.4 known
+rc=$?
+check "... and a cell listed behind-pasta (a known gap) falling behind pasta is said, not failed (rc=$rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "^KNOWN-BEHIND uva_splice fwd_gbps behind pasta" "$2" && ! grep -q "^GATE-FALL" "$2"' _ "$rc" "$WORK/gate/out"
+gate 4.2 4.2 0.6 known
+check_eq "... but it is still held to its baseline (x0.42 < x0.6 - 5%)" "$?" 1
 
 if [ "$IS_ROOT" != 1 ] || ! command -v strace >/dev/null; then
   skipped "needs root and strace"
