@@ -34,8 +34,8 @@ gate() { # description, Debian package, command...
   fi
 }
 
-gate "clang-format: src/*.c src/*.h tests/*.c tests/fuzz/*.c as .clang-format has them" clang-format \
-  clang-format --dry-run -Werror src/*.c src/*.h tests/*.c tests/fuzz/*.c
+gate "clang-format: src/*/*.c src/*/*.h tests/*.c tests/fuzz/*.c as .clang-format has them" clang-format \
+  clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/*.c tests/fuzz/*.c
 
 # Suppressed, each for its reason:
 #  resourceLeak, memleak: every fd and heap object in src/ is owned by a
@@ -51,7 +51,7 @@ gate "cppcheck: no warning in src/" cppcheck \
   cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
   --library=gtk --library=posix --library=tests/gates/cppcheck.cfg \
   --suppress=resourceLeak --suppress=memleak --suppress=readdirCalled --suppress=getpwuidCalled \
-  -D_GNU_SOURCE -D__linux__ -D__x86_64__ -DUVA_VERSION='"0"' -DUVA_DATADIR='"/"' -Isrc src/*.c
+  -D_GNU_SOURCE -D__linux__ -D__x86_64__ -DUVA_VERSION='"0"' -DUVA_DATADIR='"/"' -Isrc src/*/*.c
 
 gate "gcc -fanalyzer: the program builds without an analyzer warning (-Werror)" gcc \
   make -s --no-print-directory BUILD=build-analyzer CFLAGS="-O1 -g -fanalyzer" build-analyzer/uva_container
