@@ -1,9 +1,9 @@
 /* container.c - one container as the manager sees it after its clone: the
  * messages of its init (sync socket), its readiness (ready.c), its end,
  * and what the control channel asks of it (`ps`, `stop`, `exec`).  The
- * lifecycle is the explicit state of manager.h: STARTING -> RUNNING ->
+ * lifecycle is the explicit state of state.h: STARTING -> RUNNING ->
  * STOPPING -> EXITED. */
-#include "manager/manager.h"
+#include "manager/container.h"
 
 #include "base/util.h"
 #include "ipc/msg.h"
@@ -28,7 +28,7 @@ void uva_container_checks_reset(Container *c) {
  * namespace, pid_namespaces(7)), with one line naming it.  Takes error. */
 void uva_container_fail(Container *c, GError *error) {
   if (c->state == CT_STARTING) {
-    uva_supervisor_fail_startup(c->sup, error);
+    c->sup->ops->fail_startup(c->sup, error);
     return;
   }
   if (c->state == CT_RUNNING) {
@@ -91,7 +91,7 @@ static void on_ready(gpointer data) {
   c->ready = TRUE;
   /* Called from inside the checks: they are freed once they returned. */
   g_idle_add(ready_later, c);
-  uva_supervisor_announce(c->sup);
+  c->sup->ops->announce(c->sup);
 }
 
 static const UvaReadyOps ready_ops = {ask_listening, on_listening, on_ready};
@@ -111,7 +111,10 @@ static void on_outlived(Container *c, const UvaMsg *msg) {
           msg->value == 1 ? "was" : "were");
 }
 
-static void pty_closed(gpointer data) { uva_supervisor_maybe_quit(data); }
+static void pty_closed(gpointer data) {
+  Supervisor *sup = data;
+  sup->ops->maybe_quit(sup);
+}
 
 gboolean uva_container_on_sync(int fd, GIOCondition cond, gpointer data) {
   Container *c = data;
@@ -254,7 +257,7 @@ void uva_container_reaped(Container *c, int status) {
       (sup->detach_fd >= 0 || sup->opt->wait_timeout)) {
     /* -d: the caller waits for every container to be ready, and this one
      * never will be. */
-    uva_supervisor_fail_startup(
+    sup->ops->fail_startup(
         sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
                          "container %s: %s ended (status %d) before it was "
                          "ready",
@@ -288,11 +291,11 @@ void uva_container_reaped(Container *c, int status) {
     }
   } else if (!sup->stopping) {
     /* Died before its app started, without a message: say so. */
-    uva_supervisor_fail_startup(
-        sup, g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
-                         "container %s: init ended during set-up "
-                         "(wait status 0x%x)",
-                         c->spec->name, (unsigned)status));
+    sup->ops->fail_startup(sup,
+                           g_error_new(UVA_ERROR, UVA_ERROR_FAILED,
+                                       "container %s: init ended during set-up "
+                                       "(wait status 0x%x)",
+                                       c->spec->name, (unsigned)status));
   }
   gboolean any_left = FALSE;
   for (guint i = 0; i < sup->containers->len; i++)
@@ -384,7 +387,7 @@ static gboolean ctl_stop(gpointer data, const char *name, int timeout_s,
       fprintf(sup->info, "uva_container: stop requested: stopping all "
                          "containers\n");
     sup->stop_timeout = timeout_s;
-    uva_supervisor_stop_all(sup, SIGTERM);
+    sup->ops->stop_all(sup, SIGTERM);
     return TRUE;
   }
   Container *c = find(sup, name);

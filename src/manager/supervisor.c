@@ -18,7 +18,7 @@
 #include "ipc/msg.h"
 #include "manager/afterlife.h"
 #include "manager/confine.h"
-#include "manager/manager.h"
+#include "manager/container.h"
 #include "manager/notify.h"
 #include "net/bypass.h"
 
@@ -28,6 +28,15 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+
+static void stop_all(Supervisor *sup, int sig);
+static void fail_startup(Supervisor *sup, GError *error);
+static void maybe_quit(Supervisor *sup);
+static void announce(Supervisor *sup);
+
+/* container.c calls these through sup->ops (state.h). */
+static const UvaSupervisorOps sup_ops = {stop_all, fail_startup, maybe_quit,
+                                         announce};
 
 static gboolean sup_all_done(Supervisor *sup) {
   if (uva_ptyjoin_open(sup->pty))
@@ -41,12 +50,12 @@ static gboolean sup_all_done(Supervisor *sup) {
   return TRUE;
 }
 
-void uva_supervisor_maybe_quit(Supervisor *sup) {
+static void maybe_quit(Supervisor *sup) {
   if (sup_all_done(sup))
     g_main_loop_quit(sup->loop);
 }
 
-static void stream_closed(gpointer data) { uva_supervisor_maybe_quit(data); }
+static void stream_closed(gpointer data) { maybe_quit(data); }
 
 /* Like a program in a shell pipeline whose reader went away
  * (`uva_container up FILE | head -3`): stop, do not retry forever. */
@@ -57,7 +66,7 @@ static void stdout_broken(gpointer data) {
   fprintf(stderr, "uva_container: standard output was closed: stopping all "
                   "containers\n");
   sup->exit_code = 1;
-  uva_supervisor_stop_all(sup, SIGTERM);
+  stop_all(sup, SIGTERM);
 }
 
 /* From here on, the manager's stdout and stderr, its own fprintf lines
@@ -155,7 +164,7 @@ static void banner(Supervisor *sup) {
   fflush(f);
 }
 
-void uva_supervisor_announce(Supervisor *sup) {
+static void announce(Supervisor *sup) {
   if (sup->announced || sup->stopping)
     return;
   for (guint i = 0; i < sup->containers->len; i++)
@@ -187,17 +196,17 @@ static gboolean on_wait_timeout(gpointer data) {
             c->spec->name, sup->opt->wait_timeout, what);
   }
   sup->exit_code = 1;
-  uva_supervisor_stop_all(sup, SIGTERM);
+  stop_all(sup, SIGTERM);
   return G_SOURCE_REMOVE;
 }
 
-void uva_supervisor_fail_startup(Supervisor *sup, GError *error) {
+static void fail_startup(Supervisor *sup, GError *error) {
   if (!sup->failure)
     sup->failure = error;
   else
     g_error_free(error);
   sup->exit_code = 1;
-  uva_supervisor_stop_all(sup, SIGTERM);
+  stop_all(sup, SIGTERM);
 }
 
 static void reap_children(Supervisor *sup) {
@@ -210,7 +219,7 @@ static void reap_children(Supervisor *sup) {
         uva_container_reaped(c, status);
     }
   }
-  uva_supervisor_maybe_quit(sup);
+  maybe_quit(sup);
 }
 
 static void kill_remaining(Supervisor *sup, const char *why) {
@@ -246,7 +255,7 @@ static gboolean on_kill_timer(gpointer data) {
  * for `run`, sig, the one the user sent, as docker's signal proxy does
  * (Ctrl-C stays SIGINT).  SIGKILL after the longest --stop-timeout
  * (docker's 10 s by default: PostgreSQL needs seconds to shut down). */
-void uva_supervisor_stop_all(Supervisor *sup, int sig) {
+static void stop_all(Supervisor *sup, int sig) {
   if (sup->stopping)
     return;
   sup->stopping = TRUE;
@@ -264,7 +273,7 @@ void uva_supervisor_stop_all(Supervisor *sup, int sig) {
   }
   sup->kill_timer =
       g_timeout_add_seconds(stop_timeout_s(sup), on_kill_timer, sup);
-  uva_supervisor_maybe_quit(sup);
+  maybe_quit(sup);
 }
 
 /* Signals `run` hands on to its app without stopping (docker's proxy). */
@@ -298,7 +307,7 @@ static gboolean on_signal(int fd, GIOCondition cond, gpointer data) {
       /* In raw mode (run -t) Ctrl-C is a byte for the app, not this. */
       fprintf(sup->info, "%suva_container: %s: stopping all containers\n",
               sup->app_status ? "" : "\n", strsignal(sig));
-      uva_supervisor_stop_all(sup, sup->app_status ? sig : SIGTERM);
+      stop_all(sup, sup->app_status ? sig : SIGTERM);
     }
   }
   return G_SOURCE_CONTINUE;
@@ -559,7 +568,7 @@ static gboolean start_all(Supervisor *sup, GError **error) {
         ((Container *)sup->containers->pdata[j])->reaped = TRUE;
         ((Container *)sup->containers->pdata[j])->state = CT_EXITED;
       }
-      uva_supervisor_fail_startup(sup, local);
+      fail_startup(sup, local);
       break;
     }
   }
@@ -573,7 +582,8 @@ static gboolean start_all(Supervisor *sup, GError **error) {
 
 int uva_supervisor_run(UvaSpec *spec, const UvaSupervisorOptions *opt,
                        GError **error) {
-  Supervisor sup = {.spec = spec,
+  Supervisor sup = {.ops = &sup_ops,
+                    .spec = spec,
                     .opt = opt,
                     .signal_fd = -1,
                     .app_status = opt->app_status,

@@ -1,4 +1,4 @@
-/* manager.h - the manager's own state, shared by its two halves:
+/* state.h - the manager's own state, shared by its two halves:
  * supervisor.c (start-up, the loop, signals, stopping everything) and
  * container.c (one container's events: its init's messages, readiness,
  * its end, and what `ps`, `stop` and `exec` ask of it).  Not an API: no
@@ -7,10 +7,10 @@
 
 #include "manager/ctlserver.h"
 #include "manager/logfile.h"
+#include "manager/options.h"
 #include "manager/output.h"
 #include "manager/ptyjoin.h"
 #include "manager/ready.h"
-#include "manager/supervisor.h"
 #include "manager/teeout.h"
 #include "net/bypass.h"
 #include "net/fwd.h"
@@ -21,6 +21,23 @@
 #include <stdio.h>
 
 typedef struct Supervisor Supervisor;
+
+/* What container.c asks of the supervisor that holds its container: a
+ * table supervisor.c fills in, so that container.c never calls up into
+ * supervisor.c (the two included each other's declarations before issue
+ * 25).  Each is called from the loop, never from a signal handler. */
+typedef struct {
+  /* Its stop signal to every container (SIGKILL after the timeouts). */
+  void (*stop_all)(Supervisor *sup, int sig);
+  /* A STARTING container failed: error (owned) is the first failure, and
+   * everything stops. */
+  void (*fail_startup)(Supervisor *sup, GError *error);
+  /* Leaves the loop once every container is reaped and every output
+   * drained. */
+  void (*maybe_quit)(Supervisor *sup);
+  /* Says once that every container is up (and tells -d's caller). */
+  void (*announce)(Supervisor *sup);
+} UvaSupervisorOps;
 
 /* Where a container is in its life.  Only a STARTING container's failure
  * is a start-up failure (all stop, exit 1); from RUNNING on a failure ends
@@ -55,6 +72,7 @@ typedef struct Container {
 } Container;
 
 struct Supervisor {
+  const UvaSupervisorOps *ops; /* supervisor.c's, for container.c */
   UvaSpec *spec;
   const UvaSupervisorOptions *opt;
   GPtrArray *containers; /* of Container* */
@@ -78,18 +96,3 @@ struct Supervisor {
   UvaPtyJoin *pty; /* run -t */
   UvaCtlServer *ctl;
 };
-
-/* supervisor.c */
-void uva_supervisor_stop_all(Supervisor *sup, int sig);
-void uva_supervisor_fail_startup(Supervisor *sup, GError *error);
-void uva_supervisor_maybe_quit(Supervisor *sup);
-void uva_supervisor_announce(Supervisor *sup);
-
-/* container.c */
-gboolean uva_container_on_sync(int fd, GIOCondition cond, gpointer data);
-void uva_container_reaped(Container *c, int status);
-void uva_container_fail(Container *c, GError *error);
-/* Its stop signal, SIGKILL after timeout_s (-1: its stop-timeout). */
-void uva_container_stop(Container *c, int sig, int timeout_s);
-void uva_container_checks_reset(Container *c);
-extern const UvaCtlOps uva_container_ctl_ops;
