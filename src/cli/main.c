@@ -9,6 +9,7 @@
 #include "cli/doctor.h"
 #include "cli/kube.h"
 #include "cli/preflight.h"
+#include "ipc/ctl.h"
 #include "manager/afterlife.h"
 #include "manager/logfile.h"
 #include "manager/supervisor.h"
@@ -666,6 +667,12 @@ static int cmd_client(int argc, char **argv, const char *state,
   return uva_cli_logs(state, rest[0], tail ? (int)lines : -1, follow, error);
 }
 
+/* portholder.c's question (who holds this port?) answered by the running
+ * managers, over the control channel: state_dir is main's own. */
+static pid_t ask_managers(guint16 port, gboolean udp, gpointer state_dir) {
+  return uva_ctl_port_holder(state_dir, port, udp);
+}
+
 int main(int argc, char **argv) {
   /* A peer closing a socket must be an EPIPE, not our death. */
   signal(SIGPIPE, SIG_IGN);
@@ -697,7 +704,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   g_autofree char *state = state_dir();
-  uva_portholder_use_state_dir(state);
+  uva_portholder_set_asker(ask_managers, state);
   const char *cmd = argc > 1 ? argv[1] : NULL;
   if (cmd && g_str_equal(cmd, "run")) {
     status = cmd_run(argc - 1, argv + 1, state, &error);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -264,4 +265,29 @@ void uva_ctl_wait_exit(int pidfd, int timeout_ms) {
   do
     r = poll(&p, 1, timeout_ms);
   while (r < 0 && errno == EINTR);
+}
+
+pid_t uva_ctl_port_holder(const char *state_dir, guint16 port, gboolean udp) {
+  pid_t pid = 0;
+  g_autoptr(GPtrArray) names = state_dir ? uva_ctl_list(state_dir, NULL) : NULL;
+  /* A ps port field: "HOST:PORT->CPORT/proto". */
+  g_autofree char *want = g_strdup_printf(":%u->", port);
+  for (guint i = 0; names && i < names->len && !pid; i++) {
+    uva_autofd fd = uva_ctl_connect(state_dir, names->pdata[i], NULL);
+    UvaCtlHead req = {.type = UVA_CTL_PS};
+    g_autofree char *text = NULL;
+    if (fd < 0 || !uva_ctl_call(fd, &req, NULL, 0, NULL, 0, 2000, &text, NULL))
+      continue;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l && !pid; l++) {
+      g_auto(GStrv) f = g_strsplit(*l, "\t", UVA_PS_FIELDS);
+      if (g_strv_length(f) != UVA_PS_FIELDS)
+        continue;
+      g_auto(GStrv) ports = g_strsplit(f[UVA_PS_PORTS], ", ", -1);
+      for (char **p = ports; *p && !pid; p++)
+        if (strstr(*p, want) && g_str_has_suffix(*p, udp ? "/udp" : "/tcp"))
+          pid = (pid_t)atoi(f[UVA_PS_PID]);
+    }
+  }
+  return pid;
 }

@@ -108,3 +108,10 @@ void uva_ctl_wait_exit(int pidfd, int timeout_ms);
 gboolean uva_ctl_call(int sock, UvaCtlHead *req, const void *payload, gsize len,
                       const int *fds, guint n_fds, int timeout_ms,
                       char **answer, GError **error);
+
+/* Which running manager holds port (proto udp or tcp): asked of each with
+ * `ps` (its ports field, "HOST:PORT->CPORT/proto").  A port bound by a
+ * manager but not yet listening is in no socket table: only the manager
+ * can say (portholder.c asks this through main's callback).  Its pid, or
+ * 0. */
+pid_t uva_ctl_port_holder(const char *state_dir, guint16 port, gboolean udp);

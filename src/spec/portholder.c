@@ -9,7 +9,6 @@
 #include "spec/portholder.h"
 
 #include "base/util.h"
-#include "ipc/ctl.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -69,41 +68,12 @@ static gboolean holds_one(const char *pid, const GArray *inodes) {
   return found;
 }
 
-static char *ctl_state_dir;
+static UvaPortAskFunc ask_managers;
+static gpointer ask_data;
 
-void uva_portholder_use_state_dir(const char *state_dir) {
-  g_free(ctl_state_dir);
-  ctl_state_dir = g_strdup(state_dir);
-}
-
-/* A published TCP port listens only once its app does (fwd.c): until then
- * it is bound but in no socket table.  The running managers say which
- * ports they hold (`ps` over the control channel). */
-static void ask_managers(guint16 port, gboolean udp, UvaPortHolder *out) {
-  g_autoptr(GPtrArray) names =
-      ctl_state_dir ? uva_ctl_list(ctl_state_dir, NULL) : NULL;
-  /* A ps port field: "HOST:PORT->CPORT/proto". */
-  g_autofree char *want = g_strdup_printf(":%u->", port);
-  for (guint i = 0; names && i < names->len && !out->pid; i++) {
-    uva_autofd fd = uva_ctl_connect(ctl_state_dir, names->pdata[i], NULL);
-    UvaCtlHead req = {.type = UVA_CTL_PS};
-    g_autofree char *text = NULL;
-    if (fd < 0 || !uva_ctl_call(fd, &req, NULL, 0, NULL, 0, 2000, &text, NULL))
-      continue;
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l && !out->pid; l++) {
-      g_auto(GStrv) f = g_strsplit(*l, "\t", UVA_PS_FIELDS);
-      if (g_strv_length(f) != UVA_PS_FIELDS)
-        continue;
-      g_auto(GStrv) ports = g_strsplit(f[UVA_PS_PORTS], ", ", -1);
-      for (char **p = ports; *p && !out->pid; p++)
-        if (strstr(*p, want) && g_str_has_suffix(*p, udp ? "/udp" : "/tcp")) {
-          out->pid = (pid_t)atoi(f[UVA_PS_PID]);
-          out->is_uva = TRUE;
-          g_strlcpy(out->comm, "uva_container", sizeof out->comm);
-        }
-    }
-  }
+void uva_portholder_set_asker(UvaPortAskFunc ask, gpointer data) {
+  ask_managers = ask;
+  ask_data = data;
 }
 
 void uva_portholder_find(guint16 port, gboolean udp, UvaPortHolder *out) {
@@ -112,7 +82,14 @@ void uva_portholder_find(guint16 port, gboolean udp, UvaPortHolder *out) {
   table_inodes(udp ? "/proc/net/udp" : "/proc/net/tcp", port, udp, inodes);
   table_inodes(udp ? "/proc/net/udp6" : "/proc/net/tcp6", port, udp, inodes);
   if (!inodes->len) {
-    ask_managers(port, udp, out);
+    /* A published TCP port listens only once its app does (fwd.c): until
+     * then it is bound but in no socket table, and only the managers can
+     * say who holds it. */
+    out->pid = ask_managers ? ask_managers(port, udp, ask_data) : 0;
+    if (out->pid) {
+      out->is_uva = TRUE;
+      g_strlcpy(out->comm, "uva_container", sizeof out->comm);
+    }
     return;
   }
   DIR *proc = opendir("/proc");

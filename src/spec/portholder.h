@@ -17,9 +17,13 @@ typedef struct {
  * holder).  Another user's processes are not readable, so their sockets
  * are never found: pid stays 0. */
 void uva_portholder_find(guint16 port, gboolean udp, UvaPortHolder *out);
-/* Where the running managers' control sockets are (ctl.h): a port bound
- * by one but not yet listening is found by asking them. */
-void uva_portholder_use_state_dir(const char *state_dir);
+/* A port bound by a running manager but not yet listening is in no socket
+ * table: the managers are asked, with this callback (main.c gives
+ * uva_ctl_port_holder: the control channel sits above this folder, so it
+ * is called, not included).  Returns the manager's pid, or 0. */
+typedef pid_t (*UvaPortAskFunc)(guint16 port, gboolean udp, gpointer data);
+/* data is borrowed: it must outlive every uva_portholder_find(). */
+void uva_portholder_set_asker(UvaPortAskFunc ask, gpointer data);
 
 /* "another uva_container of yours (pid N)", "python3 (pid N) of yours" or
  * "another program (find it with: ss -ltnp 'sport = :PORT')". */
