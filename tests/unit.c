@@ -13,8 +13,8 @@
 #include "net/flowcap.h"
 #include "net/fragguard.h"
 #include "net/tap.h"
+#include "sandbox/app.h"
 #include "sandbox/execfmt.h"
-#include "sandbox/init.h"
 #include "sandbox/listening.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/sandbox.h"
@@ -140,20 +140,20 @@ static void test_home(void) {
  * our own (the recorder's spec sets it). */
 static void test_app_env(void) {
   UvaContainerSpec *c = uva_container_spec_new("e");
-  g_auto(GStrv) bare = uva_init_app_env(c);
+  g_auto(GStrv) bare = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(bare, "HOME"), ==, "/tmp");
   g_assert_null(g_environ_getenv(bare, "USER"));
   g_assert_null(g_environ_getenv(bare, "PYTHONUNBUFFERED"));
   c->user = g_strdup("alice");
   c->home = g_strdup("/home/alice");
-  g_auto(GStrv) env = uva_init_app_env(c);
+  g_auto(GStrv) env = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(env, "HOME"), ==, "/home/alice");
   g_assert_cmpstr(g_environ_getenv(env, "USER"), ==, "alice");
   g_assert_cmpstr(g_environ_getenv(env, "LOGNAME"), ==, "alice");
   g_free(c->home);
   c->home = g_strdup("/usr/lib/alice"); /* cannot be made: /tmp */
   c->env = g_strsplit("HOME=/app", " ", -1);
-  g_auto(GStrv) over = uva_init_app_env(c);
+  g_auto(GStrv) over = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(over, "HOME"), ==, "/app");
   uva_container_spec_free(c);
 }

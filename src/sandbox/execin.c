@@ -3,7 +3,7 @@
  * slow or silent client never stalls the container's init.  The helper
  * reads the request from the client's own socket (the manager only passed
  * it on, after checking the client's uid), starts the command with the
- * app's confinement (uva_init_confine: no_new_privs, the app's
+ * app's confinement (uva_app_confine: no_new_privs, the app's
  * capabilities and seccomp filter) in the app's namespaces, passes on the
  * client's signals and sends back the command's status.  The command uses
  * the client's own stdin, stdout and stderr, received with SCM_RIGHTS, or
@@ -12,8 +12,8 @@
 
 #include "base/util.h"
 #include "ipc/ctl.h"
+#include "sandbox/app.h"
 #include "sandbox/execfmt.h"
-#include "sandbox/init.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -118,7 +118,7 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
   const char *cwd = r->cwd[0] ? r->cwd : UVA_APP_DIR;
   if (chdir(cwd) < 0)
     goto fail;
-  env = uva_init_app_env(c);
+  env = uva_app_env(c);
   for (char **e = r->env; *e; e++) {
     const char *eq = strchr(*e, '=');
     if (!eq)
@@ -126,9 +126,9 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
     g_autofree char *name = g_strndup(*e, (gsize)(eq - *e));
     env = g_environ_setenv(env, name, eq + 1, TRUE);
   }
-  if (uva_init_confine(c, -1, -1) < 0)
+  if (uva_app_confine(c, -1, -1) < 0)
     goto fail;
-  err = uva_init_exec(r->argv, env);
+  err = uva_app_exec(r->argv, env);
   goto report;
 fail:
   err = errno;

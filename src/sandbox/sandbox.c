@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "ipc/msg.h"
 #include "net/tap.h"
+#include "sandbox/app.h"
 #include "sandbox/init.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/subid.h"
@@ -236,7 +237,7 @@ gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
   /* Signals init forwards stay blocked across clone so none is lost before
    * init's signalfd exists; the manager's own mask is restored at once. */
   sigset_t block, old;
-  uva_init_signal_set(&block);
+  uva_app_signal_set(&block);
   sigprocmask(SIG_BLOCK, &block, &old);
   /* The raw syscall, fork-like (no new stack): glibc's clone() wrapper wants
    * a function and a stack, and the manager is single-threaded here. */
