@@ -493,7 +493,7 @@ static gboolean start_container(Container *c, GError **error) {
    * iteration, so whatever init sent before it died (READY, ERROR) is read
    * before the SIGCHLD that reports the death, even when a busy manager
    * finds both pending at once.  Init only answers requests (at most
-   * MAX_DIALS in fwd.c at a time), so it cannot starve the others. */
+   * MAX_DIALS, net/fwdcore.h, at a time), so it cannot starve the others. */
   c->sync_watch = uva_fd_watch_hot(c->sb.sync_fd, G_IO_IN | G_IO_HUP,
                                    G_PRIORITY_HIGH, uva_container_on_sync, c);
   return TRUE;

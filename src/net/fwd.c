@@ -25,7 +25,13 @@
  * (pipe-user-pages-soft, pipe(7)).
  *
  * UDP (fwdudp.c): one flow per host peer address, each with its own
- * connected UDP socket inside; fwdudp.h has the types both files share.
+ * connected UDP socket inside.
+ *
+ * Files: this one has the API, the listeners (accept, the reserve fd) and
+ * the epoll loop that dispatches to fwdtcp.c (a connection's two sockets
+ * and pipes) and fwdudp.c (flows); fwdcore.h has the types and budgets
+ * the three share, fwdcore.c the epoll and warning helpers.  Calls go
+ * down only: fwd -> fwdtcp, fwdudp -> fwdcore.
  *
  * Budgets, so that one client or container never takes the loop or the
  * manager's fds from the others (issue 12):
@@ -54,451 +60,30 @@
 #include "net/fwd.h"
 
 #include "base/util.h"
+#include "net/fwdcore.h"
+#include "net/fwdtcp.h"
 #include "net/fwdudp.h"
 
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #define CONN_MAX 1024
-#define PIPE_SIZE (1024 * 1024)
-#define SHORT_READ 4096 /* see pump(): a read this short emptied the socket */
-#define QUEUE_MAX (64 * 1024 * 1024)
-/* One pipe-full per connection and direction per wakeup.  At 256 KiB (issue
- * 12) a single iperf3 stream re-armed every 256 KiB: per 2 GiB host->ns
- * the manager made 7724 epoll_ctl, 9495 poll and epoll_wait, 21056 splice
- * (strace -c) against 0, 2489 and 8102 before the budgets; at 1 MiB, 1852
- * epoll_ctl, 3694 polls, 9239 splices (issue 24).  A wakeup still moves
- * at most one pipe-full before the others get their turn. */
-#define PUMP_BUDGET PIPE_SIZE
 #define DISPATCH_BUDGET (4 * 1024 * 1024)
-#define WARN_S 5
-#define PIPE_POOL_MAX 16
 #define EPOLL_BATCH 64
 #define RETRY_MS 100 /* accept after EMFILE and friends */
 #define UDP_SWEEP_S 10
-
-typedef struct {
-  int r, w, cap; /* r < 0: no pipe */
-} Pipe;
-
-typedef struct {
-  Pipe pipe;
-  gsize queued;  /* bytes in the pipe */
-  gboolean eof;  /* the source said EOF */
-  gboolean shut; /* ... and it went on as shutdown(SHUT_WR) */
-} Dir;
-
-typedef struct {
-  Tag host_tag, guest_tag;
-  UvaFwd *fwd;
-  Listener *l;
-  guint32 id;
-  int host, guest; /* guest < 0 while init dials */
-  gboolean dialing, connecting, dead;
-  gboolean starved; /* in fwd->starved: a read waits for QUEUE_MAX room */
-  Dir up, down;     /* host -> guest, guest -> host */
-} Conn;
-
-/* The struct that holds a tag (the tag's address is the epoll cookie). */
-#define CONN_OF(t, member)                                                     \
-  ((Conn *)(void *)((char *)(t)-offsetof(Conn, member)))
 
 /* The manager's reserve fd and how many forwarders share it. */
 static int reserve_fd = -1;
 static guint reserve_users;
 
-/* Limits ---------------------------------------------------------------- */
-
-/* One line per container and cap per WARN_S: a flood must not turn into
- * a flood of lines. */
-void uva_fwd_warn_cap(UvaFwd *f, Cap cap, const char *fmt, ...) {
-  gint64 now = g_get_monotonic_time();
-  if (f->warned[cap] != 0 && now - f->warned[cap] < WARN_S * G_USEC_PER_SEC)
-    return;
-  f->warned[cap] = now;
-  va_list ap;
-  va_start(ap, fmt);
-  g_autofree char *what = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  g_printerr("uva_container: %s: %s\n", f->name, what);
-}
-
-void uva_fwd_warn_fds(UvaFwd *f, int err, const char *what) {
-  if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-    uva_fwd_warn_cap(f, CAP_FDS,
-                     "%s: %s; dropping that connection or flow only", what,
-                     g_strerror(err));
-}
-
 static void reserve_open(void) {
   if (reserve_fd < 0)
     reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* Pipes ---------------------------------------------------------------- */
-
-static gboolean pipe_get(UvaFwd *f, Pipe *p) {
-  if (f->pool->len > 0) {
-    *p = g_array_index(f->pool, Pipe, f->pool->len - 1);
-    g_array_set_size(f->pool, f->pool->len - 1);
-    return TRUE;
-  }
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-    return FALSE;
-  /* A larger pipe moves more per splice.  Past the per-user quota the
-   * kernel refuses (EPERM) and the default 64 KiB stays: still correct. */
-  int cap = fcntl(fds[1], F_SETPIPE_SZ, PIPE_SIZE);
-  if (cap < 0)
-    cap = fcntl(fds[1], F_GETPIPE_SZ);
-  *p = (Pipe){fds[0], fds[1], cap > 0 ? cap : 65536};
-  return TRUE;
-}
-
-static void pipe_close(Pipe *p) {
-  uva_close_fdp(&p->r);
-  uva_close_fdp(&p->w);
-  p->r = p->w = -1;
-}
-
-/* Only empty pipes come back: the pool never mixes two streams. */
-static void pipe_put(UvaFwd *f, Pipe *p) {
-  if (f->pool->len < PIPE_POOL_MAX)
-    g_array_append_val(f->pool, *p);
-  else
-    pipe_close(p);
-  p->r = p->w = -1;
-}
-
-/* Helpers -------------------------------------------------------------- */
-
-gboolean uva_fwd_ep_ctl(UvaFwd *f, int op, int fd, guint32 events, Tag *tag) {
-  struct epoll_event ev = {.events = events, .data.ptr = tag};
-  return epoll_ctl(f->epfd, op, fd, &ev) == 0;
-}
-
-static gboolean ep_add(UvaFwd *f, int fd, guint32 events, Tag *tag) {
-  return uva_fwd_ep_ctl(f, EPOLL_CTL_ADD, fd, events, tag);
-}
-
-/* close() removes an fd from an epoll set only when it drops the file's
- * last reference (epoll(7), Q6).  A socket from init is also init's until
- * init's close() after sendmsg, which can come later than ours on a short
- * connection; without this its next event would name a freed Conn. */
-void uva_fwd_ep_del(UvaFwd *f, int fd) {
-  if (fd >= 0)
-    (void)epoll_ctl(f->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
-
-static void set_nodelay(int fd) {
-  /* The forwarder sends what it gets at once; Nagle would hold back the
-   * tail of every response by one round trip. */
-  int one = 1;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-/* close() with SO_LINGER {1, 0} sends RST instead of FIN (socket(7)). */
-static void close_reset(int *fd) {
-  if (*fd < 0)
-    return;
-  struct linger lg = {1, 0};
-  (void)setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  uva_close_fdp(fd);
-  *fd = -1;
-}
-
-guint32 uva_fwd_next_id(UvaFwd *f) {
-  if (++f->next_id == 0)
-    f->next_id = 1;
-  return f->next_id;
-}
-
-/* TCP connections ------------------------------------------------------ */
-
-static void unstarve(UvaFwd *f);
-
-static void conn_close(Conn *c, gboolean reset) {
-  UvaFwd *f = c->fwd;
-  if (c->dead)
-    return;
-  c->dead = TRUE;
-  if (c->dialing) {
-    g_hash_table_remove(f->dialing, GUINT_TO_POINTER(c->id));
-    f->inflight--;
-  }
-  uva_fwd_ep_del(f, c->guest);
-  if (reset) {
-    close_reset(&c->host);
-    close_reset(&c->guest);
-  } else {
-    uva_close_fdp(&c->host);
-    uva_close_fdp(&c->guest);
-  }
-  c->host = c->guest = -1;
-  /* A pipe with bytes left belongs to this stream only: closed, not
-   * pooled. */
-  for (Dir *d = &c->up; d; d = d == &c->up ? &c->down : NULL) {
-    f->queued -= d->queued;
-    if (d->pipe.r >= 0 && d->queued == 0)
-      pipe_put(f, &d->pipe);
-    else
-      pipe_close(&d->pipe);
-    d->queued = 0;
-  }
-  if (c->starved)
-    g_queue_remove(&f->starved, c);
-  /* Its bytes are gone with it: that may be the room others wait for. */
-  if (f->starved.length > 0 && f->queued <= QUEUE_MAX / 2)
-    unstarve(f);
-  if (c->l)
-    c->l->conns--; /* its listener may accept again: resume_accept() */
-  g_hash_table_remove(f->conns, c);
-  /* The current epoll batch may still name c: freed after it. */
-  g_ptr_array_add(f->dead, c);
-}
-
-/* The same registration again (EPOLL_CTL_MOD): for an edge-triggered fd
- * the kernel re-checks readiness and queues an event if it is ready, at
- * the tail of the ready list, so what is left is served after the others
- * (epoll(7), ep_modify). */
-static gboolean rearm(UvaFwd *f, int fd, guint32 events, Tag *tag) {
-  return uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, fd, events, tag);
-}
-
-#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-
-/* QUEUE_MAX has room again: every starved connection reads next round. */
-static void unstarve(UvaFwd *f) {
-  Conn *c;
-  while ((c = g_queue_pop_head(&f->starved))) {
-    c->starved = FALSE;
-    (void)rearm(f, c->host, CONN_EVENTS, &c->host_tag);
-    (void)rearm(f, c->guest, CONN_EVENTS, &c->guest_tag);
-  }
-}
-
-/* Moves what d's source has into its destination through d's pipe, until
- * the source says EAGAIN or EOF and the pipe is empty, the destination is
- * full, or PUMP_BUDGET bytes came in.  Returns 0, or the errno that ends
- * the connection.  A short splice never means "the source is empty": a
- * splice into a pipe also stops at the pipe's free slots, one per page
- * fragment (pipe(7)), and an 8 KiB pipe (all a user past
- * pipe-user-pages-soft gets) has two.  No new edge would come for what
- * stays in the socket, so only EAGAIN ends the reading; and a budget that
- * runs out re-arms the source instead. */
-static int pump(Conn *c, Dir *d, gboolean edge) {
-  UvaFwd *f = c->fwd;
-  gboolean drained = FALSE;
-  gboolean up = d == &c->up;
-  int src = up ? c->host : c->guest;
-  int dst = up ? c->guest : c->host;
-  gsize budget = PUMP_BUDGET;
-  gboolean capped = FALSE;
-  for (;;) {
-    gboolean progress = FALSE;
-    gsize room = 0;
-    if (!d->eof && budget > 0 && !drained) {
-      gsize left = f->queued < QUEUE_MAX ? QUEUE_MAX - f->queued : 0;
-      capped = left == 0;
-      if (d->pipe.r < 0 && !capped && !pipe_get(f, &d->pipe)) {
-        int err = errno;
-        uva_fwd_warn_fds(f, err, "pipe2");
-        return err;
-      }
-      if (d->pipe.r >= 0)
-        room = MIN((gsize)d->pipe.cap - d->queued, MIN(budget, left));
-    }
-    if (room > 0) {
-      gboolean empty = d->queued == 0;
-      ssize_t n = splice(src, NULL, d->pipe.w, NULL, room,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      /* A short read is not proof that the socket is empty (above), but
-       * one of under SHORT_READ bytes into an EMPTY full-size pipe is:
-       * to run out of its 256 slots first, the socket would have had to
-       * hold 256 fragments of under 16 bytes each, and tcp_queue_rcv()
-       * coalesces small segments into the tail skb.  Then whatever
-       * arrives after the epoll_wait that reported this edge raises a new
-       * one, and the read that would only say EAGAIN is skipped: one
-       * splice less per message and direction (keep-alive: 6.0 -> 4.0
-       * splices per request, strace -c, issue 24).  Not for an edge that
-       * came with RDHUP: a FIN queued before it raises no edge of its own. */
-      if (n > 0 && edge && empty && (gsize)n < room && n < SHORT_READ &&
-          d->pipe.cap >= PIPE_SIZE)
-        drained = TRUE;
-      if (n > 0) {
-        d->queued += (gsize)n;
-        f->queued += (gsize)n;
-        f->dispatched += (gsize)n;
-        budget -= (gsize)n;
-        progress = TRUE;
-      } else if (n == 0) {
-        d->eof = TRUE;
-        progress = TRUE;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        return errno;
-      }
-      /* EAGAIN: the socket is empty, or the pipe has no free slot; then
-       * bytes are queued, the drain below frees slots and the loop reads
-       * again. */
-    }
-    if (d->queued > 0) {
-      ssize_t n = splice(d->pipe.r, NULL, dst, NULL, d->queued,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d->queued -= (gsize)n;
-        f->queued -= (gsize)n;
-        progress = TRUE;
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return errno;
-      }
-    }
-    if (d->eof && d->queued == 0 && !d->shut) {
-      /* Half-close: this direction ends, the other keeps flowing. */
-      if (shutdown(dst, SHUT_WR) < 0 && errno != ENOTCONN)
-        return errno;
-      d->shut = TRUE;
-    }
-    if (!progress)
-      break;
-  }
-  if (d->queued == 0 && d->pipe.r >= 0)
-    pipe_put(f, &d->pipe);
-  if (!d->eof && budget == 0) {
-    /* The source may hold more: next round, after the others. */
-    if (!rearm(f, src, CONN_EVENTS, up ? &c->host_tag : &c->guest_tag))
-      return errno;
-  } else if (!d->eof && capped && !c->starved) {
-    uva_fwd_warn_cap(f, CAP_QUEUE,
-                     "%u MiB queued in its forwarded connections (the cap): "
-                     "their readers wait until it drains",
-                     QUEUE_MAX >> 20);
-    c->starved = TRUE;
-    g_queue_push_tail(&f->starved, c);
-  }
-  if (f->starved.length > 0 && f->queued <= QUEUE_MAX / 2)
-    unstarve(f);
-  return 0;
-}
-
-static void conn_settle(Conn *c, int err) {
-  if (err != 0)
-    conn_close(c, TRUE);
-  else if (c->up.shut && c->down.shut)
-    conn_close(c, FALSE);
-}
-
-/* Both directions, from whatever state: after the connect completes. */
-static void conn_pump(Conn *c) {
-  int err = pump(c, &c->up, FALSE);
-  if (err == 0)
-    err = pump(c, &c->down, FALSE);
-  conn_settle(c, err);
-}
-
-static void conn_event(Conn *c, gboolean guest_side, guint32 events) {
-  if (c->dead || c->guest < 0)
-    return; /* still dialing: the host's bytes wait in its socket */
-  if (c->connecting) {
-    if (!guest_side)
-      return;
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    if (getsockopt(c->guest, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-      soerr = errno;
-    if (soerr != 0) {
-      conn_close(c, TRUE);
-      return;
-    }
-    if (!(events & EPOLLOUT))
-      return;
-    c->connecting = FALSE;
-    conn_pump(c);
-    return;
-  }
-  /* A reset socket ends the connection now, even when neither direction
-   * would touch it (say, its pipe is full toward an app that stopped
-   * reading): otherwise it would linger until that app wakes up. */
-  if (events & EPOLLERR) {
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    (void)getsockopt(guest_side ? c->guest : c->host, SOL_SOCKET, SO_ERROR,
-                     &soerr, &len);
-    if (soerr != 0) {
-      conn_close(c, TRUE);
-      return;
-    }
-  }
-  /* Only the directions this event concerns: the one this socket feeds
-   * when it is readable, the one it drains when it is writable. */
-  const guint32 bad = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-  Dir *from = guest_side ? &c->down : &c->up;
-  Dir *to = guest_side ? &c->up : &c->down;
-  int err = 0;
-  if (events & (EPOLLIN | bad))
-    err = pump(c, from, !(events & bad));
-  /* Writable matters only to bytes that wait in the pipe for this socket.
-   * With an empty pipe the other socket's own EPOLLIN edge brings its
-   * bytes; pumping here too would read them first, and the EPOLLIN that
-   * follows in the same batch would read nothing: wasted splices per
-   * message, since every ACK raises an EPOLLOUT edge. */
-  if (err == 0 &&
-      (events & (EPOLLHUP | EPOLLERR) || (events & EPOLLOUT && to->queued > 0)))
-    err = pump(c, to, FALSE);
-  conn_settle(c, err);
-}
-
-/* peer: the client's address from accept4(), NULL when it is not IPv4. */
-static void conn_new(Listener *l, int fd, const struct sockaddr_in *peer) {
-  UvaFwd *f = l->fwd;
-  Conn *c = g_new0(Conn, 1);
-  c->host_tag.kind = TAG_HOST;
-  c->guest_tag.kind = TAG_GUEST;
-  c->fwd = f;
-  c->l = l;
-  l->conns++;
-  c->host = fd;
-  c->guest = -1;
-  c->up.pipe = c->down.pipe = (Pipe){-1, -1, 0};
-  c->id = uva_fwd_next_id(f);
-  g_hash_table_add(f->conns, c);
-  set_nodelay(fd);
-  if (!ep_add(f, fd, CONN_EVENTS, &c->host_tag)) {
-    uva_fwd_warn_fds(f, errno, "epoll_ctl");
-    conn_close(c, TRUE);
-    return;
-  }
-  c->dialing = TRUE;
-  f->inflight++;
-  g_hash_table_insert(f->dialing, GUINT_TO_POINTER(c->id), &c->host_tag);
-  /* The client's address, for init to dial from (transparent.c); it came
-   * with accept4(), not from a getpeername() per connection. */
-  gboolean real = peer && (ntohl(peer->sin_addr.s_addr) >> 24) != 127;
-  if (!f->dial(c->id, l->pub.container_port, FALSE, real ? peer : NULL,
-               f->dial_data))
-    conn_close(c, TRUE);
-}
-
-static void conn_dialed(Conn *c, int fd, int err) {
-  c->dialing = FALSE;
-  c->fwd->inflight--;
-  if (fd < 0) {
-    uva_fwd_warn_fds(c->fwd, err, "receiving a socket from the container");
-    conn_close(c, TRUE);
-    return;
-  }
-  c->guest = fd;
-  c->connecting = TRUE;
-  set_nodelay(fd);
-  if (!ep_add(c->fwd, fd, CONN_EVENTS, &c->guest_tag)) {
-    uva_fwd_warn_fds(c->fwd, errno, "epoll_ctl");
-    conn_close(c, TRUE);
-  }
 }
 
 static void reap_dead(UvaFwd *f) {
@@ -532,12 +117,12 @@ static int shed_one(Listener *l, int err) {
   reserve_fd = -1;
   int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   int accept_err = fd < 0 ? errno : 0;
-  close_reset(&fd);
+  uva_fwdcore_close_reset(&fd);
   reserve_open();
   if (accept_err == 0) {
     g_autofree char *where = uva_publish_host_string(&l->pub);
     g_autofree char *what = g_strdup_printf("accept on %s", where);
-    uva_fwd_warn_fds(l->fwd, err, what);
+    uva_fwdcore_warn_fds(l->fwd, err, what);
   }
   return accept_err;
 }
@@ -551,10 +136,10 @@ static void tcp_ready(Listener *l) {
       l->blocked = TRUE;
       if (l->conns >= CONN_MAX) {
         g_autofree char *where = uva_publish_host_string(&l->pub);
-        uva_fwd_warn_cap(f, CAP_CONNS,
-                         "%u connections on %s (the cap): new ones wait in "
-                         "the backlog until one closes",
-                         CONN_MAX, where);
+        uva_fwdcore_warn_cap(f, CAP_CONNS,
+                             "%u connections on %s (the cap): new ones wait in "
+                             "the backlog until one closes",
+                             CONN_MAX, where);
       }
       return;
     }
@@ -565,7 +150,7 @@ static void tcp_ready(Listener *l) {
     if (fd >= 0) {
       gboolean v4 =
           len >= sizeof(struct sockaddr_in) && peer.ss_family == AF_INET;
-      conn_new(l, fd, v4 ? (const struct sockaddr_in *)&peer : NULL);
+      uva_fwdtcp_new(l, fd, v4 ? (const struct sockaddr_in *)&peer : NULL);
       continue;
     }
     int err = errno;
@@ -583,12 +168,13 @@ static void tcp_ready(Listener *l) {
     /* ENOBUFS, ENOMEM, or no reserve: the client stays in the backlog;
      * retry on a timer instead of spinning on a listener that stays
      * readable. */
-    uva_fwd_warn_fds(f, err, "accept");
+    uva_fwdcore_warn_fds(f, err, "accept");
     if (!f->retry_timer)
       f->retry_timer = g_timeout_add(RETRY_MS, on_retry, f);
     return;
   }
-  (void)rearm(f, l->fd, EPOLLIN | EPOLLET, &l->tag); /* more next round */
+  /* more next round */
+  (void)uva_fwdcore_rearm(f, l->fd, EPOLLIN | EPOLLET, &l->tag);
 }
 
 /* A dial or a connection ended: blocked listeners may accept again. */
@@ -627,22 +213,21 @@ static gboolean on_retry(gpointer data) {
 }
 
 /* An event taken from epoll but not served: registered again, so that the
- * kernel queues it anew if the fd is still ready (see rearm()). */
+ * kernel queues it anew if the fd is still ready (see uva_fwdcore_rearm()). */
 static void tag_rearm(UvaFwd *f, Tag *t) {
   const guint32 in = EPOLLIN | EPOLLET;
   switch (t->kind) {
   case TAG_TCP_LISTENER:
   case TAG_UDP_LISTENER:
-    (void)rearm(f, ((Listener *)t)->fd, in, t);
+    (void)uva_fwdcore_rearm(f, ((Listener *)t)->fd, in, t);
     break;
   case TAG_HOST:
-    (void)rearm(f, CONN_OF(t, host_tag)->host, CONN_EVENTS, t);
-    break;
   case TAG_GUEST:
-    (void)rearm(f, CONN_OF(t, guest_tag)->guest, CONN_EVENTS, t);
+    uva_fwdtcp_rearm(f, t);
     break;
   case TAG_FLOW:
-    (void)rearm(f, ((Flow *)t)->fd, in, t); /* fd -1 once dead: a no-op */
+    /* fd -1 once dead: a no-op */
+    (void)uva_fwdcore_rearm(f, ((Flow *)t)->fd, in, t);
     break;
   }
 }
@@ -669,10 +254,8 @@ static gboolean on_epoll(int fd, GIOCondition cond, gpointer data) {
         uva_fwdudp_ready((Listener *)t);
       break;
     case TAG_HOST:
-      conn_event(CONN_OF(t, host_tag), FALSE, evs[i].events);
-      break;
     case TAG_GUEST:
-      conn_event(CONN_OF(t, guest_tag), TRUE, evs[i].events);
+      uva_fwdtcp_event(t, evs[i].events);
       break;
     case TAG_FLOW:
       uva_fwdudp_event((Flow *)t);
@@ -702,7 +285,7 @@ UvaFwd *uva_fwd_new(const char *name, UvaFwdDialFunc dial, gpointer data,
   f->conns = g_hash_table_new(NULL, NULL);
   f->dialing = g_hash_table_new(NULL, NULL);
   f->dead = g_ptr_array_new();
-  f->pool = g_array_new(FALSE, FALSE, sizeof(Pipe));
+  f->pool = uva_fwdtcp_pool_new();
   g_queue_init(&f->starved);
   reserve_open();
   reserve_users++;
@@ -754,7 +337,7 @@ gboolean uva_fwd_publish(UvaFwd *f, UvaPublish *p, GError **error) {
     if (!f->sweep_timer)
       f->sweep_timer = g_timeout_add_seconds(UDP_SWEEP_S, on_sweep, f);
     l->listening = TRUE;
-    if (!ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
+    if (!uva_fwdcore_ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
       return uva_fail_errno(error, errno, "%s: epoll_ctl", f->name);
   }
   return TRUE;
@@ -773,7 +356,7 @@ gboolean uva_fwd_listen(UvaFwd *f, guint16 container_port, GError **error) {
     (void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (listen(l->fd, SOMAXCONN) < 0)
       return uva_fail_errno(error, errno, "%s: listen", f->name);
-    if (!ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
+    if (!uva_fwdcore_ep_add(f, l->fd, EPOLLIN | EPOLLET, &l->tag))
       return uva_fail_errno(error, errno, "%s: epoll_ctl", f->name);
     l->listening = TRUE;
     if (f->started)
@@ -805,7 +388,7 @@ void uva_fwd_dialed(UvaFwd *f, guint32 id, int fd, int err) {
   }
   g_hash_table_remove(f->dialing, GUINT_TO_POINTER(id));
   if (t->kind == TAG_HOST)
-    conn_dialed(CONN_OF(t, host_tag), fd, err);
+    uva_fwdtcp_dialed(t, fd, err);
   else
     uva_fwdudp_dialed((Flow *)t, fd, err);
   reap_dead(f);
@@ -825,15 +408,7 @@ void uva_fwd_free(UvaFwd *f) {
     g_source_remove(f->retry_timer);
   if (f->sweep_timer)
     g_source_remove(f->sweep_timer);
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init(&it, f->conns);
-  while (g_hash_table_iter_next(&it, &key, NULL)) {
-    g_hash_table_iter_steal(&it);
-    ((Conn *)key)->dialing = FALSE;
-    ((Conn *)key)->l = NULL;
-    conn_close(key, TRUE);
-  }
+  uva_fwdtcp_close_all(f);
   for (guint i = 0; i < f->listeners->len; i++) {
     Listener *l = f->listeners->pdata[i];
     if (l->flows)
@@ -842,8 +417,7 @@ void uva_fwd_free(UvaFwd *f) {
     g_free(l);
   }
   reap_dead(f);
-  for (guint i = 0; i < f->pool->len; i++)
-    pipe_close(&g_array_index(f->pool, Pipe, i));
+  uva_fwdtcp_pool_close(f);
   g_ptr_array_unref(f->listeners);
   g_hash_table_unref(f->conns);
   g_hash_table_unref(f->dialing);

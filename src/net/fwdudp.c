@@ -31,7 +31,7 @@ static void flow_free(gpointer data) {
     g_hash_table_remove(f->dialing, GUINT_TO_POINTER(fl->id));
     f->inflight--;
   }
-  uva_fwd_ep_del(f, fl->fd);
+  uva_fwdcore_ep_del(f, fl->fd);
   uva_close_fdp(&fl->fd);
   fl->fd = -1;
   GBytes *b;
@@ -64,13 +64,13 @@ void uva_fwdudp_dialed(Flow *fl, int fd, int err) {
   fl->dialing = FALSE;
   f->inflight--;
   if (fd < 0) {
-    uva_fwd_warn_fds(f, err, "receiving a socket from the container");
+    uva_fwdcore_warn_fds(f, err, "receiving a socket from the container");
     g_hash_table_remove(fl->l->flows, fl->key); /* frees fl */
     return;
   }
   fl->fd = fd;
-  if (!uva_fwd_ep_ctl(f, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, &fl->tag)) {
-    uva_fwd_warn_fds(f, errno, "epoll_ctl");
+  if (!uva_fwdcore_ep_ctl(f, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, &fl->tag)) {
+    uva_fwdcore_warn_fds(f, errno, "epoll_ctl");
     g_hash_table_remove(fl->l->flows, fl->key);
     return;
   }
@@ -103,8 +103,8 @@ void uva_fwdudp_event(Flow *fl) {
                  peer, (socklen_t)key_len);
     flow_touch(fl);
   }
-  (void)uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, fl->fd, EPOLLIN | EPOLLET,
-                       &fl->tag); /* more next round */
+  (void)uva_fwdcore_ep_ctl(f, EPOLL_CTL_MOD, fl->fd, EPOLLIN | EPOLLET,
+                           &fl->tag); /* more next round */
 }
 
 static Flow *flow_new(Listener *l, GBytes *key) {
@@ -113,10 +113,11 @@ static Flow *flow_new(Listener *l, GBytes *key) {
     return NULL; /* dropped, as a full queue would */
   if (g_hash_table_size(l->flows) >= FLOW_MAX) {
     g_autofree char *where = uva_publish_host_string(&l->pub);
-    uva_fwd_warn_cap(f, CAP_FLOWS,
-                     "%u UDP flows on %s (the cap): the least recently used "
-                     "ones make room",
-                     FLOW_MAX, where);
+    uva_fwdcore_warn_cap(
+        f, CAP_FLOWS,
+        "%u UDP flows on %s (the cap): the least recently used "
+        "ones make room",
+        FLOW_MAX, where);
     Flow *old = g_queue_peek_head(&l->lru);
     g_hash_table_remove(l->flows, old->key); /* flow_free */
   }
@@ -125,7 +126,7 @@ static Flow *flow_new(Listener *l, GBytes *key) {
   fl->l = l;
   fl->fd = -1;
   fl->key = g_bytes_ref(key);
-  fl->id = uva_fwd_next_id(f);
+  fl->id = uva_fwdcore_next_id(f);
   fl->lru_link.data = fl;
   g_queue_init(&fl->pending);
   g_queue_push_tail_link(&l->lru, &fl->lru_link);
@@ -166,7 +167,7 @@ void uva_fwdudp_ready(Listener *l) {
     }
   }
   /* More next round. */
-  (void)uva_fwd_ep_ctl(f, EPOLL_CTL_MOD, l->fd, EPOLLIN | EPOLLET, &l->tag);
+  (void)uva_fwdcore_ep_ctl(f, EPOLL_CTL_MOD, l->fd, EPOLLIN | EPOLLET, &l->tag);
 }
 
 GHashTable *uva_fwdudp_flows_new(void) {
