@@ -1,6 +1,8 @@
 /* spec.h - what a container is: a name, a command, the host directories
  * behind its working directory and /tmp, and the ports it publishes.  Pure
- * data and parsers; nothing here touches the system, so it is unit tested. */
+ * data and parsers; nothing here touches the system, so it is unit tested.
+ * One header, two files: spec.c has the model, validation and the default
+ * spec; specparse.c each field's parser and printer (spec.c calls them). */
 #pragma once
 
 #include <glib.h>
