@@ -12,7 +12,9 @@
 #    (-Wall -Wextra -Werror) in build-analyzer/, so any analyzer warning
 #    fails the build;
 #  - shellcheck -x (settings in .shellcheckrc) over every shell script;
-#  - groff -ww over the man page.
+#  - groff -ww over the man page;
+#  - the layering (tests/gates/layers.py): no include of a folder above
+#    one's own in src/LAYERS, no include cycle between files.
 # Prints "N passed, N failed" last.
 UVA_LIB_TAP_ONLY=1
 # shellcheck source=tests/lib.sh
@@ -63,5 +65,8 @@ gate "shellcheck: ${#scripts[@]} scripts (tests, ci, packaging, bench, completio
 
 gate "groff: the man page formats without a warning" groff-base \
   make -s --no-print-directory check-man
+
+gate "layers: src/ folders include only folders below them (src/LAYERS), no include cycle" python3 \
+  python3 tests/gates/layers.py
 
 echo "$pass passed, $fail failed"
