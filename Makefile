@@ -108,7 +108,7 @@ check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 
 # Real software (CPython's regression tests, nginx, redis, PostgreSQL) on
 # the host and in a container, and the per-test difference
-# (tests/compat/run.sh; README "Compatibility").
+# (tests/compat/run.sh; docs/compatibility.md).
 compat: uva_container
 	tests/compat/run.sh
 

@@ -7,11 +7,11 @@
  * Deployments: a Deployment's Pods must have restartPolicy Always, and a
  * spec's `restart` is no or on-failure.
  *
- * What a container is maps field by field (README, "When one machine is not
- * enough"): command (argv[0] resolved in the image, as uva resolves it inside),
- * workingDir /app, env, published ports as containerPort plus hostPort/hostIP
- * (so 127.0.0.1:18080 stays loopback only), ready-http as an httpGet
- * readinessProbe, restart as restartPolicy, stop-timeout as
+ * What a container is maps field by field (docs/operations.md, "When one
+ * machine is not enough"): command (argv[0] resolved in the image, as uva
+ * resolves it inside), workingDir /app, env, published ports as containerPort
+ * plus hostPort/hostIP (so 127.0.0.1:18080 stays loopback only), ready-http as
+ * an httpGet readinessProbe, restart as restartPolicy, stop-timeout as
  * terminationGracePeriodSeconds, shm-size as a sized memory emptyDir.
  * The confinement maps to a securityContext: the app runs with the uid
  * that ran `kube` (uva maps only that id), no privilege escalation

@@ -381,7 +381,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       "[--] COMMAND [ARG...] - run COMMAND in a container");
   g_option_context_add_main_entries(ctx, entries, NULL);
   /* The built-in sizes, from the constants: tests/docs.sh reads them here
-   * and compares what README and the man page say. */
+   * and compares what README.md, docs/ and the man page say. */
   g_autofree char *sizes = g_strdup_printf(
       "Inside, tmpfs of the container's own: the home directory (0700, %u "
       "MiB), /run (0755, %u MiB), /var/tmp (1777, %u MiB); /dev/shm: "

@@ -42,7 +42,8 @@
 #define UVA_DEFAULT_SHM_SIZE (64u * 1024 * 1024)
 /* Seconds from the stop signal to SIGKILL (docker's 10), and the seconds
  * -d waits for readiness.  Plain numbers: --help spells them out
- * (G_STRINGIFY), and tests/docs.sh holds README and the man page to it. */
+ * (G_STRINGIFY), and tests/docs.sh holds README.md, docs/ and the man page
+ * to it. */
 #define UVA_DEFAULT_STOP_TIMEOUT 10
 #define UVA_DEFAULT_WAIT_TIMEOUT 60
 /* The PATH of every app: the host's system directories, seen read-only. */
@@ -62,7 +63,7 @@ typedef struct {
   gboolean read_only;
 } UvaMount;
 
-/* How published ports reach the container (README, "Port policy"). */
+/* How published ports reach the container (docs/ports.md). */
 typedef enum {
   UVA_PORT_DRIVER_SPLICE, /* host socket joined to one inside: fwd.c */
   UVA_PORT_DRIVER_SLIRP,  /* libslirp's hostfwd to 10.0.2.100: slirp.c */
