@@ -34,8 +34,9 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
-SRCS := $(wildcard src/*.c)
-LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+SRCS := $(wildcard src/*/*.c)
+HDRS := $(wildcard src/*/*.h)
+LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
 BUILD ?= build
 OBJS := $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
@@ -45,8 +46,9 @@ all: uva_container
 uva_container: $(OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(BUILD)/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD):
 	mkdir -p $@
@@ -55,7 +57,7 @@ $(BUILD):
 # changes: `make && make install PREFIX=~/.local` must not install a binary
 # that still names /usr/local/share.  The stamp holds the values and is
 # rewritten only when they differ, so an unchanged build stays up to date.
-CONFIG_USERS := $(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l 'UVA_DATADIR\|UVA_VERSION' src/*.c))
+CONFIG_USERS := $(patsubst src/%.c,$(BUILD)/%.o,$(shell grep -l 'UVA_DATADIR\|UVA_VERSION' src/*/*.c))
 $(CONFIG_USERS) $(CONFIG_USERS:%.o=%-hooks.o): $(BUILD)/config.stamp
 $(BUILD)/config.stamp: FORCE | $(BUILD)
 	@printf '%s\n' 'DATADIR=$(DATADIR)' 'VERSION=$(VERSION)' >$@.new; \
@@ -64,10 +66,11 @@ FORCE:
 
 # The same program with test-only hooks (UVA_TEST_HOOKS): the tests use it
 # to prove the manager's confinement forbids what it should, from inside.
-HOOKED := supervisor confine
+HOOKED := manager/supervisor manager/confine
 HOOK_OBJS := $(filter-out $(HOOKED:%=$(BUILD)/%.o),$(OBJS)) $(HOOKED:%=$(BUILD)/%-hooks.o)
-$(BUILD)/%-hooks.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(WARN) -DUVA_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(BUILD)/%-hooks.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -DUVA_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -Isrc -c -o $@ $<
 $(BUILD)/uva_container-hooks: $(HOOK_OBJS)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -105,7 +108,7 @@ check-all: uva_container $(BUILD)/unit $(BUILD)/uva_container-hooks
 
 # Real software (CPython's regression tests, nginx, redis, PostgreSQL) on
 # the host and in a container, and the per-test difference
-# (tests/compat/run.sh; README "Compatibility").
+# (tests/compat/run.sh; docs/compatibility.md).
 compat: uva_container
 	tests/compat/run.sh
 
@@ -126,9 +129,9 @@ FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := publish specfile words frames ctl
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build-fuzz/%.o)
-build-fuzz/%.o: src/%.c $(wildcard src/*.h)
-	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+build-fuzz/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Isrc -c -o $@ $<
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 .SECONDARY: $(FUZZ_OBJS)

@@ -24,8 +24,8 @@
 # all_ms MS"); `bench/quick.sh --update-baseline` writes the medians of
 # this run there (review the diff: it is what later runs are held to).
 # A line "behind-pasta row column REASON" names a cell known to be behind
-# pasta on a quiet machine (measured by `make bench`, README Speed): its
-# fall behind pasta is printed as "KNOWN-BEHIND ..." and does not fail,
+# pasta on a quiet machine (measured by `make bench`, docs/performance.md):
+# its fall behind pasta is printed as "KNOWN-BEHIND ..." and does not fail,
 # so the gate holds everything else now and the cell to its baseline
 # still; the line goes when the gap is closed.  An open gap, said where
 # everyone sees it, not a gate that fails every run until it is fixed.

@@ -10,7 +10,7 @@ mkdir -p "$TREE"
 cp -r "$ROOT/Makefile" "$ROOT/src" "$ROOT/http_recorder.py" "$ROOT/uva_container.1" \
   "$ROOT/completions" "$ROOT/packaging" "$ROOT/contrib" "$TREE/"
 tmake() { make -s -C "$TREE" CFLAGS=-O0 -j2 "$@" >"$WORK/tree.log" 2>&1 || { sed 's/^/#   /' "$WORK/tree.log"; return 1; }; }
-# README's order: build with the default PREFIX, then install elsewhere.
+# docs/usage.md's order: build with the default PREFIX, then install elsewhere.
 PFX=$WORK/prefix
 if tmake && tmake install PREFIX="$PFX"; then
   spec=$(as_user "$PFX/bin/uva_container" --print-default-spec 2>&1)

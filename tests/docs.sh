@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/docs.sh - the defaults README.md and the man page state are the
-# binary's.  Each value is read from the binary (run --help, --help,
+# tests/docs.sh - the defaults README.md, docs/*.md and the man page state
+# are the binary's.  Each value is read from the binary (run --help, --help,
 # --print-default-spec) and every sentence of the docs that states it is
 # found with a precise pattern and compared: a changed default fails here
 # until the docs follow.  A pattern that no longer matches fails too (the
@@ -13,7 +13,12 @@ UVA_LIB_TAP_ONLY=1
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 flat() { tr '\n' ' ' | tr -s ' \t' ' '; }
-README_T=$(flat <"$ROOT/README.md")
+# The front door and the docs it links (issue 25 moved README's sections
+# to docs/*.md): each file one long line, by its path from the top.
+declare -A DOC_T
+for p in "$ROOT/README.md" "$ROOT"/docs/*.md; do
+  DOC_T[${p#"$ROOT"/}]=$(flat <"$p")
+done
 # The man page as a reader sees it: formatted, one long line, no
 # hyphenation, no bold or underline (grotty -cbou).
 MAN_T=
@@ -52,7 +57,13 @@ stated() {
     not_ok "$doc: /$re/ says $(printf '%s ' "${got[@]}")where the binary's default is $want"
   fi
 }
-readme() { stated README.md "$README_T" "$@"; }
+# doc FILE WANT REGEX: the sentence lives in FILE (README.md, docs/x.md);
+# a file that is gone matches nothing, and fails.
+doc() {
+  local f=$1
+  shift
+  stated "$f" "${DOC_T[$f]:-}" "$@"
+}
 man() {
   if [ -n "$MAN_T" ]; then stated uva_container.1 "$MAN_T" "$@"; else skipped "uva_container.1: /$2/ (no groff)"; fi
 }
@@ -76,10 +87,10 @@ case $SHM in
 esac
 
 # The stop timeout: SIGKILL follows the stop signal after it.
-readme "$STOP" 'SIGKILL follows after ([0-9]+) s'
-readme "$STOP" 'stop-timeout` \(seconds, default ([0-9]+)'
-readme "$STOP" 'SIGKILL after the stop timeout \(([0-9]+) s'
-readme "$STOP" 'stop-timeout` \(([0-9]+) s by default\)'
+doc README.md "$STOP" 'SIGKILL follows after ([0-9]+) s'
+doc docs/usage.md "$STOP" 'stop-timeout` \(seconds, default ([0-9]+)'
+doc docs/operations.md "$STOP" 'SIGKILL after the stop timeout \(([0-9]+) s'
+doc docs/operations.md "$STOP" 'stop-timeout` \(([0-9]+) s by default\)'
 man "$STOP" 'followed by SIGKILL after ([0-9]+) seconds'
 man "$STOP" 'its stop timeout, ([0-9]+) s unless set'
 man "$STOP" 'and SIGKILL \(default ([0-9]+)\)'
@@ -87,43 +98,43 @@ man "$STOP" 'before SIGKILL \(default ([0-9]+)\)'
 man "$STOP" 'the default stop-timeout of ([0-9]+) s'
 
 # -d's readiness wait.
-readme "$WAIT" '`--wait-timeout` \(default ([0-9]+) s\)'
+doc docs/operations.md "$WAIT" '`--wait-timeout` \(default ([0-9]+) s\)'
 man "$WAIT" '--wait-timeout seconds \(default ([0-9]+) with -d'
 man "$WAIT" 'give up after SECONDS \(default ([0-9]+);'
 stated "uva_container --help" "$TOP_HELP" "$WAIT" 'within --wait-timeout \(default ([0-9]+) s\)'
 
 # The caps.
-readme "$PIDS" 'processes and threads \(default ([0-9]+)\)'
-readme "$PIDS" 'its init included: ([0-9]+) by default'
-readme "$PIDS" '`--pids-limit` \(([0-9]+) by default\)'
-readme "$PIDS" '`--pids-limit` \(([0-9]+)\)'
+doc docs/usage.md "$PIDS" 'processes and threads \(default ([0-9]+)\)'
+doc docs/usage.md "$PIDS" 'its init included: ([0-9]+) by default'
+doc docs/hardening.md "$PIDS" '`--pids-limit` \(([0-9]+) by default\)'
+doc docs/compatibility.md "$PIDS" '`--pids-limit` \(([0-9]+)\)'
 man "$PIDS" 'the default is ([0-9]+), as in podman'
 man "$PIDS" 'at most ([0-9]+) processes and threads \(--pids-limit\)'
 man "$PIDS" 'As --pids-limit; printed by --print-default-spec only where it is not the default ([0-9]+)'
-readme "$SOCKS" 'outbound flows \(default ([0-9]+)\)'
-readme "$SOCKS" 'UDP source port: ([0-9]+) by default'
-readme "$SOCKS" '\| ([0-9]+) \(`--sockets-limit`\)'
-readme "$SOCKS" '`--sockets-limit` \(([0-9]+)\)'
+doc docs/usage.md "$SOCKS" 'outbound flows \(default ([0-9]+)\)'
+doc docs/usage.md "$SOCKS" 'UDP source port: ([0-9]+) by default'
+doc docs/how-it-works.md "$SOCKS" '\| ([0-9]+) \(`--sockets-limit`\)'
+doc docs/hardening.md "$SOCKS" '`--sockets-limit` \(([0-9]+)\)'
 man "$SOCKS" 'source port; the default is ([0-9]+)\.'
 man "$SOCKS" 'As --sockets-limit; printed only where it is not the default ([0-9]+)'
 
 # The sizes.
-readme "$SHM" 'the size of `/dev/shm` \(default `([0-9]+[kmg])`\)'
-readme "$SHM" 'as in Docker \(default `([0-9]+[kmg])`'
-readme "$SHM_MIB" 'its tmpfs has a size, ([0-9]+) MiB unless `--shm-size`'
+doc docs/usage.md "$SHM" 'the size of `/dev/shm` \(default `([0-9]+[kmg])`\)'
+doc docs/usage.md "$SHM" 'as in Docker \(default `([0-9]+[kmg])`'
+doc docs/hardening.md "$SHM_MIB" 'its tmpfs has a size, ([0-9]+) MiB unless `--shm-size`'
 man "$SHM" 'the default is ([0-9]+[kmg]), as in Docker'
 man "$SHM" 'As --shm-size; printed only where it is not the default ([0-9]+[kmg])'
 man "$SHM_MIB" '/dev/shm holds at most ([0-9]+) MiB'
-readme "$RUN_MIB" '`/run` \(0755, ([0-9]+) MiB\)'
-readme "$RUN_MIB" '`/run` \(([0-9]+) MiB, memory\)'
-readme "$VTMP_MIB" '`/var/tmp` \(1777, ([0-9]+) MiB\)'
-readme "$VTMP_MIB" 'and `/var/tmp` \(([0-9]+) MiB\) are'
-readme "$HOME_MIB" 'passwd entry names it \(0700, ([0-9]+) MiB\)'
+doc docs/how-it-works.md "$RUN_MIB" '`/run` \(0755, ([0-9]+) MiB\)'
+doc docs/operations.md "$RUN_MIB" '`/run` \(([0-9]+) MiB, memory\)'
+doc docs/how-it-works.md "$VTMP_MIB" '`/var/tmp` \(1777, ([0-9]+) MiB\)'
+doc docs/operations.md "$VTMP_MIB" 'and `/var/tmp` \(([0-9]+) MiB\) are'
+doc docs/how-it-works.md "$HOME_MIB" 'passwd entry names it \(0700, ([0-9]+) MiB\)'
 man "$HOME_MIB" "tmpfs of the container's own \\(0700, ([0-9]+) MiB"
 man "$RUN_MIB" '/run \(0755, ([0-9]+) MiB\)'
 man "$VTMP_MIB" '/var/tmp \(1777, ([0-9]+) MiB\)'
-readme "$LOG_MIB" 'which take turns at ([0-9]+) MiB'
-readme "$((LOG_MIB * 2))" '\(at most ([0-9]+) MiB per container\)'
+doc docs/operations.md "$LOG_MIB" 'which take turns at ([0-9]+) MiB'
+doc docs/operations.md "$((LOG_MIB * 2))" '\(at most ([0-9]+) MiB per container\)'
 man "$LOG_MIB" 'which take turns at ([0-9]+) MiB each'
 man "$((LOG_MIB * 2))" 'each: at most ([0-9]+) MiB, at least'
 man "$LOG_MIB" 'at least the last ([0-9]+) MiB'
@@ -134,9 +145,13 @@ PAIRS=$(awk -F'[:=;]' '/^\[container /{n=$0; sub(/^\[container /, "", n); sub(/\
   /^publish=/{print n, $3, $4}' <<<"$SPEC")
 check "the default spec publishes two ports ($(tr '\n' ' ' <<<"$PAIRS"))" [ "$(grep -c . <<<"$PAIRS")" = 2 ]
 while read -r name hport cport; do
-  readme "$hport" "$name ready at http://127\\.0\\.0\\.1:([0-9]+)/"
-  readme "$hport" "127\\.0\\.0\\.1:([0-9]+) -> $name:$cport"
-  readme "$cport" "127\\.0\\.0\\.1:$hport -> $name:([0-9]+)"
+  for f in README.md docs/operations.md; do
+    doc "$f" "$hport" "$name ready at http://127\\.0\\.0\\.1:([0-9]+)/"
+  done
+  for f in README.md docs/ports.md; do
+    doc "$f" "$hport" "127\\.0\\.0\\.1:([0-9]+) -> $name:$cport"
+    doc "$f" "$cport" "127\\.0\\.0\\.1:$hport -> $name:([0-9]+)"
+  done
   man "$hport" "$name ready at http://127\\.0\\.0\\.1:([0-9]+)/"
   man "$hport" "$name listens on port $cport inside container $name, published on the host as http://127\\.0\\.0\\.1:([0-9]+)/"
   man "$cport" "$name listens on port ([0-9]+) inside container $name"

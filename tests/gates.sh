@@ -12,7 +12,9 @@
 #    (-Wall -Wextra -Werror) in build-analyzer/, so any analyzer warning
 #    fails the build;
 #  - shellcheck -x (settings in .shellcheckrc) over every shell script;
-#  - groff -ww over the man page.
+#  - groff -ww over the man page;
+#  - the layering (tests/gates/layers.py): no include of a folder above
+#    one's own in src/LAYERS, no include cycle between files.
 # Prints "N passed, N failed" last.
 UVA_LIB_TAP_ONLY=1
 # shellcheck source=tests/lib.sh
@@ -34,8 +36,8 @@ gate() { # description, Debian package, command...
   fi
 }
 
-gate "clang-format: src/*.c src/*.h tests/*.c tests/fuzz/*.c as .clang-format has them" clang-format \
-  clang-format --dry-run -Werror src/*.c src/*.h tests/*.c tests/fuzz/*.c
+gate "clang-format: src/*/*.c src/*/*.h tests/*.c tests/fuzz/*.c as .clang-format has them" clang-format \
+  clang-format --dry-run -Werror src/*/*.c src/*/*.h tests/*.c tests/fuzz/*.c
 
 # Suppressed, each for its reason:
 #  resourceLeak, memleak: every fd and heap object in src/ is owned by a
@@ -51,7 +53,7 @@ gate "cppcheck: no warning in src/" cppcheck \
   cppcheck -q --error-exitcode=1 --enable=warning,portability --std=c11 --inline-suppr \
   --library=gtk --library=posix --library=tests/gates/cppcheck.cfg \
   --suppress=resourceLeak --suppress=memleak --suppress=readdirCalled --suppress=getpwuidCalled \
-  -D_GNU_SOURCE -D__linux__ -D__x86_64__ -DUVA_VERSION='"0"' -DUVA_DATADIR='"/"' -Isrc src/*.c
+  -D_GNU_SOURCE -D__linux__ -D__x86_64__ -DUVA_VERSION='"0"' -DUVA_DATADIR='"/"' -Isrc src/*/*.c
 
 gate "gcc -fanalyzer: the program builds without an analyzer warning (-Werror)" gcc \
   make -s --no-print-directory BUILD=build-analyzer CFLAGS="-O1 -g -fanalyzer" build-analyzer/uva_container
@@ -63,5 +65,8 @@ gate "shellcheck: ${#scripts[@]} scripts (tests, ci, packaging, bench, completio
 
 gate "groff: the man page formats without a warning" groff-base \
   make -s --no-print-directory check-man
+
+gate "layers: src/ folders include only folders below them (src/LAYERS), no include cycle" python3 \
+  python3 tests/gates/layers.py
 
 echo "$pass passed, $fail failed"

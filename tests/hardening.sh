@@ -311,7 +311,7 @@ else
   skipped "70 containers leave nothing (sanitizer build)"
 fi
 
-# After start-up the manager confines itself (src/confine.c): Landlock and
+# After start-up the manager confines itself (src/manager/confine.c): Landlock and
 # the seccomp allow-list with argument filters.  The test hook tries, from
 # inside the confined manager, each operation they forbid and prints its
 # errno: EACCES is Landlock's answer, EPERM seccomp's.  It runs on a

@@ -11,7 +11,7 @@ import socket
 import struct
 import sys
 
-HEAD = struct.Struct("IIiI64s")  # UvaCtlHead (src/ctl.h)
+HEAD = struct.Struct("IIiI64s")  # UvaCtlHead (src/ipc/ctl.h)
 OK, EXEC_EXIT = 4, 9
 
 

@@ -5,7 +5,7 @@
 # across the log files' turn under a fast writer; the bypass notifier under
 # a storm of binds and connects, a killed init, a second bind of a
 # published port; kube under hostile strings.  Each attack is kept as a
-# case; the README's "Hardening" table names them.  Loads are bounded in
+# case; docs/hardening.md's "The new surfaces" table names them.  Loads are bounded in
 # time (a few seconds each).  UVA_SURFACES="exec logs bypass kube" runs
 # only those sections.
 # A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.

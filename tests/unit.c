@@ -1,30 +1,30 @@
 /* unit.c - GTest cases for the pure parts: publish specs, names, spec
  * validation, id maps, /etc/hosts text, the sync-socket protocol and where
  * a container's command lives on the host. */
-#include "bypass.h"
-#include "confine.h"
-#include "ctl.h"
-#include "ctltrust.h"
-#include "doctor.h"
-#include "execfmt.h"
-#include "flowcap.h"
-#include "fragguard.h"
-#include "hostdir.h"
-#include "init.h"
-#include "listening.h"
-#include "msg.h"
-#include "output.h"
-#include "portholder.h"
-#include "preflight.h"
-#include "rootfs.h"
-#include "sandbox.h"
-#include "seccomp.h"
-#include "spec.h"
-#include "specfile.h"
-#include "subid.h"
-#include "tap.h"
-#include "util.h"
-#include "volume.h"
+#include "base/util.h"
+#include "cli/doctor.h"
+#include "cli/preflight.h"
+#include "ipc/ctl.h"
+#include "ipc/ctltrust.h"
+#include "ipc/msg.h"
+#include "manager/confine.h"
+#include "manager/output.h"
+#include "net/bypass.h"
+#include "net/flowcap.h"
+#include "net/fragguard.h"
+#include "net/tap.h"
+#include "sandbox/app.h"
+#include "sandbox/execfmt.h"
+#include "sandbox/listening.h"
+#include "sandbox/rootfs.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/subid.h"
+#include "spec/hostdir.h"
+#include "spec/portholder.h"
+#include "spec/spec.h"
+#include "spec/specfile.h"
+#include "spec/volume.h"
 
 #include <arpa/inet.h>
 #include <elf.h>
@@ -140,20 +140,20 @@ static void test_home(void) {
  * our own (the recorder's spec sets it). */
 static void test_app_env(void) {
   UvaContainerSpec *c = uva_container_spec_new("e");
-  g_auto(GStrv) bare = uva_init_app_env(c);
+  g_auto(GStrv) bare = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(bare, "HOME"), ==, "/tmp");
   g_assert_null(g_environ_getenv(bare, "USER"));
   g_assert_null(g_environ_getenv(bare, "PYTHONUNBUFFERED"));
   c->user = g_strdup("alice");
   c->home = g_strdup("/home/alice");
-  g_auto(GStrv) env = uva_init_app_env(c);
+  g_auto(GStrv) env = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(env, "HOME"), ==, "/home/alice");
   g_assert_cmpstr(g_environ_getenv(env, "USER"), ==, "alice");
   g_assert_cmpstr(g_environ_getenv(env, "LOGNAME"), ==, "alice");
   g_free(c->home);
   c->home = g_strdup("/usr/lib/alice"); /* cannot be made: /tmp */
   c->env = g_strsplit("HOME=/app", " ", -1);
-  g_auto(GStrv) over = uva_init_app_env(c);
+  g_auto(GStrv) over = uva_app_env(c);
   g_assert_cmpstr(g_environ_getenv(over, "HOME"), ==, "/app");
   uva_container_spec_free(c);
 }

@@ -23,7 +23,7 @@
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPAT_NAME=$("${AS_USER[@]}" id -un)
 COMPAT_PG_BIN=/usr/lib/postgresql/15/bin
-# The container's app environment (uva_init_app_env() in src/init.c),
+# The container's app environment (uva_app_env() in src/sandbox/app.c),
 # for the host side too; HOME stays the user's own.
 COMPAT_ENV=(env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   LANG=C.UTF-8 USER="$COMPAT_NAME" LOGNAME="$COMPAT_NAME")

@@ -19,7 +19,7 @@ there: a test that did not run inside is a difference, not a silent pass.
 known.tsv: "GLOB<TAB>CAUSE" lines (fnmatch on the ID, # comments): a row
 that differs and matches is listed with its cause and does not fail the
 run.  A known difference that does not show up in this run is listed too
-(a cause that went away should be deleted from known.tsv and the README).
+(a cause that went away should be deleted from known.tsv and docs/compatibility.md).
 """
 import fnmatch
 import re

@@ -14,9 +14,9 @@
  * split the fds into two control messages, 4: close without reading the
  * answer), byte 3 how many times the datagram is sent (mod 4, +1); the
  * rest is the datagram. */
-#include "ctl.h"
-#include "ctlserver.h"
-#include "util.h"
+#include "base/util.h"
+#include "ipc/ctl.h"
+#include "manager/ctlserver.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * libslirp opens real sockets for what a frame asks (a TCP SYN to some
  * address, a DNS query): `make fuzz` runs this in a network namespace of
  * its own with nothing but a down lo, so none leaves the machine. */
-#include "slirp.h"
+#include "net/slirp.h"
 
 #include <glib.h>
 

@@ -1,6 +1,6 @@
 /* fuzz_publish.c - libFuzzer target: the -p parser, and the text it gives
  * back for what it accepts (which must parse again to the same thing). */
-#include "spec.h"
+#include "spec/spec.h"
 
 #include <string.h>
 

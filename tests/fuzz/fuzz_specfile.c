@@ -1,7 +1,7 @@
 /* fuzz_specfile.c - libFuzzer target: spec files.  What parses is printed
  * and must parse again to the same spec (the round trip
  * `--print-default-spec` relies on). */
-#include "specfile.h"
+#include "spec/specfile.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   char *text = g_strndup((const char *)data, size);

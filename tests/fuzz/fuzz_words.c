@@ -1,7 +1,7 @@
 /* fuzz_words.c - libFuzzer target: the small parsers of user input:
  * environment entries, names, volumes, restart policies, port drivers. */
-#include "spec.h"
-#include "volume.h"
+#include "spec/spec.h"
+#include "spec/volume.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   char *text = g_strndup((const char *)data, size);
