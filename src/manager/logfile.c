@@ -329,16 +329,21 @@ gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
       if (missed_turn(&r[cur], had)) {
         /* Two turns or more since the last pass: what stood between is
          * gone.  Said, not hidden; then the older file whole and the
-         * newer (cur again) from its start, so nothing is doubled. */
+         * newer from its start, so nothing is doubled. */
         g_printerr("uva_container: logs: %s: fell behind the writer by more "
                    "than a log file (%d MiB): some output was lost here\n",
                    name, (int)(UVA_LOG_HALF >> 20));
         /* The line cut off there ends here, so the next starts whole. */
         if (ok && r[cur].n_seen > 0 && r[cur].seen[r[cur].n_seen - 1] != '\n')
           ok = uva_write_all(1, "\n", 1, error);
+        /* Which is the newer now depends on how many turns were missed:
+         * by mtime, which is sound here (the older file's last write is
+         * a whole file's filling ago, many clock ticks), where it was not
+         * for telling a turn from no turn. */
+        cur = older(&r[cur], &r[cur ^ 1]) ? cur ^ 1 : cur;
         r[cur ^ 1].off = 0;
         r[cur ^ 1].n_seen = 0;
-        ok = copy_out(&r[cur ^ 1], error);
+        ok = ok && copy_out(&r[cur ^ 1], error);
         r[cur].off = 0;
         r[cur].n_seen = 0;
       } else {
