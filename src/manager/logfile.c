@@ -148,6 +148,7 @@ typedef struct {
    * the file still holds what was read (see missed_turn). */
   char seen[4096];
   size_t n_seen;
+  gboolean rewritten; /* copy_out found seen gone: see fell_behind */
 } Reader;
 
 static void reader_stat(Reader *r) {
@@ -182,6 +183,19 @@ static gboolean changed(const Reader *r, off_t size, struct timespec mtime) {
          r->mtime.tv_nsec != mtime.tv_nsec;
 }
 
+/* Whether the file still holds, just before offset at, the last bytes
+ * read up to there.  4 KiB: a log of lines alike but for a counter or a
+ * time (the bench's, most servers') differs within that; 64 bytes of one
+ * line's tail did not.  A log of one line repeated cannot be told apart:
+ * its loss goes unsaid. */
+static gboolean still_holds(const Reader *r, off_t at) {
+  if (r->n_seen == 0 || at < (off_t)r->n_seen)
+    return TRUE;
+  char now[sizeof r->seen];
+  ssize_t n = pread(r->fd, now, r->n_seen, at - (off_t)r->n_seen);
+  return n == (ssize_t)r->n_seen && memcmp(now, r->seen, r->n_seen) == 0;
+}
+
 /* At a turn seen from file cur to the other: whether the writer has
  * turned back to cur since (a follower away longer than one file takes to
  * fill), emptying it and writing it again: cur is shorter than the offset
@@ -189,22 +203,20 @@ static gboolean changed(const Reader *r, off_t size, struct timespec mtime) {
  * read there.  Not by mtime: with multigrain timestamps (Linux 6.13) the
  * mtimes of two files need not follow the order of their writes. */
 static gboolean missed_turn(const Reader *cur, off_t had) {
-  if (cur->size < had)
-    return TRUE;
-  /* 4 KiB: a log of lines alike but for a counter or a time (the bench's,
-   * most servers') differs within that; 64 bytes of one line's tail did
-   * not.  A log of one line repeated cannot be told apart: its loss goes
-   * unsaid. */
-  if (cur->n_seen == 0 || had < (off_t)cur->n_seen)
-    return FALSE;
-  char now[sizeof cur->seen];
-  ssize_t n = pread(cur->fd, now, cur->n_seen, had - (off_t)cur->n_seen);
-  return n != (ssize_t)cur->n_seen || memcmp(now, cur->seen, cur->n_seen) != 0;
+  return cur->size < had || !still_holds(cur, had);
 }
 
-static gboolean copy_out(Reader *r, GError **error) {
+/* Copies r from its offset to its size out.  With check, before each
+ * read: the file must still hold what was read last, or the writer came
+ * back to it while this pass read (a follower stopped in the middle of a
+ * pass): then r->rewritten, and nothing more is copied. */
+static gboolean copy_out(Reader *r, gboolean check, GError **error) {
   char buf[65536];
   while (r->off < r->size) {
+    if (check && !still_holds(r, r->off)) {
+      r->rewritten = TRUE;
+      break;
+    }
     size_t want = (size_t)MIN((off_t)sizeof buf, r->size - r->off);
     ssize_t n = pread(r->fd, buf, want, r->off);
     if (n < 0 && errno == EINTR)
@@ -270,6 +282,33 @@ static int open_log(int dir, const char *name) {
   return fd;
 }
 
+/* The follower fell two turns or more behind: what stood between is
+ * gone.  Said, not hidden; the line cut off ends, so the next starts
+ * whole; then the older file whole, and *cur is the newer, to be read
+ * from its start, so nothing is doubled.  Which is the newer depends on
+ * how many turns were missed: told by mtime, which is sound here (the
+ * older file's last write is a whole file's filling ago, many clock
+ * ticks), where it was not for telling a turn from no turn. */
+static gboolean fell_behind(Reader *r, int *cur, const char *name,
+                            GError **error) {
+  g_printerr("uva_container: logs: %s: fell behind the writer by more than "
+             "a log file (%d MiB): some output was lost here\n",
+             name, (int)(UVA_LOG_HALF >> 20));
+  const Reader *c = &r[*cur];
+  if (c->n_seen > 0 && c->seen[c->n_seen - 1] != '\n' &&
+      !uva_write_all(1, "\n", 1, error))
+    return FALSE;
+  reader_stat(&r[0]);
+  reader_stat(&r[1]);
+  *cur = older(&r[*cur], &r[*cur ^ 1]) ? *cur ^ 1 : *cur;
+  for (int i = 0; i < 2; i++) {
+    r[i].off = 0;
+    r[i].n_seen = 0;
+    r[i].rewritten = FALSE;
+  }
+  return copy_out(&r[*cur ^ 1], FALSE, error);
+}
+
 gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
                           gboolean follow, gboolean (*still_running)(gpointer),
                           gpointer data, GError **error) {
@@ -300,7 +339,8 @@ gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
     const char *from = last_lines(all, tail);
     ok = uva_write_all(1, from, all->len - (gsize)(from - all->str), error);
   } else {
-    ok = copy_out(&r[first], error) && copy_out(&r[first ^ 1], error);
+    ok = copy_out(&r[first], FALSE, error) &&
+         copy_out(&r[first ^ 1], FALSE, error);
   }
   /* Following: the writer writes one file only, the current one, and
    * turns to the other by emptying it (make_room).  So the file not being
@@ -327,33 +367,21 @@ gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
     if (changed(&r[cur ^ 1], other_size, other_mtime)) {
       reader_stat(&r[cur]); /* its final size, past the stat above */
       if (missed_turn(&r[cur], had)) {
-        /* Two turns or more since the last pass: what stood between is
-         * gone.  Said, not hidden; then the older file whole and the
-         * newer from its start, so nothing is doubled. */
-        g_printerr("uva_container: logs: %s: fell behind the writer by more "
-                   "than a log file (%d MiB): some output was lost here\n",
-                   name, (int)(UVA_LOG_HALF >> 20));
-        /* The line cut off there ends here, so the next starts whole. */
-        if (ok && r[cur].n_seen > 0 && r[cur].seen[r[cur].n_seen - 1] != '\n')
-          ok = uva_write_all(1, "\n", 1, error);
-        /* Which is the newer now depends on how many turns were missed:
-         * by mtime, which is sound here (the older file's last write is
-         * a whole file's filling ago, many clock ticks), where it was not
-         * for telling a turn from no turn. */
-        cur = older(&r[cur], &r[cur ^ 1]) ? cur ^ 1 : cur;
-        r[cur ^ 1].off = 0;
-        r[cur ^ 1].n_seen = 0;
-        ok = ok && copy_out(&r[cur ^ 1], error);
-        r[cur].off = 0;
-        r[cur].n_seen = 0;
+        ok = fell_behind(r, &cur, name, error);
       } else {
-        ok = copy_out(&r[cur], error);
-        cur ^= 1;
-        r[cur].off = 0;
-        r[cur].n_seen = 0;
+        ok = copy_out(&r[cur], TRUE, error);
+        if (ok && r[cur].rewritten) {
+          ok = fell_behind(r, &cur, name, error);
+        } else {
+          cur ^= 1;
+          r[cur].off = 0;
+          r[cur].n_seen = 0;
+        }
       }
     }
-    ok = ok && copy_out(&r[cur], error);
+    ok = ok && copy_out(&r[cur], TRUE, error);
+    if (ok && r[cur].rewritten)
+      ok = fell_behind(r, &cur, name, error) && copy_out(&r[cur], TRUE, error);
     guint64 moved = r[0].copied + r[1].copied - before;
     if (last && moved == 0)
       break;
