@@ -107,6 +107,11 @@ int uva_app_exec(char **argv, char **env) {
   return err;
 }
 
+void uva_app_fail(int status_fd, int code) {
+  (void)!write(status_fd, &code, sizeof code);
+  _exit(127);
+}
+
 gboolean uva_app_uses_bypass(const UvaContainerSpec *c) {
   return c->port_driver == UVA_PORT_DRIVER_BYPASS || c->outbound_bypass;
 }

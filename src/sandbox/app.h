@@ -27,6 +27,11 @@ int uva_app_confine(const UvaContainerSpec *c, int status_fd, int go_fd);
  * for a program this kernel cannot run (uva_execfmt_strerror). */
 int uva_app_exec(char **argv, char **env);
 
+/* The end of a child that failed to become its program (the app, an exec
+ * command): code (an errno, or a code of execfmt.h) written to status_fd,
+ * whose reader tells the manager, then _exit(127). */
+G_GNUC_NORETURN void uva_app_fail(int status_fd, int code);
+
 /* The app runs under a bypass driver (--port-driver bypass or --outbound
  * bypass): its filter has a notification listener that init serves. */
 gboolean uva_app_uses_bypass(const UvaContainerSpec *c);

@@ -92,7 +92,6 @@ static int open_pty(const Request *r, int *slave) {
  * app's confinement.  A failure before exec goes to status_fd. */
 G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
                                     int slave, int status_fd) {
-  int err = 0;
   /* Declared before the first goto (clang refuses a jump over a cleanup
    * variable's initialisation). */
   g_auto(GStrv) env = NULL;
@@ -128,13 +127,9 @@ G_GNUC_NORETURN static void command(const UvaContainerSpec *c, Request *r,
   }
   if (uva_app_confine(c, -1, -1) < 0)
     goto fail;
-  err = uva_app_exec(r->argv, env);
-  goto report;
+  uva_app_fail(status_fd, uva_app_exec(r->argv, env));
 fail:
-  err = errno;
-report:
-  (void)!write(status_fd, &err, sizeof err);
-  _exit(127);
+  uva_app_fail(status_fd, errno);
 }
 
 static int exit_code(int st) {

@@ -61,18 +61,11 @@ static int setup_stdio(const UvaContainerSpec *c, int tty_fd, int out_fd,
 G_GNUC_NORETURN static void app_child(const UvaContainerSpec *c, int status_fd,
                                       int go_fd, int tty_fd, int out_fd,
                                       int err_fd) {
-  int err = 0;
   g_auto(GStrv) env = uva_app_env(c);
   if (setup_stdio(c, tty_fd, out_fd, err_fd) < 0 ||
       uva_app_confine(c, status_fd, go_fd) < 0)
-    goto fail;
-  err = uva_app_exec(c->argv, env);
-  goto report;
-fail:
-  err = errno;
-report:
-  (void)!write(status_fd, &err, sizeof err);
-  _exit(127);
+    uva_app_fail(status_fd, errno);
+  uva_app_fail(status_fd, uva_app_exec(c->argv, env));
 }
 
 /* The container's process cap (--pids-limit), set on init itself so that
