@@ -72,6 +72,10 @@ else
   skipped "exec from an unprivileged other user (needs root)"
 fi
 check "control directory: mode 0700" bash -c '[ "$(stat -c %a "$1")" = 700 ]' _ "$RUNDIR"
+# One socket per manager: a.sock and b.sock are links to it (no inode per
+# container, ctlserver.c), with one record, and nothing else is there.
+check "one control socket for a manager's containers: a.sock and b.sock one inode, one record" \
+  bash -c 'i=$(stat -c %i "$1/a.sock") && [ "$i" = "$(stat -c %i "$1/b.sock")" ] && [ "$(stat -c %h "$1/a.sock")" = 2 ] && [ "$(ls -A "$1" | LC_ALL=C sort | tr "\n" " ")" = ".$i.id a.sock b.sock " ]' _ "$RUNDIR"
 out=$(CTL down "$CDIR/default.spec" 2>&1); rc=$?
 check_eq "down: exit 0 ($out)" "$rc" 0
 nothing_left() { no_user_procs && for p in "$@"; do port_free "$p" || return 1; done; }
@@ -191,19 +195,19 @@ check "down of a spec naming a planted socket: refused in one line, nothing sent
 # can; an app cannot reach the directory): its pid, this very socket.
 ino=$(stat -c %i "$RUNDIR/victim.sock")
 dev=$($PY -c 'import os,sys; print(os.stat(sys.argv[1]).st_dev)' "$RUNDIR/victim.sock")
-printf 'uva_container-ctl %s %s %s\n' "$PL" "$dev" "$ino" >"$RUNDIR/.victim.$ino.id"
-chmod 0600 "$RUNDIR/.victim.$ino.id"; own "$RUNDIR/.victim.$ino.id"
+printf 'uva_container-ctl %s %s %s\n' "$PL" "$dev" "$ino" >"$RUNDIR/.$ino.id"
+chmod 0600 "$RUNDIR/.$ino.id"; own "$RUNDIR/.$ino.id"
 out=$(CTL exec victim -- true 2>&1); rc=$?
 check "exec to a planted socket with a forged record: refused, its pid does not run uva_container (rc=$rc: $out)" \
   bash -c '[ "$1" != 0 ] && grep -q "refusing the control socket of victim.*not uva_container" <<<"$2" && ! grep -q GOT "$3"' _ "$rc" "$out" "$PLANT"
 kill "$PL" 2>/dev/null; wait "$PL" 2>/dev/null
-rm -f "$RUNDIR/victim.sock" "$RUNDIR/.victim.$ino.id"
+rm -f "$RUNDIR/victim.sock" "$RUNDIR/.$ino.id"
 # A real manager's record: written before its socket appears, removed after.
 CTL run -d --name trusted -- sleep 100 >/dev/null
 tino=$(stat -c %i "$RUNDIR/trusted.sock" 2>/dev/null)
 check "a manager records its socket's inode and its pid, readable only by you" \
   bash -c '[ "$(stat -c %a "$1")" = 600 ] && read -r tag pid _ ino <"$1" && [ "$tag" = uva_container-ctl ] && [ "$ino" = "$2" ] && [ "$(readlink "/proc/$pid/exe")" = "$3" ]' \
-  _ "$RUNDIR/.trusted.$tino.id" "$tino" "$UVA"
+  _ "$RUNDIR/.$tino.id" "$tino" "$UVA"
 check_eq "exec in the real manager's container still works" "$(CTL exec trusted -- echo inside 2>&1)" inside
 # From inside, neither its own control socket nor another container's can
 # be reached: not by path (mount namespace), not among the unix sockets of
@@ -232,7 +236,7 @@ check "an app reaches neither its own nor another container's control socket (by
   bash -c '! grep -q REACHED <<<"$1" && [ "$(grep -c "^errno 2 " <<<"$1")" = 2 ] && [ "$(grep -c "^errno 111 " <<<"$1")" = 1 ]' _ "$out"
 CTL stop other >/dev/null
 CTL stop trusted >/dev/null
-check "its record is gone with its socket" wait_for 50 bash -c '[ ! -e "$1/trusted.sock" ] && [ ! -e "$1/.trusted.$2.id" ]' _ "$RUNDIR" "$tino"
+check "its record is gone with its socket" wait_for 50 bash -c '[ ! -e "$1/trusted.sock" ] && [ ! -e "$1/.$2.id" ]' _ "$RUNDIR" "$tino"
 
 # ---- NOTIFY_SOCKET with up -d ----
 NS2=$CDIR/notify2.sock

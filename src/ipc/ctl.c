@@ -167,7 +167,7 @@ int uva_ctl_connect_dir(int dir, const char *name, GError **error) {
     struct stat st;
     if (fstatat(dir, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISSOCK(st.st_mode) && st.st_uid == geteuid()) {
-      uva_ctltrust_forget_any(dir, name, st.st_ino);
+      uva_ctltrust_forget_any(dir, st.st_ino);
       (void)unlinkat(dir, file, 0);
     }
   }

@@ -7,9 +7,11 @@
  * container can write the directory (hostdir.c refuses a writable area
  * that holds it), but the client does not take that on trust either:
  *
- *  - the manager writes a record ".NAME.INO.id" (its pid, the socket's
- *    device and inode) into the same directory, before the socket gets its
- *    name; the client reads it with O_NOFOLLOW below the directory fd and
+ *  - the manager writes a record ".INO.id" (its pid, the socket's device
+ *    and inode) into the same directory, before the socket gets a name; one
+ *    socket serves all of a manager's containers, NAME.sock being a hard
+ *    link to it per container (ctlserver.c), so one record serves them
+ *    too.  The client reads it with O_NOFOLLOW below the directory fd and
  *    compares it with fstatat(2) of NAME.sock (AT_SYMLINK_NOFOLLOW).  The
  *    connected fd is not the listening inode (unix(7): the client end is a
  *    socket of its own), so the path's inode is what can be compared;
@@ -43,8 +45,8 @@
 #define RECORD_TAG "uva_container-ctl"
 #define RECORD_MAX 128
 
-static char *record_file(const char *name, ino_t ino) {
-  return g_strdup_printf(".%s.%" PRIuMAX ".id", name, (uintmax_t)ino);
+static char *record_file(ino_t ino) {
+  return g_strdup_printf(".%" PRIuMAX ".id", (uintmax_t)ino);
 }
 
 gboolean uva_ctltrust_record(int dir_fd, const char *name,
@@ -53,7 +55,7 @@ gboolean uva_ctltrust_record(int dir_fd, const char *name,
   struct stat st;
   if (fstatat(dir_fd, sock_file, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return uva_fail_errno(error, errno, "control socket for %s", name);
-  g_autofree char *file = record_file(name, st.st_ino);
+  g_autofree char *file = record_file(st.st_ino);
   g_autofree char *text = g_strdup_printf(
       RECORD_TAG " %d %" PRIuMAX " %" PRIuMAX "\n", (int)getpid(),
       (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
@@ -78,9 +80,9 @@ gboolean uva_ctltrust_record(int dir_fd, const char *name,
 
 /* Reads the record of NAME's socket of inode ino: FALSE with *why (static
  * text) when it is missing or not a file of ours that only we can write. */
-static gboolean read_record(int dir_fd, const char *name, ino_t ino, pid_t *pid,
-                            uintmax_t *dev, uintmax_t *rino, const char **why) {
-  g_autofree char *file = record_file(name, ino);
+static gboolean read_record(int dir_fd, ino_t ino, pid_t *pid, uintmax_t *dev,
+                            uintmax_t *rino, const char **why) {
+  g_autofree char *file = record_file(ino);
   uva_autofd fd =
       openat(dir_fd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
@@ -163,7 +165,7 @@ gboolean uva_ctltrust_check(int dir_fd, const char *name, int sock,
   pid_t pid = 0;
   uintmax_t dev = 0, ino = 0;
   const char *why = NULL;
-  if (!read_record(dir_fd, name, st.st_ino, &pid, &dev, &ino, &why))
+  if (!read_record(dir_fd, st.st_ino, &pid, &dev, &ino, &why))
     return refuse(error, dir_fd, name, why);
   if (dev != (uintmax_t)st.st_dev || ino != (uintmax_t)st.st_ino)
     return refuse(error, dir_fd, name, "its record names another socket");
@@ -196,15 +198,15 @@ gboolean uva_ctltrust_check(int dir_fd, const char *name, int sock,
   return TRUE;
 }
 
-void uva_ctltrust_forget(int dir_fd, const char *name, ino_t ino, pid_t pid) {
+void uva_ctltrust_forget(int dir_fd, ino_t ino, pid_t pid) {
   pid_t who = 0;
   uintmax_t dev = 0, rino = 0;
   const char *why = NULL;
-  if (read_record(dir_fd, name, ino, &who, &dev, &rino, &why) && who == pid)
-    uva_ctltrust_forget_any(dir_fd, name, ino);
+  if (read_record(dir_fd, ino, &who, &dev, &rino, &why) && who == pid)
+    uva_ctltrust_forget_any(dir_fd, ino);
 }
 
-void uva_ctltrust_forget_any(int dir_fd, const char *name, ino_t ino) {
-  g_autofree char *file = record_file(name, ino);
+void uva_ctltrust_forget_any(int dir_fd, ino_t ino) {
+  g_autofree char *file = record_file(ino);
   (void)unlinkat(dir_fd, file, 0);
 }

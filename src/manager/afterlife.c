@@ -26,16 +26,16 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-/* A socket is removed only if it is still the one the manager created: a
- * new manager of the same name may have replaced it meanwhile.  Its
- * record (ctltrust.c) goes first, so that no client meets the record of
- * a socket that is gone and a new one of the same inode. */
+/* A name is removed only if it is still the socket the manager created: a
+ * new manager of the same name may have replaced it meanwhile.  The
+ * record (ctltrust.c; one for all the names, which are links to one
+ * socket) goes first, so that no client meets the record of a socket
+ * that is gone and a new one of the same inode. */
 static void remove_sockets(int dir_fd, char **files, ino_t *inos, guint n,
                            pid_t manager) {
+  for (guint i = 0; i < n; i++)
+    uva_ctltrust_forget(dir_fd, inos[i], manager);
   for (guint i = 0; i < n; i++) {
-    g_autofree char *name =
-        g_strndup(files[i], strlen(files[i]) - strlen(".sock"));
-    uva_ctltrust_forget(dir_fd, name, inos[i], manager);
     struct stat st;
     if (fstatat(dir_fd, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISSOCK(st.st_mode) && st.st_ino == inos[i])

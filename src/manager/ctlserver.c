@@ -1,4 +1,12 @@
-/* ctlserver.c - the manager's control sockets (ctl.h).
+/* ctlserver.c - the manager's control socket (ctl.h).
+ *
+ * One listening socket serves every container of this manager; each
+ * container's NAME.sock is a hard link to it (link(2): a name, no new
+ * inode), and every request names its container (ctl.h).  A socket and a
+ * record per container cost two inode allocations each, and on ext4
+ * without a journal each allocation skips every inode freed in the last
+ * 30 s (fs/ext4/ialloc.c, recently_deleted()): `up` of 256 containers
+ * right after another spent 110 ms of its start-up there (perf, issue 24).
  *
  * Bound and listening before the manager confines itself (confine.c: no
  * bind, listen or new unix socket after start-up); accept(2) and
@@ -6,7 +14,7 @@
  * (unix(7)): only our own uid is served, even if the directory's mode
  * were loosened.  Nothing here blocks: accepts, reads and answers are
  * non-blocking, at most MAX_CLIENTS are served at once and a client that
- * does not read its answer loses it.  At the cap the listeners are not
+ * does not read its answer loses it.  At the cap the listener is not
  * accepted from: a client waits in the backlog (unix(7): connect blocks
  * while it is full) instead of being closed unanswered, and one that
  * says nothing for IDLE_S seconds (not a STOP waiting for its end) is
@@ -28,13 +36,6 @@
 #define IDLE_S 2
 
 typedef struct {
-  int fd;
-  char *name;
-  ino_t ino;
-  guint watch;
-} Listener;
-
-typedef struct {
   UvaCtlServer *srv;
   int fd;
   guint watch;
@@ -44,26 +45,27 @@ typedef struct {
 
 struct UvaCtlServer {
   int dir_fd;
-  GArray *listeners;  /* of Listener */
+  int fd;            /* the listening socket */
+  guint watch;       /* on fd; 0 while paused */
+  ino_t ino;         /* its inode: what every name below links to */
+  char *record;      /* its record (ctltrust.h) */
+  GPtrArray *files;  /* NAME.sock, one per container, as linked */
   GPtrArray *clients; /* of Client* */
   UvaCtlOps ops;
   gpointer data;
   uid_t uid; /* ours, read before the confinement (which refuses geteuid) */
-  gboolean paused; /* at MAX_CLIENTS: the listeners are not watched */
+  gboolean paused; /* at MAX_CLIENTS: the listener is not watched */
 };
 
 static gboolean on_listener(int fd, GIOCondition cond, gpointer data);
 
-static void watch_listeners(UvaCtlServer *s, gboolean on) {
+static void watch_listener(UvaCtlServer *s, gboolean on) {
   if (s->paused == !on)
     return;
   s->paused = !on;
-  for (guint i = 0; i < s->listeners->len; i++) {
-    Listener *l = &g_array_index(s->listeners, Listener, i);
-    if (l->watch)
-      g_source_remove(l->watch);
-    l->watch = on ? g_unix_fd_add(l->fd, G_IO_IN, on_listener, s) : 0;
-  }
+  if (s->watch)
+    g_source_remove(s->watch);
+  s->watch = on ? g_unix_fd_add(s->fd, G_IO_IN, on_listener, s) : 0;
 }
 
 static void client_free(gpointer p) {
@@ -92,7 +94,7 @@ static void drop(Client *c) {
   UvaCtlServer *s = c->srv;
   g_ptr_array_remove(s->clients, c); /* frees c */
   if (s->clients->len < MAX_CLIENTS)
-    watch_listeners(s, TRUE);
+    watch_listener(s, TRUE);
 }
 
 static gboolean on_idle(gpointer data) {
@@ -191,7 +193,7 @@ static gboolean on_listener(int fd, GIOCondition cond, gpointer data) {
     g_ptr_array_add(s->clients, c);
     if (s->clients->len >= MAX_CLIENTS) {
       /* The rest wait in the backlog until a slot is free (drop). */
-      watch_listeners(s, FALSE);
+      watch_listener(s, FALSE);
       return G_SOURCE_REMOVE;
     }
   }
@@ -210,32 +212,38 @@ static int bind_listen(int dir_fd, const char *file) {
   return uva_steal_fd(&fd);
 }
 
-/* Bound under a temporary name and renamed (RENAME_NOREPLACE) once it
- * listens, so that a client never meets a socket nobody listens on yet
- * and takes it for a dead manager's (ctl.c removes those). */
-static gboolean add_listener(UvaCtlServer *s, const char *name,
-                             GError **error) {
-  g_autofree char *tmp = g_strdup_printf(".%s.%d", name, (int)getpid());
-  g_autofree char *file = g_strdup_printf("%s.sock", name);
+/* Bound under a temporary name, recorded, and only then linked to the
+ * names a client looks for, so that a client never meets a socket nobody
+ * listens on yet and takes it for a dead manager's (ctl.c removes those). */
+static gboolean make_listener(UvaCtlServer *s, GError **error) {
+  g_autofree char *tmp = g_strdup_printf(".ctl.%d", (int)getpid());
   (void)unlinkat(s->dir_fd, tmp, 0);
-  int fd = bind_listen(s->dir_fd, tmp);
-  if (fd < 0)
-    return uva_fail_errno(error, errno, "control socket for %s", name);
-  /* The record a client checks (ctltrust.c), before the socket has the
-   * name a client looks for. */
-  g_autofree char *record = NULL;
+  s->fd = bind_listen(s->dir_fd, tmp);
+  if (s->fd < 0)
+    return uva_fail_errno(error, errno, "control socket");
   struct stat st;
-  if (fstatat(s->dir_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-      !uva_ctltrust_record(s->dir_fd, name, tmp, &record, error)) {
-    if (error && !*error)
-      uva_fail_errno(error, errno, "control socket for %s", name);
+  if (fstatat(s->dir_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    uva_fail_errno(error, errno, "control socket");
     (void)unlinkat(s->dir_fd, tmp, 0);
-    close(fd);
     return FALSE;
   }
-  Listener l = {.fd = fd, .name = g_strdup(file), .ino = st.st_ino};
+  s->ino = st.st_ino;
+  if (!uva_ctltrust_record(s->dir_fd, "this manager", tmp, &s->record,
+                           error)) {
+    (void)unlinkat(s->dir_fd, tmp, 0);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* NAME.sock, a link to the listener (tmp); EEXIST from a live manager is
+ * "already running", a dead one's socket is removed and the link tried
+ * again once. */
+static gboolean link_name(UvaCtlServer *s, const char *tmp, const char *name,
+                          GError **error) {
+  g_autofree char *file = g_strdup_printf("%s.sock", name);
   for (int attempt = 0;; attempt++) {
-    if (renameat2(s->dir_fd, tmp, s->dir_fd, file, RENAME_NOREPLACE) == 0)
+    if (linkat(s->dir_fd, tmp, s->dir_fd, file, 0) == 0)
       break;
     int e = errno;
     g_autoptr(GError) local = NULL;
@@ -244,10 +252,6 @@ static gboolean add_listener(UvaCtlServer *s, const char *name,
                     : -1;
     if (other >= 0 || attempt > 0 || e != EEXIST) {
       uva_close_fdp(&other);
-      (void)unlinkat(s->dir_fd, record, 0);
-      (void)unlinkat(s->dir_fd, tmp, 0);
-      close(fd);
-      g_free(l.name);
       if (e == EEXIST)
         return uva_fail(error,
                         "a container named %s is already running (see "
@@ -257,30 +261,52 @@ static gboolean add_listener(UvaCtlServer *s, const char *name,
     }
     /* A dead manager's socket: uva_ctl_connect_dir() removed it. */
   }
-  l.watch = g_unix_fd_add(fd, G_IO_IN, on_listener, s);
-  g_array_append_val(s->listeners, l);
+  g_ptr_array_add(s->files, g_steal_pointer(&file));
   return TRUE;
+}
+
+/* Undoes a start that failed half-way: the names linked so far (if still
+ * ours), the record, the listener. */
+static void unmake(UvaCtlServer *s) {
+  for (guint i = 0; i < s->files->len; i++) {
+    struct stat st;
+    if (fstatat(s->dir_fd, s->files->pdata[i], &st, AT_SYMLINK_NOFOLLOW) ==
+            0 &&
+        st.st_ino == s->ino)
+      (void)unlinkat(s->dir_fd, s->files->pdata[i], 0);
+  }
+  g_ptr_array_set_size(s->files, 0);
+  if (s->record)
+    (void)unlinkat(s->dir_fd, s->record, 0);
 }
 
 UvaCtlServer *uva_ctlserver_new(const char *state_dir, const char *const *names,
                                 const UvaCtlOps *ops, gpointer data,
                                 GError **error) {
   UvaCtlServer *s = g_new0(UvaCtlServer, 1);
-  s->listeners = g_array_new(FALSE, TRUE, sizeof(Listener));
+  s->fd = -1;
+  s->files = g_ptr_array_new_with_free_func(g_free);
   s->clients = g_ptr_array_new_with_free_func(client_free);
   s->ops = *ops;
   s->data = data;
   s->uid = geteuid();
   s->dir_fd = uva_ctl_rundir(state_dir, NULL, error);
-  if (s->dir_fd < 0) {
+  if (s->dir_fd < 0 || !make_listener(s, error)) {
     uva_ctlserver_free(s);
     return NULL;
   }
+  g_autofree char *tmp = g_strdup_printf(".ctl.%d", (int)getpid());
   for (const char *const *n = names; *n; n++)
-    if (!add_listener(s, *n, error)) {
+    if (!link_name(s, tmp, *n, error)) {
+      unmake(s);
+      (void)unlinkat(s->dir_fd, tmp, 0);
       uva_ctlserver_free(s);
       return NULL;
     }
+  /* The names hold the socket now; the temporary one would only be
+   * litter after a SIGKILL. */
+  (void)unlinkat(s->dir_fd, tmp, 0);
+  s->watch = g_unix_fd_add(s->fd, G_IO_IN, on_listener, s);
   return s;
 }
 
@@ -302,28 +328,22 @@ void uva_ctlserver_ended(UvaCtlServer *s, const char *name) {
 
 int uva_ctlserver_dir_fd(const UvaCtlServer *s) { return s->dir_fd; }
 
-guint uva_ctlserver_n_sockets(const UvaCtlServer *s) {
-  return s->listeners->len;
-}
+guint uva_ctlserver_n_sockets(const UvaCtlServer *s) { return s->files->len; }
 
 const char *uva_ctlserver_socket(const UvaCtlServer *s, guint i, ino_t *ino) {
-  const Listener *l = &g_array_index(s->listeners, Listener, i);
-  *ino = l->ino;
-  return l->name;
+  *ino = s->ino;
+  return s->files->pdata[i];
 }
 
 void uva_ctlserver_free(UvaCtlServer *s) {
   if (!s)
     return;
   g_ptr_array_unref(s->clients);
-  for (guint i = 0; i < s->listeners->len; i++) {
-    Listener *l = &g_array_index(s->listeners, Listener, i);
-    if (l->watch)
-      g_source_remove(l->watch);
-    uva_close_fdp(&l->fd);
-    g_free(l->name);
-  }
-  g_array_unref(s->listeners);
+  if (s->watch)
+    g_source_remove(s->watch);
+  uva_close_fdp(&s->fd);
+  g_ptr_array_unref(s->files);
+  g_free(s->record);
   uva_close_fdp(&s->dir_fd);
   g_free(s);
 }

@@ -1,6 +1,6 @@
 /* ctlserver.h - the manager's side of the control channel (ctl.h): one
- * listening socket per container, bound before the manager is confined,
- * served from its loop without ever blocking it. */
+ * listening socket, linked as NAME.sock for each container, bound before
+ * the manager is confined, served from its loop without ever blocking it. */
 #pragma once
 
 #include "ipc/ctl.h"
@@ -23,16 +23,18 @@ typedef struct {
 
 typedef struct UvaCtlServer UvaCtlServer;
 
-/* Binds and listens on NAME.sock for each of names (NULL-ended); a name
- * whose socket a live manager holds is refused ("already running"). */
+/* Binds and listens on one socket, linked as NAME.sock for each of names
+ * (NULL-ended); a name whose socket a live manager holds is refused
+ * ("already running"). */
 UvaCtlServer *uva_ctlserver_new(const char *state_dir, const char *const *names,
                                 const UvaCtlOps *ops, gpointer data,
                                 GError **error);
 /* Container name ended (NULL: the last one did): its `stop` callers get
  * their answer. */
 void uva_ctlserver_ended(UvaCtlServer *s, const char *name);
-/* The run directory (O_PATH, owned by s) and, per socket created, its
- * file name and inode: what the clean-up after the manager removes. */
+/* The run directory (O_PATH, owned by s) and, per name linked, its file
+ * name and inode (one for all): what the clean-up after the manager
+ * removes. */
 int uva_ctlserver_dir_fd(const UvaCtlServer *s);
 guint uva_ctlserver_n_sockets(const UvaCtlServer *s);
 const char *uva_ctlserver_socket(const UvaCtlServer *s, guint i, ino_t *ino);
