@@ -195,6 +195,19 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
     child_fail(sync_fd, error);
   }
 
+  /* The other namespaces are made here, not by the manager's clone: a
+   * network namespace costs about 0.35 ms of kernel time (setup_net
+   * registers each protocol's sysctl tables), which in the clone was the
+   * manager's, once per container and one after another; here it is this
+   * container's own, in parallel with the manager starting the next one
+   * (`up` of 256: the manager's start loop 201 -> 120 ms of CPU, perf).
+   * Made in our user namespace, they are owned by it, as with clone. */
+  if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) < 0) {
+    fail_userns(&error, errno,
+                "creating the container's network, mount, UTS and IPC "
+                "namespaces (unshare)");
+    child_fail(sync_fd, error);
+  }
   /* Our own session: Ctrl-C on the terminal reaches only the manager, which
    * then stops the containers in order. */
   (void)setsid();
@@ -241,10 +254,8 @@ gboolean uva_sandbox_start(const UvaContainerSpec *c, const GArray *binds,
   sigprocmask(SIG_BLOCK, &block, &old);
   /* The raw syscall, fork-like (no new stack): glibc's clone() wrapper wants
    * a function and a stack, and the manager is single-threaded here. */
-  long pid = syscall(SYS_clone,
-                     CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID |
-                         CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
-                     NULL, NULL, NULL, NULL);
+  long pid = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, NULL,
+                     NULL, NULL, NULL);
   int clone_err = errno;
   if (pid == 0)
     child_main(c, binds, with_tap, child_end, out_fd, err_fd);
