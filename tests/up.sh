@@ -49,3 +49,22 @@ wait_for 300 grep -q "press Ctrl-C to stop" "$DOUT" || diag <"$DOUT"
 check "up of the printed default serves a on 18080" bash -c "curl -s -m 5 http://127.0.0.1:18080/ | grep -q hello-from-a.txt"
 kill -INT "$MGR"; wait "$MGR"; MGR=
 
+
+# A soft RLIMIT_NOFILE far below what N containers need (about nine fds
+# each in the manager): the manager raises its own soft limit to the hard
+# one before the first container, and each app still gets the caller's.
+# Before, 168 containers under the usual 1024 failed "Too many open files".
+NSPEC=$WORK/nofile.spec
+: >"$NSPEC"
+for i in $(seq 1 12); do
+  printf '[container n%d]\ncommand = sh -c "ulimit -Sn; exec sleep 60"\n\n' "$i" >>"$NSPEC"
+done
+[ "$IS_ROOT" = 1 ] && chown "$TUID:$TGID" "$NSPEC"
+NOUT=$WORK/nofile.out
+prlimit --nofile=40:4096 "${AS_USER[@]}" "$UVA" up "$NSPEC" >"$NOUT" 2>&1 &
+MGR=$!
+wait_for 300 grep -q "press Ctrl-C to stop" "$NOUT" || diag <"$NOUT"
+check "up of 12 containers under a soft fd limit of 40: all start, each app keeps the caller's 40" \
+  wait_for 100 bash -c '[ "$(grep -cE "^n[0-9]+ +\| 40$" "$1")" = 12 ]' _ "$NOUT"
+kill -INT "$MGR"; wait "$MGR"; MGR=
+check "up (fd limit): no process left" wait_for 20 no_user_procs

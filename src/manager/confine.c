@@ -204,14 +204,7 @@ static gboolean empty_root(GError **error) {
 gboolean uva_confine_manager(const pid_t *inits, guint n_inits,
                              const int *listen_fds, guint n_listen,
                              GError **error) {
-  /* Each forwarded connection holds two sockets, and a soft limit of 1024
-   * would cap them near 500 (the containers were cloned with the limit the
-   * user had, so their apps keep it). */
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  /* RLIMIT_NOFILE was raised before the first container (sandbox.h). */
   /* Sanitizer builds: LeakSanitizer's check at exit ptraces the process,
    * which the seccomp filter forbids, and reads /proc, which Landlock
    * forbids (measured: under a Landlock ruleset alone it stops with

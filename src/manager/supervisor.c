@@ -629,6 +629,7 @@ int uva_supervisor_run(UvaSpec *spec, const UvaSupervisorOptions *opt,
   }
   if (sup.app_status && sup.containers->len == 1)
     sup.prefix_width = 0; /* one app: its output, untouched */
+  uva_sandbox_raise_nofile();
   if (!start_all(&sup, error))
     goto out;
 #ifdef UVA_TEST_HOOKS

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -91,6 +92,20 @@ char *uva_sandbox_userns_hint(int err) {
   }
 }
 
+/* The caller's RLIMIT_NOFILE, for the containers (uva_sandbox_raise_nofile). */
+static struct rlimit caller_nofile;
+static gboolean nofile_raised;
+
+void uva_sandbox_raise_nofile(void) {
+  struct rlimit rl;
+  if (nofile_raised || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return;
+  caller_nofile = rl;
+  nofile_raised = TRUE;
+  rl.rlim_cur = rl.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static gboolean fail_userns(GError **error, int err, const char *what) {
   g_autofree char *hint = uva_sandbox_userns_hint(err);
   g_set_error(error, UVA_ERROR, UVA_ERROR_FAILED, "%s: %s%s%s", what,
@@ -149,6 +164,10 @@ G_GNUC_NORETURN static void child_main(const UvaContainerSpec *c,
                                        const GArray *binds, gboolean with_tap,
                                        int sync_fd, int out_fd, int err_fd) {
   g_autoptr(GError) error = NULL;
+  /* The app gets the limit the user gave us, not ours: lowering the soft
+   * limit needs no privilege (setrlimit(2)). */
+  if (nofile_raised)
+    (void)setrlimit(RLIMIT_NOFILE, &caller_nofile);
   /* The clone is fork-like and the manager single-threaded: malloc is
    * safe here. */
   size_t n_keep = 3 + binds->len;

@@ -14,6 +14,13 @@ typedef struct {
   int sync_fd; /* manager's end of the sync socket (owned) */
 } UvaSandbox;
 
+/* Raises our soft RLIMIT_NOFILE to the hard one, remembering the caller's,
+ * which each container started after gets back before anything else.
+ * The manager holds about nine fds per container, and each forwarded
+ * connection two: the usual soft limit of 1024 made `up` of 168
+ * containers fail with "Too many open files". */
+void uva_sandbox_raise_nofile(void);
+
 /* Clones c's init with its stdout/stderr going to out_fd/err_fd (which the
  * caller keeps and closes) and the host objects of binds (of UvaBind, the
  * caller keeps their fds), writes its id maps and lets it go.  The init
