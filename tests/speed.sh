@@ -7,7 +7,11 @@
 #  - a bulk upload: at most 2 epoll_ctl per MiB; a 256 KiB budget per
 #    wakeup re-armed ~4 times per MiB;
 #  - a new connection: the client's address comes with accept4(), no
-#    getpeername() per connection.
+#    getpeername() per connection;
+#  - start-up: the manager's clone makes only the user and PID namespaces
+#    (a network namespace is the container's own unshare, not serial work
+#    of the manager's), and init vforks the app (no copy of its page
+#    tables to tear down at exec).
 # And the bench gate's rule (bench/quick.sh), on made-up results.
 # The syscall counts need root (strace attaches to the user's manager); skipped otherwise.
 # A part of the suite (tests/lib.sh): runs alone or from tests/run.sh.
@@ -114,3 +118,19 @@ check_eq "no getpeername per connection (50 connections)" \
 kill -INT "$MGR"
 wait "$MGR"
 MGR=
+
+# Start-up: which process makes which namespace, and how the app is
+# spawned (strace -f from the launch; the manager is traced from its
+# first instruction, so its confinement does not stand in the way).
+ST=$WORK/startup.strace
+strace -f -qq -o "$ST" -e trace=clone,clone3,unshare,vfork,fork \
+  "${AS_USER[@]}" "$UVA" run --name speedstart -- true >/dev/null 2>&1
+n_user=$(grep -c 'clone(.*CLONE_NEWUSER' "$ST")
+n_net=$(grep -c 'clone(.*CLONE_NEWNET' "$ST")
+check "start-up: the manager's clone makes the user namespace but no network namespace (clone with NEWUSER: $n_user, with NEWNET: $n_net)" \
+  test "$n_user" = 1 -a "$n_net" = 0
+check "start-up: the container unshares its network, mount, UTS and IPC namespaces itself" \
+  grep -q 'unshare(.*CLONE_NEWNET.*) = 0' "$ST"
+check "start-up: init spawns the app with vfork (no page-table copy for an exec)" \
+  grep -q 'vfork() *= [0-9]' "$ST"
+
