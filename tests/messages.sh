@@ -77,6 +77,16 @@ expect_fail "HOME=/nonexistent without XDG_STATE_HOME names XDG_STATE_HOME as th
   "state directory /nonexistent/.local/state/uva_container: .*; set XDG_STATE_HOME to a directory of yours (e.g. XDG_STATE_HOME=/tmp/state uva_container" \
   as_user env -u XDG_STATE_HOME HOME=/nonexistent "$UVA" run --network none -- true
 
+# A volume whose host path is missing: named as a volume, with the fix
+# (podman refuses it too; docker would create it as root).
+expect_fail "run -v with a missing host path names the volume and the fix" \
+  "volume /nonexistent-uva-vol:/data: the host path /nonexistent-uva-vol does not exist; create it first" \
+  as_user "$UVA" run --network none -v /nonexistent-uva-vol:/data -- true
+# "run" is the control directory's name in the state directory.
+expect_fail "--name run is reserved, in one line" \
+  'container name "run" is reserved' \
+  as_user "$UVA" run --network none --name run -- true
+
 # No /dev/net/tun node (a tmpfs over /dev/net in a mount namespace of this
 # test only): besides modprobe, --network none still publishes ports.
 if [ "$IS_ROOT" = 1 ]; then

@@ -578,8 +578,19 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
       return FALSE;
     g_free(m->source);
     m->source = src;
-    if (!add_bind(h, m->source, m->target, m->read_only, FALSE, error))
+    struct stat st;
+    /* Docker creates a missing source as root; podman refuses it, and so
+     * do we (a typo would otherwise become an empty directory the app
+     * writes into), but by name and with the fix. */
+    if (lstat(m->source, &st) < 0 && errno == ENOENT)
+      return uva_fail(error,
+                      "volume %s:%s: the host path %s does not exist; "
+                      "create it first (a missing source is not created)",
+                      m->source, m->target, m->source);
+    if (!add_bind(h, m->source, m->target, m->read_only, FALSE, error)) {
+      g_prefix_error(error, "volume %s:%s: ", m->source, m->target);
       return FALSE;
+    }
   }
   return !spec->file || protect_spec(spec, h, error);
 }

@@ -72,12 +72,23 @@ gboolean uva_name_valid(const char *name, GError **error) {
   gboolean ok = len > 0 && len <= 63 && name[0] != '-';
   for (size_t i = 0; ok && i < len; i++)
     ok = g_ascii_islower(name[i]) || g_ascii_isdigit(name[i]) || name[i] == '-';
-  if (!ok)
+  if (!ok) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
                 "container name \"%s\" is not valid: use 1 to 63 of a-z, 0-9 "
                 "and '-', not starting with '-'",
                 name);
-  return ok;
+    return FALSE;
+  }
+  /* STATE/run is the control directory when there is no XDG_RUNTIME_DIR
+   * (ctl.h): a container of that name would have it as its state
+   * directory. */
+  if (g_str_equal(name, "run")) {
+    g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
+                "container name \"run\" is reserved (the control "
+                "directory's name in the state directory); choose another");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean uva_env_valid(const char *entry, GError **error) {
