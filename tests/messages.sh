@@ -79,9 +79,13 @@ expect_fail "HOME=/nonexistent without XDG_STATE_HOME names XDG_STATE_HOME as th
 
 # A volume whose host path is missing: named as a volume, with the fix
 # (podman refuses it too; docker would create it as root).
+n_before=$(find "$WORK/state/uva_container" -maxdepth 1 -name 'run-*' 2>/dev/null | wc -l)
 expect_fail "run -v with a missing host path names the volume and the fix" \
   "volume /nonexistent-uva-vol:/data: the host path /nonexistent-uva-vol does not exist; create it first" \
   as_user "$UVA" run --network none -v /nonexistent-uva-vol:/data -- true
+# Nothing ran: the name it made up leaves no STATE/run-XXXXXXXX behind.
+check_eq "... and leaves no state directory of a made-up name behind" \
+  "$(find "$WORK/state/uva_container" -maxdepth 1 -name 'run-*' 2>/dev/null | wc -l)" "$n_before"
 # "run" is the control directory's name in the state directory.
 expect_fail "--name run is reserved, in one line" \
   'container name "run" is reserved' \

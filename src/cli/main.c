@@ -405,6 +405,7 @@ static int cmd_run(int argc, char **argv, const char *state, GError **error) {
       g_strdup_printf("run-%08x", (unsigned)g_random_int());
   UvaContainerSpec *c = uva_container_spec_new(name ? name : unique);
   g_ptr_array_add(spec->containers, c);
+  c->name_generated = name == NULL;
   if (!command || !command[0]) {
     g_set_error(
         error, UVA_ERROR, UVA_ERROR_INVALID,

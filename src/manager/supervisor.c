@@ -549,6 +549,19 @@ static void confine_manager(Supervisor *sup) {
 #endif
 }
 
+/* Nothing ran: a name we made up for this run (run without --name) would
+ * leave a STATE/run-XXXXXXXX nobody knows of, so its directory goes.  Its
+ * /tmp lock is ours (hostdir.c), released first. */
+static void forget_unstarted(Supervisor *sup) {
+  for (guint i = 0; i < sup->containers->len; i++) {
+    Container *c = sup->containers->pdata[i];
+    if (!c->spec->name_generated)
+      continue;
+    g_clear_pointer(&c->host, uva_hostdir_free);
+    (void)uva_hostdir_remove_state(sup->spec->state_dir, c->spec->name, NULL);
+  }
+}
+
 static gboolean start_all(Supervisor *sup, GError **error) {
   /* Everything that can fail without a process is done first, so a taken
    * port or a bad directory starts nothing; ports before directories, so a
@@ -556,8 +569,10 @@ static gboolean start_all(Supervisor *sup, GError **error) {
   for (guint i = 0; i < sup->containers->len; i++)
     if (!publish_ports(sup->containers->pdata[i], error))
       return FALSE;
-  if (!prepare_hosts(sup, error) || !open_control(sup, error))
+  if (!prepare_hosts(sup, error) || !open_control(sup, error)) {
+    forget_unstarted(sup);
     return FALSE;
+  }
   for (guint i = 0; i < sup->containers->len; i++) {
     Container *c = sup->containers->pdata[i];
     GError *local = NULL;

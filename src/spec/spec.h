@@ -95,6 +95,7 @@ typedef struct {
   gboolean probe_tcp;
   guint16 probe_tcp_port;
   gboolean remove_after; /* run --rm: STATE/NAME goes when it ends */
+  gboolean name_generated; /* run without --name: run-XXXXXXXX */
   UvaPortDriver port_driver;
   gboolean outbound_bypass;    /* --outbound bypass: TCP connects out on host
                                   sockets (bypass.c) */
