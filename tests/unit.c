@@ -935,8 +935,7 @@ static void test_ctltrust(void) {
   struct stat st;
   g_assert_cmpint(fstatat(dir, "planted.sock", &st, AT_SYMLINK_NOFOLLOW), ==,
                   0);
-  g_autofree char *forged =
-      g_strdup_printf(".%ju.id", (uintmax_t)st.st_ino);
+  g_autofree char *forged = g_strdup_printf(".%ju.id", (uintmax_t)st.st_ino);
   g_autofree char *good_text = NULL;
   {
     int r = openat(dir, record, O_RDONLY | O_CLOEXEC);

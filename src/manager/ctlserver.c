@@ -45,11 +45,11 @@ typedef struct {
 
 struct UvaCtlServer {
   int dir_fd;
-  int fd;            /* the listening socket */
-  guint watch;       /* on fd; 0 while paused */
-  ino_t ino;         /* its inode: what every name below links to */
-  char *record;      /* its record (ctltrust.h) */
-  GPtrArray *files;  /* NAME.sock, one per container, as linked */
+  int fd;             /* the listening socket */
+  guint watch;        /* on fd; 0 while paused */
+  ino_t ino;          /* its inode: what every name below links to */
+  char *record;       /* its record (ctltrust.h) */
+  GPtrArray *files;   /* NAME.sock, one per container, as linked */
   GPtrArray *clients; /* of Client* */
   UvaCtlOps ops;
   gpointer data;
@@ -228,8 +228,7 @@ static gboolean make_listener(UvaCtlServer *s, GError **error) {
     return FALSE;
   }
   s->ino = st.st_ino;
-  if (!uva_ctltrust_record(s->dir_fd, "this manager", tmp, &s->record,
-                           error)) {
+  if (!uva_ctltrust_record(s->dir_fd, "this manager", tmp, &s->record, error)) {
     (void)unlinkat(s->dir_fd, tmp, 0);
     return FALSE;
   }
@@ -270,8 +269,7 @@ static gboolean link_name(UvaCtlServer *s, const char *tmp, const char *name,
 static void unmake(UvaCtlServer *s) {
   for (guint i = 0; i < s->files->len; i++) {
     struct stat st;
-    if (fstatat(s->dir_fd, s->files->pdata[i], &st, AT_SYMLINK_NOFOLLOW) ==
-            0 &&
+    if (fstatat(s->dir_fd, s->files->pdata[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         st.st_ino == s->ino)
       (void)unlinkat(s->dir_fd, s->files->pdata[i], 0);
   }

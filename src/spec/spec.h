@@ -94,7 +94,7 @@ typedef struct {
    * port, which is also the default when there is one) */
   gboolean probe_tcp;
   guint16 probe_tcp_port;
-  gboolean remove_after; /* run --rm: STATE/NAME goes when it ends */
+  gboolean remove_after;   /* run --rm: STATE/NAME goes when it ends */
   gboolean name_generated; /* run without --name: run-XXXXXXXX */
   UvaPortDriver port_driver;
   gboolean outbound_bypass;    /* --outbound bypass: TCP connects out on host
