@@ -285,15 +285,10 @@ static int open_log(int dir, const char *name) {
 /* The follower fell two turns or more behind: what stood between is
  * gone.  Said, not hidden; the line cut off ends, so the next starts
  * whole; then the older file whole, and *cur is the newer, to be read
- * from its start, so nothing is doubled.  Which is the newer is told by
- * mtime, which is sound here (the older file's last write is a whole
- * file's filling ago, many clock ticks), where it was not for telling a
- * turn from no turn.  The older file is read into memory and printed only
- * if it did not change meanwhile: a turn empties exactly that file, and a
- * follower slow enough to be here can meet one while it reads (two suites
- * at once: the writer's newest lines printed as the older file's, then
- * the newer file's older ones, one line number going back).  After a few
- * such turns it is skipped, already said lost. */
+ * from its start, so nothing is doubled.  Which is the newer depends on
+ * how many turns were missed: told by mtime, which is sound here (the
+ * older file's last write is a whole file's filling ago, many clock
+ * ticks), where it was not for telling a turn from no turn. */
 static gboolean fell_behind(Reader *r, int *cur, const char *name,
                             GError **error) {
   g_printerr("uva_container: logs: %s: fell behind the writer by more than "
@@ -303,36 +298,15 @@ static gboolean fell_behind(Reader *r, int *cur, const char *name,
   if (c->n_seen > 0 && c->seen[c->n_seen - 1] != '\n' &&
       !uva_write_all(1, "\n", 1, error))
     return FALSE;
-  for (int attempt = 0; attempt < 4; attempt++) {
-    for (int i = 0; i < 2; i++) {
-      r[i].off = 0;
-      r[i].n_seen = 0;
-      r[i].rewritten = FALSE;
-    }
-    reader_stat(&r[0]);
-    reader_stat(&r[1]);
-    *cur = older(&r[*cur], &r[*cur ^ 1]) ? *cur ^ 1 : *cur;
-    Reader *o = &r[*cur ^ 1];
-    off_t size = o->size;
-    struct timespec mtime = o->mtime;
-#ifdef UVA_TEST_HOOKS
-    /* Test builds only: a follower that loses the CPU here, so that the
-     * writer turns to the older file before it is read. */
-    const char *pause = g_getenv("UVA_TEST_HOOK_FELL_BEHIND_MS");
-    if (pause && attempt == 0)
-      g_usleep(1000 * g_ascii_strtoull(pause, NULL, 10));
-#endif
-    g_autoptr(GString) text = read_rest(o);
-    reader_stat(o);
-    if (changed(o, size, mtime) || (off_t)text->len != size)
-      continue; /* a turn came while it was read */
-    o->copied += text->len;
-    return uva_write_all(1, text->str, text->len, error);
+  reader_stat(&r[0]);
+  reader_stat(&r[1]);
+  *cur = older(&r[*cur], &r[*cur ^ 1]) ? *cur ^ 1 : *cur;
+  for (int i = 0; i < 2; i++) {
+    r[i].off = 0;
+    r[i].n_seen = 0;
+    r[i].rewritten = FALSE;
   }
-  for (int i = 0; i < 2; i++)
-    r[i].off = r[i].size;
-  r[*cur].off = 0;
-  return TRUE;
+  return copy_out(&r[*cur ^ 1], FALSE, error);
 }
 
 gboolean uva_logfile_show(const char *state_dir, const char *name, int tail,
