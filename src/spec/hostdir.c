@@ -539,10 +539,10 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
   if (flock(h->lock_fd, LOCK_EX | LOCK_NB) < 0) {
     if (errno == EWOULDBLOCK)
       return uva_fail(error,
-                      "container %s: its /tmp (%s) is in use by "
-                      "another running uva_container; stop that one, or give "
-                      "this one another --name or --tmp",
-                      c->name, tmp);
+                      "its /tmp (%s) is in use by another running "
+                      "uva_container; stop that one, or give this one "
+                      "another --name or --tmp",
+                      tmp);
     return uva_fail_errno(error, errno, "locking %s", tmp);
   }
   work = uva_hostdir_resolve(c->workdir, areas, error);
