@@ -71,31 +71,14 @@ gboolean uva_ctl_recv(int sock, UvaCtlHead *head, char **payload, int fds[3],
   fds[0] = fds[1] = fds[2] = -1;
   *eof = FALSE;
   *payload = NULL;
-  ssize_t n;
-  do
-    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
+  ssize_t n =
+      uva_msg_recv_one(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, fds, 3, eof);
   if (n < 0 && errno == EAGAIN)
     return FALSE; /* nothing yet: no error, no eof */
-  /* A peer that exits with our request still unread (a manager stopping
-   * its last container) resets the connection instead of closing it
-   * (unix(7): unix_release_sock): for us the same end. */
-  if (n < 0 && errno == ECONNRESET) {
-    *eof = TRUE;
-    return FALSE;
-  }
   if (n < 0)
     return uva_fail_errno(error, errno, "reading the control socket");
-  /* Every fd the kernel installed is ours now, also with an empty
-   * datagram, which SOCK_SEQPACKET delivers as n == 0 with its fds
-   * (found by tests/fuzz/fuzz_ctl.c: 4 fds leaked per such datagram). */
-  uva_msg_take_fds(&mh, fds, 3);
-  if (n == 0) {
-    for (int i = 0; i < 3; i++)
-      uva_close_fdp(&fds[i]), fds[i] = -1;
-    *eof = TRUE;
-    return FALSE;
-  }
+  if (n == 0)
+    return FALSE; /* the end (uva_msg_recv_one) */
   memcpy(head, buf, MIN((gsize)n, sizeof *head));
   if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)n < sizeof *head ||
       (gsize)n != sizeof *head + head->len) {

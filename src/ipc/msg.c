@@ -82,10 +82,7 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
   *eof = FALSE;
   if (fd_lost)
     *fd_lost = FALSE;
-  ssize_t n;
-  do
-    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = uva_msg_recv_one(sock, &mh, MSG_CMSG_CLOEXEC, fd, 1, eof);
   if (n < 0 && (errno == EAGAIN || errno == ENOMEM || errno == ENOBUFS)) {
     /* Short of memory (or a spurious wakeup): nothing says the socket is
      * broken, so the caller keeps it. */
@@ -93,31 +90,10 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
                 "recvmsg on the sync socket: %s", g_strerror(errno));
     return FALSE;
   }
-  /* ECONNRESET is the peer's exit with messages of ours still unread in
-   * its queue: af_unix sets it on the survivor of a SOCK_SEQPACKET pair
-   * instead of the plain EOF (unix_release_sock()).  An init that dies
-   * while a dial is on its way (a stop signal at start-up, with the
-   * readiness probe connecting) is just gone, as with EOF; the wait
-   * status tells how.  Reporting it as an error made the manager print
-   * "recvmsg on the sync socket: Connection reset by peer" and fail a
-   * start that was only being stopped. */
-  if (n < 0 && errno == ECONNRESET) {
-    *eof = TRUE;
-    return FALSE;
-  }
   if (n < 0)
     return uva_fail_errno(error, errno, "recvmsg on the sync socket");
-  /* Every fd the kernel installed is ours now: the first is the answer,
-   * any other is closed, or it would leak one fd per message.  Also with
-   * an empty datagram, which SOCK_SEQPACKET delivers as n == 0 with its
-   * fds (the control socket's fuzz target found the same in ctl.c). */
-  uva_msg_take_fds(&mh, fd, 1);
-  if (n == 0) {
-    uva_close_fdp(fd);
-    *fd = -1;
-    *eof = TRUE;
-    return FALSE;
-  }
+  if (n == 0)
+    return FALSE; /* the end (uva_msg_recv_one) */
   if ((mh.msg_flags & MSG_TRUNC) || n != sizeof *msg) {
     uva_close_fdp(fd);
     *fd = -1;
@@ -136,6 +112,40 @@ gboolean uva_msg_recv_fd(int sock, UvaMsg *msg, int *fd, gboolean *fd_lost,
   }
   msg->text[sizeof msg->text - 1] = '\0';
   return TRUE;
+}
+
+ssize_t uva_msg_recv_one(int sock, struct msghdr *mh, int flags, int *fds,
+                         guint n_fds, gboolean *eof) {
+  ssize_t n;
+  do
+    n = recvmsg(sock, mh, flags);
+  while (n < 0 && errno == EINTR);
+  /* ECONNRESET is the peer's exit with messages of ours still unread in
+   * its queue: af_unix sets it on the survivor of a SOCK_SEQPACKET pair
+   * instead of the plain EOF (unix_release_sock()).  An init that dies
+   * while a dial is on its way (a stop signal at start-up, with the
+   * readiness probe connecting), or a manager stopping its last container
+   * with a request unread, is just gone, as with EOF.  Reporting it as an
+   * error made the manager print "recvmsg on the sync socket: Connection
+   * reset by peer" and fail a start that was only being stopped. */
+  if (n < 0 && errno == ECONNRESET) {
+    *eof = TRUE;
+    return 0;
+  }
+  if (n < 0)
+    return -1;
+  /* Every fd the kernel installed is ours now: the first n_fds are the
+   * caller's, any other is closed, or it would leak one fd per message.
+   * Also with an empty datagram, which SOCK_SEQPACKET delivers as n == 0
+   * with its fds (found by tests/fuzz/fuzz_ctl.c: 4 fds leaked per such
+   * datagram). */
+  uva_msg_take_fds(mh, fds, n_fds);
+  if (n == 0) {
+    for (guint i = 0; i < n_fds; i++)
+      uva_close_fdp(&fds[i]), fds[i] = -1;
+    *eof = TRUE;
+  }
+  return n;
 }
 
 gboolean uva_msg_recv(int sock, UvaMsg *msg, int *fd, gboolean *eof,

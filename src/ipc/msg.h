@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef enum {
   UVA_MSG_GO = 1,  /* manager -> init: uid/gid maps written, go on */
@@ -47,6 +48,13 @@ struct msghdr;
 /* The fds a received message carries (SCM_RIGHTS): the first max go to
  * fds[], every other is closed; returns how many went to fds[]. */
 guint uva_msg_take_fds(struct msghdr *mh, int *fds, guint max);
+/* recvmsg(2) of one message on a SOCK_SEQPACKET socket (the sync and the
+ * control channel): EINTR retried; the fds it carries taken as
+ * uva_msg_take_fds(mh, fds, n_fds) does.  The peer's end, an empty
+ * datagram or ECONNRESET, returns 0 with *eof and no fd kept.  Returns
+ * the length, 0 at the end, or -1 with errno (nothing received). */
+ssize_t uva_msg_recv_one(int sock, struct msghdr *mh, int flags, int *fds,
+                         guint n_fds, gboolean *eof);
 
 /* Sends msg, with fd attached unless fd < 0.  Blocking. */
 gboolean uva_msg_send(int sock, const UvaMsg *msg, int fd, GError **error);
