@@ -31,7 +31,10 @@
 # with N containers, each running bench/tinyhttpd on 8080, published on
 # 127.0.0.1:(DENSITY_BASE_PORT+i).  Reports launch -> all N answer a curl,
 # the manager's RSS (the uva_container process alone) and RSS per container,
-# and checks that the per-container cost stays flat as N grows.
+# and checks that the per-container cost stays flat as N grows.  Each run
+# also measures the floor (bench/floor.c): the same N apps in namespaces of
+# their own, with lo and a tap and no manager, so uva's own share is the
+# difference of two numbers taken on the same machine minutes apart.
 #
 # Part 3, outbound.  The container downloads from (and uploads to) an iperf3
 # server on OUT_ADDR, a non-loopback address of a network namespace the
@@ -272,6 +275,7 @@ prepare_work() {
         # container's read-only /usr and /lib, and its RSS is a few pages.
         cc -O2 -static -o "$WORK/bin/tinyhttpd" "$REPO/bench/tinyhttpd.c" 2>/dev/null \
             || cc -O2 -o "$WORK/bin/tinyhttpd" "$REPO/bench/tinyhttpd.c" || die "cannot compile bench/tinyhttpd.c"
+        cc -O2 -o "$WORK/bin/floor" "$REPO/bench/floor.c" || die "cannot compile bench/floor.c"
     fi
     head -c 600 /dev/zero | tr '\0' 'x' > "$WORK/index.html"   # a small static page (600 B)
     # servers.sh DIR ADDR IPERF_PORT HTTP_PORT: the servers of one configuration,
@@ -552,8 +556,18 @@ density_run() {  # RUN N
     stop_started
     STOP_TICKS=600
     drec "$run" "$n" stop_ms "$STOP_MANAGER_MS"
-    log "density N=$n run $run: $(awk -v r="$run" -v n="$n" '$1 == r && $2 == n { printf "%s=%s ", $3, $4 }' "$DRES")"
     rm -rf "$d"
+    sleep 0.5
+    # The floor (bench/floor.c): the same N tinyhttpd in namespaces of
+    # their own with lo and a tap, no manager; in the same run, right after.
+    local floor
+    if floor=$(as_user timeout "$DENSITY_TIMEOUT" "$WORK/bin/floor" "$n" "$WORK/bin/tinyhttpd" 2>"$d.floor-err"); then
+        drec "$run" "$n" floor_ms "$floor"
+    else
+        log "density N=$n run $run: floor FAILED: $(tail -2 "$d.floor-err" | tr '\n' ' ')"
+    fi
+    rm -f "$d.floor-err"
+    log "density N=$n run $run: $(awk -v r="$run" -v n="$n" '$1 == r && $2 == n { printf "%s=%s ", $3, $4 }' "$DRES")"
     sleep 0.5
 }
 stamp_lines() { local l; while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"; done; }
@@ -731,9 +745,9 @@ report_density() {
     END {
         printf "\ndensity: ONE uva_container up with N tinyhttpd containers, one published port each; %d run(s); cell = median (min-max)\n", runs
         printf "spec: port-driver=%s ready-http=%s%s\n\n", drv, rh == 1 ? "true" : "false", keys == "" ? "" : " " keys
-        f = "%5s | %-20s | %-20s | %-20s | %-15s | %-11s | %-13s | %-15s | %-15s | %s\n"
-        printf f, "N", "all answer ms", "uva ready line ms", "stop ms", "manager RSS MiB", "mgr KiB/ctr", "mgr KiB/added", "ctr RSS KiB/ctr", "ctr PSS KiB/ctr", "procs"
-        print "------+----------------------+----------------------+----------------------+-----------------+-------------+---------------+-----------------+-----------------+------"
+        f = "%5s | %-20s | %-20s | %-20s | %-20s | %-15s | %-11s | %-13s | %-15s | %-15s | %s\n"
+        printf f, "N", "all answer ms", "uva ready line ms", "floor ms", "stop ms", "manager RSS MiB", "mgr KiB/ctr", "mgr KiB/added", "ctr RSS KiB/ctr", "ctr PSS KiB/ctr", "procs"
+        print "------+----------------------+----------------------+----------------------+----------------------+-----------------+-------------+---------------+-----------------+-----------------+------"
         k = split(ns, N, " "); pn = ""; na = 0; np = 0
         for (i = 1; i <= k; i++) {
             n = N[i]; m = med(n, "mgr_kib")
@@ -743,12 +757,14 @@ report_density() {
                 added = (m - pm) / (n - pn); grow[++na] = added; added = fmt(added)
                 pss[++np] = (p - pp) / (n - pn)
             }
-            printf f, n, rng(n, "all_ms"), rng(n, "ready_ms"), rng(n, "stop_ms"), fmt(m / 1024), fmt(m / n), added,
+            printf f, n, rng(n, "all_ms"), rng(n, "ready_ms"), rng(n, "floor_ms"), rng(n, "stop_ms"), fmt(m / 1024), fmt(m / n), added,
                 fmt(med(n, "ctr_kib") / n), fmt(p / n), med(n, "procs")
             if (n in fails) printf "      failed:%s\n", fails[n]
             pn = n; pm = m; pp = p
         }
-        print "\nmanager = the uva_container process alone; mgr KiB/added = its RSS growth per container added since the previous N;"
+        print "\nfloor = bench/floor.c in the same run: the same N tinyhttpd, each in user, net, mount, UTS, IPC and pid namespaces of"
+        print "its own with lo up and a tap, no manager, to the last one listening: what the kernel and the app cost alone."
+        print "manager = the uva_container process alone; mgr KiB/added = its RSS growth per container added since the previous N;"
         print "ctr = each container'"'"'s own processes (its init + tinyhttpd); RSS counts pages shared with the manager in every"
         print "process, PSS splits them; procs = processes under the manager (2 per container expected).\n"
         flat("manager growth per added container", grow, na)
