@@ -57,8 +57,6 @@ struct UvaNet {
   GPtrArray *timers;
   int tap_fd;
   guint tap_watch;
-  guint8 *frame; /* one receive buffer: MTU + Ethernet header */
-  gsize frame_len;
   guint64 dropped_tx;
   guint64 dropped_rx; /* frames kept from libslirp (fragguard.c) */
   UvaFragGuard *guard;
@@ -71,6 +69,16 @@ struct UvaNet {
   gint64 deadline_ms; /* when libslirp wants slirp_pollfds_poll; -1: never */
   gboolean kick;      /* frames came in: run slirp_pollfds_poll now */
 };
+
+/* The receive buffer of every tap: a frame is read and handed to libslirp
+ * (which copies it into an mbuf) before the next read, and one loop reads
+ * all taps, so one buffer serves them all.  One per container was 64 KiB
+ * of heap each, two or three of its pages touched, in the middle of the
+ * manager's other allocations: with 256 containers about a fifth of the
+ * manager's anonymous memory, which every later clone() copies the page
+ * tables of (dup_mmap) and every child then faults on. */
+#define FRAME_LEN (UVA_DEFAULT_MTU + 14) /* + Ethernet header */
+static guint8 frame[FRAME_LEN];
 
 static gint64 now_ms(void) { return g_get_monotonic_time() / 1000; }
 
@@ -345,7 +353,7 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
   (void)cond;
   gsize bytes = 0;
   for (int i = 0; i < TAP_BATCH && bytes < TAP_BUDGET; i++) {
-    ssize_t n = read(fd, net->frame, net->frame_len);
+    ssize_t n = read(fd, frame, sizeof frame);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -359,7 +367,7 @@ static gboolean on_tap_readable(int fd, GIOCondition cond, gpointer data) {
       net->tap_watch = 0;
       return G_SOURCE_REMOVE;
     }
-    uva_net_input(net, net->frame, (gsize)n);
+    uva_net_input(net, frame, (gsize)n);
     bytes += (gsize)n;
   }
   /* Budget spent: the rest waits in the tap's queue, and the fd, still
@@ -393,8 +401,6 @@ UvaNet *uva_net_new(const char *name, guint sockets_limit, GError **error) {
   net->pollfds = g_array_new(FALSE, TRUE, sizeof(GPollFD));
   net->fresh = g_array_new(FALSE, TRUE, sizeof(GPollFD));
   net->timers = g_ptr_array_new_with_free_func(g_free);
-  net->frame_len = UVA_DEFAULT_MTU + 14; /* + Ethernet header */
-  net->frame = g_malloc(net->frame_len);
   net->guard = uva_fragguard_new();
   net->cap = uva_flowcap_new(sockets_limit);
   net->slirp = slirp_new(&cfg, &callbacks, net);
@@ -459,7 +465,6 @@ void uva_net_free(UvaNet *net) {
   g_array_unref(net->pollfds);
   g_array_unref(net->fresh);
   g_ptr_array_unref(net->timers);
-  g_free(net->frame);
   uva_fragguard_free(net->guard);
   /* After slirp_cleanup(), which may still unregister its sockets. */
   uva_flowcap_free(net->cap);
