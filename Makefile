@@ -31,6 +31,14 @@ PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifneq ($(PKG_OK),yes)
 $(error libslirp or GLib not found by pkg-config: install them with 'sudo apt-get install build-essential pkg-config libslirp-dev libglib2.0-dev')
 endif
+# Full RELRO (ld(1) -z relro -z now): every symbol of ours bound at
+# start-up and the GOT read-only after it, one write target fewer for an
+# exploit in the process that parses every container's packets (Debian's
+# "bindnow" hardening).  Not a speed change: the lazy binding that perf
+# shows in each container's first calls (_dl_fixup, do_lookup_x, about 40
+# of 4,000 samples of `up` of 256) is mostly libc's and libslirp's own,
+# which this flag does not touch (measured: no change).
+LINK := -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -44,7 +52,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 all: uva_container
 
 uva_container: $(OBJS)
-	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LINK) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -72,10 +80,10 @@ $(BUILD)/%-hooks.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -DUVA_TEST_HOOKS $(CFLAGS) $(PKG_CFLAGS) -Isrc -c -o $@ $<
 $(BUILD)/uva_container-hooks: $(HOOK_OBJS)
-	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LINK) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/unit: tests/unit.c $(LIB_OBJS)
-	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc $(LINK) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The whole suite (tests/run.sh runs every part: unit, then integration as
 # a non-root user); ends with "N passed, N failed" and fails on any failure.
@@ -90,7 +98,7 @@ check-asan:
 	UVA_BIN=$(CURDIR)/uva_container-asan UVA_UNIT=$(CURDIR)/build-asan/unit UVA_HOOKS_BIN=$(CURDIR)/build/uva_container-hooks tests/run.sh
 
 uva_container-asan: $(OBJS)
-	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LINK) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # End to end: headless Chromium and tmux against a real run, as a non-root
 # user (needs what tests/e2e/install-deps.sh installs).
@@ -145,7 +153,7 @@ clean:
 # The binary `install` copies: `make deb` installs one of its own build.
 INSTALL_BIN ?= uva_container
 $(BUILD)/uva_container: $(OBJS)
-	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LINK) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 install: $(INSTALL_BIN)
 	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/uva_container

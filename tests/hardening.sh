@@ -6,6 +6,12 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 make_site
 
+# The manager parses every container's packets: full RELRO (its GOT
+# read-only once bound, Makefile LINK) and position-independent.
+dyn=$(readelf -d "$UVA" 2>&1)
+check "the binary is linked with full RELRO and as PIE (readelf -d: BIND_NOW, PIE)" \
+  bash -c 'grep -q "(FLAGS).*BIND_NOW" <<<"$1" && grep -q "(FLAGS_1).*NOW.*PIE" <<<"$1"' _ "$dyn"
+
 # What the app may not see of the host.
 # The home directory inside is a private, empty tmpfs at the passwd
 # entry's path: the host's files there stay out of sight.
