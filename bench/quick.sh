@@ -83,7 +83,8 @@ awk -v runs="$QRUNS" -v floor="$QFLOOR" -v update="$UPDATE" -v secs=$((SECONDS -
   function f(x) { return x >= 100 ? sprintf("%.0f", x) : sprintf("%.2f", x) }
   FILENAME == baseline && $1 == "behind-pasta" { known[$2, $3] = 1; next }
   FILENAME == baseline { base[$1, $2] = $3; next }
-  FILENAME ~ /density/ { if ($3 == "all_ms") { dn[$2]++; dv[$2, dn[$2]] = $4 } next }
+  FILENAME ~ /density/ { if ($3 == "all_ms") { dn[$2]++; dv[$2, dn[$2]] = $4 }
+                         if ($3 == "floor_ms") { fn[$2]++; fv[$2, fn[$2]] = $4 } next }
   $3 != "fail" { val[$1, $2, $3] = $4 }
   END {
     nm = split("fwd_gbps rev_gbps ka_rps ka_p99_ms close_rps", M, " ")
@@ -129,7 +130,10 @@ awk -v runs="$QRUNS" -v floor="$QFLOOR" -v update="$UPDATE" -v secs=$((SECONDS -
     if (!k) { print "GATE-FALL density64 all_ms no value"; falls++ }
     else {
       md = median(d, k); sp = spread(d, k); if (sp < floor) sp = floor
-      printf "\ndensity 64 (one up, 64 tinyhttpd): all answer %.0f ms (%.0f-%.0f)\n", md, d[1], d[k]
+      printf "\ndensity 64 (one up, 64 tinyhttpd): all answer %.0f ms (%.0f-%.0f)", md, d[1], d[k]
+      kf = fn[64]; delete e; for (r = 1; r <= kf; r++) e[r] = fv[64, r]
+      if (kf) printf "; floor, no manager (bench/floor.c): %.0f ms", median(e, kf)
+      printf "\n"
       if (update) printf "density64 all_ms %.0f\n", md > newbase
       else if (("density64" SUBSEP "all_ms") in base && md > base["density64", "all_ms"] * (1 + sp)) {
         printf "GATE-FALL density64 all_ms behind baseline: %.0f ms, baseline %.0f ms, spread %.2f\n", md, base["density64", "all_ms"], sp; falls++ }
