@@ -229,11 +229,16 @@ stop_int() {
   [ $rc = 0 ]
 }
 init_pids() { tr ' ' '\n' <"/proc/$MGR/task/$MGR/children" | grep .; }
-app_of() { # container name -> host pid of its app
+app_of() { # container name -> host pid of its app (init's first child with its HOSTNAME)
   local i a
   for i in $(init_pids); do
-    a=$(tr -d ' ' <"/proc/$i/task/$i/children")
-    tr '\0' '\n' <"/proc/$a/environ" | grep -qx "HOSTNAME=$1" && { echo "$a"; return; }
+    # Each child on its own: an init with two (the app and an exec, or a
+    # restarted app and its predecessor's reaping) lists "A B ".
+    local kids=()
+    read -r -a kids 2>/dev/null <"/proc/$i/task/$i/children"
+    for a in "${kids[@]}"; do
+      tr '\0' '\n' <"/proc/$a/environ" 2>/dev/null | grep -qx "HOSTNAME=$1" && { echo "$a"; return; }
+    done
   done
 }
 in_ns() { # pid, command...: run inside the container's namespaces
