@@ -73,10 +73,10 @@ struct UvaNet {
 /* The receive buffer of every tap: a frame is read and handed to libslirp
  * (which copies it into an mbuf) before the next read, and one loop reads
  * all taps, so one buffer serves them all.  One per container was 64 KiB
- * of heap each, two or three of its pages touched, in the middle of the
- * manager's other allocations: with 256 containers about a fifth of the
- * manager's anonymous memory, which every later clone() copies the page
- * tables of (dup_mmap) and every child then faults on. */
+ * of heap each in the middle of the manager's other allocations: at 256
+ * containers the manager's RssAnon 6,752 -> 5,696 kB without them, and
+ * every later clone() copies the page tables of what is resident
+ * (dup_mmap 136-142 -> 112 samples of `up` of 256, perf record -a). */
 #define FRAME_LEN (UVA_DEFAULT_MTU + 14) /* + Ethernet header */
 static guint8 frame[FRAME_LEN];
 
