@@ -188,7 +188,7 @@ char *uva_hostdir_control_dir(const char *state_dir, char **own_from,
     g_autofree char *base = uva_hostdir_resolve(state_dir, NULL, error);
     if (!base)
       return NULL;
-    dir = g_build_filename(base, "run", NULL);
+    dir = g_build_filename(base, UVA_STATE_CONTROL_DIR, NULL);
     from = g_steal_pointer(&base);
   }
   if (own_from)
@@ -578,16 +578,19 @@ static gboolean prepare_one(const UvaSpec *spec, UvaContainerSpec *c,
       return FALSE;
     g_free(m->source);
     m->source = src;
-    struct stat st;
-    /* Docker creates a missing source as root; podman refuses it, and so
-     * do we (a typo would otherwise become an empty directory the app
-     * writes into), but by name and with the fix. */
-    if (lstat(m->source, &st) < 0 && errno == ENOENT)
-      return uva_fail(error,
-                      "volume %s:%s: the host path %s does not exist; "
-                      "create it first (a missing source is not created)",
-                      m->source, m->target, m->source);
     if (!add_bind(h, m->source, m->target, m->read_only, FALSE, error)) {
+      /* Docker creates a missing source as root; podman refuses it, and
+       * so do we (a typo would otherwise become an empty directory the
+       * app writes into), but by name and with the fix.  Asked only once
+       * the open failed: nothing more on the way of a good volume. */
+      struct stat st;
+      if (lstat(m->source, &st) < 0 && errno == ENOENT) {
+        g_clear_error(error);
+        return uva_fail(error,
+                        "volume %s:%s: the host path %s does not exist; "
+                        "create it first (a missing source is not created)",
+                        m->source, m->target, m->source);
+      }
       g_prefix_error(error, "volume %s:%s: ", m->source, m->target);
       return FALSE;
     }

@@ -79,13 +79,11 @@ gboolean uva_name_valid(const char *name, GError **error) {
                 name);
     return FALSE;
   }
-  /* STATE/run is the control directory when there is no XDG_RUNTIME_DIR
-   * (ctl.h): a container of that name would have it as its state
-   * directory. */
-  if (g_str_equal(name, "run")) {
+  if (g_str_equal(name, UVA_STATE_CONTROL_DIR)) {
     g_set_error(error, UVA_ERROR, UVA_ERROR_INVALID,
-                "container name \"run\" is reserved (the control "
-                "directory's name in the state directory); choose another");
+                "container name \"%s\" is reserved (the control "
+                "directory's name in the state directory); choose another",
+                name);
     return FALSE;
   }
   return TRUE;

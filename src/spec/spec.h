@@ -26,6 +26,11 @@
 #define UVA_GUEST_ADDR6 "fd00::100"
 #define UVA_GATEWAY_ADDR6 "fd00::2"
 #define UVA_DNS_ADDR6 "fd00::3"
+
+/* The control directory's name in the state directory when there is no
+ * XDG_RUNTIME_DIR (uva_hostdir_control_dir): no container may be named so,
+ * or STATE/NAME would be it (uva_name_valid). */
+#define UVA_STATE_CONTROL_DIR "run"
 #define UVA_DEFAULT_MTU 65520
 #define UVA_APP_DIR "/app"
 #define UVA_TAP_NAME "tap0"
